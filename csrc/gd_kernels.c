@@ -1,0 +1,96 @@
+/* gdfast kernels: shared helpers, then the float and double instantiations of
+ * gd_kernels_impl.h. */
+#include <math.h>
+#include <stddef.h>
+#include "gdfast.h"
+#include "gd_omp.h"
+
+/* Blocks per batch are capped so that the block losses fit in a small array on the stack;
+ * the per-block gradients live in the caller's work buffer. */
+#define GD_MAX_BLOCKS 256
+/* Parameters are reduced and updated in chunks of this many entries (one chunk per task). */
+#define GD_CHUNK 4096
+
+int gd_openmp_enabled(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int gd_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int gd_n_state(int optimizer) {
+    switch (optimizer) {
+    case GD_OPT_SGD: return 0;
+    case GD_OPT_MOMENTUM:
+    case GD_OPT_NESTEROV:
+    case GD_OPT_ADAGRAD: return 1;
+    case GD_OPT_RMSPROP:   /* square_avg, grad_avg (centered), momentum buffer */
+    case GD_OPT_ADAM:      /* exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad) */
+    case GD_OPT_ADAMW: return 3;
+    default: return -1;
+    }
+}
+
+double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t) {
+    switch (cfg->schedule) {
+    case GD_SCHED_INVSCALING: return lr_epoch / pow((double)t, cfg->power_t);
+    case GD_SCHED_OPTIMAL: return 1.0 / (cfg->opt_alpha * (cfg->opt_t0 + (double)t - 1.0));
+    default: return lr_epoch;
+    }
+}
+
+int64_t gd_work_size(const gd_config *cfg, int64_t d) {
+    const int64_t K = cfg->n_outputs;
+    return cfg->max_blocks * (K * (d + 1) + K);
+}
+
+static int check_config(const gd_config *cfg, int64_t d) {
+    if (cfg->n_outputs < 1 || d < 1) return GD_ERR_ARGUMENT;
+    if (cfg->loss < GD_LOSS_SQUARED || cfg->loss > GD_LOSS_MULTINOMIAL) return GD_ERR_ARGUMENT;
+    if ((cfg->loss == GD_LOSS_MULTINOMIAL) != (cfg->n_outputs > 1)) return GD_ERR_ARGUMENT;
+    if (gd_n_state(cfg->optimizer) < 0) return GD_ERR_ARGUMENT;
+    if (cfg->block_rows < 1 || cfg->max_blocks < 1 || cfg->max_blocks > GD_MAX_BLOCKS)
+        return GD_ERR_ARGUMENT;
+    return GD_OK;
+}
+
+/* Number of blocks a batch of m rows is cut into: depends on m and the config only. */
+static inline int64_t n_blocks(const gd_config *cfg, int64_t m) {
+    int64_t nb = (m + cfg->block_rows - 1) / cfg->block_rows;
+    if (nb > cfg->max_blocks) nb = cfg->max_blocks;
+    return nb < 1 ? 1 : nb;
+}
+
+#define GD_T double
+#define GD_SFX(name) name##_f64
+#define GD_EXP exp
+#define GD_LOG log
+#define GD_LOG1P log1p
+#define GD_SQRT sqrt
+#define GD_FABS fabs
+#include "gd_kernels_impl.h"
+#undef GD_T
+#undef GD_SFX
+#undef GD_EXP
+#undef GD_LOG
+#undef GD_LOG1P
+#undef GD_SQRT
+#undef GD_FABS
+
+#define GD_T float
+#define GD_SFX(name) name##_f32
+#define GD_EXP expf
+#define GD_LOG logf
+#define GD_LOG1P log1pf
+#define GD_SQRT sqrtf
+#define GD_FABS fabsf
+#include "gd_kernels_impl.h"

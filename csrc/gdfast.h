@@ -1,0 +1,148 @@
+/*
+ * gdfast native kernels: a small, stable C11 API (no Python.h).
+ *
+ * Conventions (after liblinear's linear.h):
+ *   - every buffer is owned by the caller; kernels never allocate;
+ *   - inputs first, then in/out state, then outputs, n_threads last;
+ *   - kernels return GD_OK (0) or a named negative status;
+ *   - each kernel exists as _f32 and _f64, written once in gd_kernels_impl.h.
+ *
+ * Parameter layout.  A model with K outputs on d features keeps its parameters in one
+ * flat vector theta of length P = K*(d+1): theta[k*d + j] is coef[k, j] and theta[K*d + k]
+ * is intercept[k].  Optimizer state is n_state(optimizer) vectors of length P, stored
+ * back to back.  Penalties act on the first K*d entries only (the intercept is never
+ * penalized).
+ *
+ * Determinism.  A batch of b rows is cut into nb = min(ceil(b / block_rows), max_blocks)
+ * fixed blocks of consecutive positions; each block accumulates its own partial gradient
+ * and loss, and the partials are summed in block order.  The block structure depends on
+ * b, block_rows and max_blocks only, never on the thread count or the schedule, so every
+ * result is bitwise identical for any n_threads.
+ */
+#ifndef GDFAST_H
+#define GDFAST_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Losses: p is the decision value, y the target (+1/-1 for binary classification,
+ * the class index for multinomial). */
+enum {
+    GD_LOSS_SQUARED = 0,             /* 1/2 (p - y)^2 */
+    GD_LOSS_LOGISTIC = 1,            /* log(1 + exp(-y p)) */
+    GD_LOSS_HINGE = 2,               /* max(0, 1 - y p) */
+    GD_LOSS_SQUARED_HINGE = 3,       /* max(0, 1 - y p)^2 */
+    GD_LOSS_MODIFIED_HUBER = 4,      /* (1 - yp)^2 on [-1, 1), -4 yp below, 0 above */
+    GD_LOSS_HUBER = 5,               /* 1/2 r^2 if |r| <= eps else eps |r| - eps^2/2 */
+    GD_LOSS_EPSILON_INSENSITIVE = 6, /* max(0, |p - y| - eps) */
+    GD_LOSS_POISSON = 7,             /* exp(p) - y p (log link; the y-only terms are added by the caller) */
+    GD_LOSS_MULTINOMIAL = 8          /* logsumexp(p) - p_y */
+};
+
+enum {
+    GD_OPT_SGD = 0,
+    GD_OPT_MOMENTUM = 1,
+    GD_OPT_NESTEROV = 2,
+    GD_OPT_ADAGRAD = 3,
+    GD_OPT_RMSPROP = 4,
+    GD_OPT_ADAM = 5,
+    GD_OPT_ADAMW = 6
+};
+
+/* Per-step learning-rate rules.  Per-epoch schedules (exponential, step, cosine, plateau)
+ * are resolved by the caller into lr_epoch and use GD_SCHED_CONSTANT here. */
+enum {
+    GD_SCHED_CONSTANT = 0,   /* lr = lr_epoch */
+    GD_SCHED_INVSCALING = 1, /* lr = lr_epoch / t^power_t */
+    GD_SCHED_OPTIMAL = 2     /* lr = 1 / (alpha (t0 + t - 1)), Bottou's rule as in scikit-learn */
+};
+
+enum {
+    GD_OK = 0,
+    GD_ERR_NONFINITE = -1,   /* a batch loss or a parameter became NaN or inf */
+    GD_ERR_ARGUMENT = -2     /* an argument is out of range (a bug in the caller) */
+};
+
+typedef struct {
+    /* problem */
+    int loss;             /* GD_LOSS_* */
+    int n_outputs;        /* K: 1, or the number of classes for multinomial */
+    int fit_intercept;    /* 0: the K intercept entries are left as they are */
+    double epsilon;       /* huber / epsilon_insensitive */
+    /* optimizer */
+    int optimizer;        /* GD_OPT_* */
+    double momentum;      /* momentum, nesterov, rmsprop */
+    double dampening;     /* momentum */
+    double beta1, beta2;  /* adam, adamw */
+    double eps;           /* adagrad, rmsprop, adam, adamw */
+    double rho;           /* rmsprop smoothing (torch's alpha) */
+    int centered;         /* rmsprop */
+    int amsgrad;          /* adam, adamw */
+    double l2;            /* alpha * (1 - l1_ratio): gradient term, or decoupled decay for adamw */
+    double l1;            /* alpha * l1_ratio: proximal soft-threshold after each step */
+    /* per-step learning rate */
+    int schedule;         /* GD_SCHED_* */
+    double power_t;       /* invscaling */
+    double opt_alpha;     /* optimal: the penalty strength alpha */
+    double opt_t0;        /* optimal: t0 */
+    /* parallel layout (see "Determinism" above) */
+    int64_t block_rows;   /* rows per block, >= 1 */
+    int64_t max_blocks;   /* blocks per batch at most, >= 1 */
+    int64_t min_parallel_work; /* open threads only when batch_size * K * d reaches this */
+} gd_config;
+
+/* Number of optimizer state vectors of length P for an optimizer (0 to 3). */
+int gd_n_state(int optimizer);
+/* The learning rate of step t (1-based) for the per-step rule in cfg. */
+double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t);
+/* Size, in elements, of the work buffer the kernels need: max_blocks * (P + K + 1). */
+int64_t gd_work_size(const gd_config *cfg, int64_t d);
+
+/* 1 when built with OpenMP, else 0; and omp_get_max_threads() or 1. */
+int gd_openmp_enabled(void);
+int gd_max_threads(void);
+
+/* Batch gradient of the data term at theta over the rows rows[0..n_rows) of X (rows may be
+ * NULL: rows 0..n_rows).  grad_out[P] = (1/n_rows) sum_i sw_i * dloss_i/dtheta (no penalty),
+ * *loss_out = sum_i sw_i * loss_i (double).  sw may be NULL (all ones).  work: gd_work_size. */
+int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
+                      const double *y, const double *sw, const int64_t *rows, int64_t n_rows,
+                      const double *theta, double *grad_out, double *loss_out, double *work,
+                      int n_threads);
+int gd_grad_dense_f32(const gd_config *cfg, const float *X, int64_t n, int64_t d,
+                      const float *y, const float *sw, const int64_t *rows, int64_t n_rows,
+                      const float *theta, float *grad_out, double *loss_out, float *work,
+                      int n_threads);
+
+/* One optimizer step t (1-based) with learning rate lr on theta[P] given the data gradient
+ * grad[P]: L2 term (or AdamW's decoupled decay), the update rule, then the L1 prox.  The
+ * first n_coef = K*d entries are penalized.  state: gd_n_state(optimizer) * P entries. */
+int gd_update_f64(const gd_config *cfg, double *theta, const double *grad, double *state,
+                  int64_t P, int64_t n_coef, int64_t t, double lr, int n_threads);
+int gd_update_f32(const gd_config *cfg, float *theta, const float *grad, float *state,
+                  int64_t P, int64_t n_coef, int64_t t, double lr, int n_threads);
+
+/* The positions start..stop of one epoch's row order (order may be NULL: the identity), in
+ * batches of batch_size counted from start: for each batch the gradient, then the update
+ * (step *t + 1, learning rate gd_step_lr(cfg, lr_epoch, step)).  *t counts steps across calls.
+ * *loss_out = sum over the rows of sw_i * loss_i, each row's loss taken at the parameters its
+ * batch saw.  On GD_ERR_NONFINITE, *t is the step whose loss or update was not finite and
+ * theta holds the parameters it produced.  One parallel region for the whole call. */
+int gd_epoch_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
+                       const double *y, const double *sw, const int64_t *order,
+                       int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
+                       double *theta, double *state, int64_t *t, double *work,
+                       double *loss_out, int n_threads);
+int gd_epoch_dense_f32(const gd_config *cfg, const float *X, int64_t n, int64_t d,
+                       const float *y, const float *sw, const int64_t *order,
+                       int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
+                       float *theta, float *state, int64_t *t, float *work,
+                       double *loss_out, int n_threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GDFAST_H */

@@ -1,0 +1,60 @@
+# The C API of csrc/gdfast.h, for the Cython glue.
+from libc.stdint cimport int64_t
+
+cdef extern from "gdfast.h" nogil:
+    ctypedef struct gd_config:
+        int loss
+        int n_outputs
+        int fit_intercept
+        double epsilon
+        int optimizer
+        double momentum
+        double dampening
+        double beta1
+        double beta2
+        double eps
+        double rho
+        int centered
+        int amsgrad
+        double l2
+        double l1
+        int schedule
+        double power_t
+        double opt_alpha
+        double opt_t0
+        int64_t block_rows
+        int64_t max_blocks
+        int64_t min_parallel_work
+
+    int GD_OK
+    int GD_ERR_NONFINITE
+    int GD_ERR_ARGUMENT
+
+    int gd_n_state(int optimizer)
+    double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t)
+    int64_t gd_work_size(const gd_config *cfg, int64_t d)
+    int gd_openmp_enabled()
+    int gd_max_threads()
+
+    int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
+                          const double *y, const double *sw, const int64_t *rows, int64_t n_rows,
+                          const double *theta, double *grad_out, double *loss_out, double *work,
+                          int n_threads)
+    int gd_grad_dense_f32(const gd_config *cfg, const float *X, int64_t n, int64_t d,
+                          const float *y, const float *sw, const int64_t *rows, int64_t n_rows,
+                          const float *theta, float *grad_out, double *loss_out, float *work,
+                          int n_threads)
+    int gd_update_f64(const gd_config *cfg, double *theta, const double *grad, double *state,
+                      int64_t P, int64_t n_coef, int64_t t, double lr, int n_threads)
+    int gd_update_f32(const gd_config *cfg, float *theta, const float *grad, float *state,
+                      int64_t P, int64_t n_coef, int64_t t, double lr, int n_threads)
+    int gd_epoch_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
+                           const double *y, const double *sw, const int64_t *order,
+                           int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
+                           double *theta, double *state, int64_t *t, double *work,
+                           double *loss_out, int n_threads)
+    int gd_epoch_dense_f32(const gd_config *cfg, const float *X, int64_t n, int64_t d,
+                           const float *y, const float *sw, const int64_t *order,
+                           int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
+                           float *theta, float *state, int64_t *t, float *work,
+                           double *loss_out, int n_threads)

@@ -1,0 +1,155 @@
+# cython: language_level=3
+"""Cython glue over the C kernels of csrc/: memoryviews to pointers, the GIL released
+around every kernel, a compile-time branch on the dtype.  Validation lives in Python
+(gdfast._core); what is checked here only prevents out-of-bounds access.
+
+A zero-length array stands for a NULL pointer (no sample weights, identity row order,
+no optimizer state)."""
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+from gdfast._gdfast cimport (
+    gd_config, gd_n_state, gd_step_lr, gd_work_size, gd_openmp_enabled, gd_max_threads,
+    gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
+    gd_epoch_dense_f64, gd_epoch_dense_f32,
+)
+
+STATUS_OK = 0
+STATUS_NONFINITE = -1
+STATUS_ARGUMENT = -2
+
+_FIELDS = (
+    "loss", "n_outputs", "fit_intercept", "epsilon", "optimizer", "momentum", "dampening", "beta1", "beta2",
+    "eps", "rho", "centered", "amsgrad", "l2", "l1", "schedule", "power_t", "opt_alpha",
+    "opt_t0", "block_rows", "max_blocks", "min_parallel_work",
+)
+
+
+cdef class Config:
+    """The kernel configuration (gd_config), built once per fit from integer codes and floats."""
+    cdef gd_config c
+
+    def __init__(self, **kw):
+        missing = set(_FIELDS) - set(kw)
+        extra = set(kw) - set(_FIELDS)
+        if missing or extra:
+            raise TypeError(f"Config: missing {sorted(missing)}, unknown {sorted(extra)}")
+        self.c.loss = kw["loss"]
+        self.c.n_outputs = kw["n_outputs"]
+        self.c.fit_intercept = kw["fit_intercept"]
+        self.c.epsilon = kw["epsilon"]
+        self.c.optimizer = kw["optimizer"]
+        self.c.momentum = kw["momentum"]
+        self.c.dampening = kw["dampening"]
+        self.c.beta1 = kw["beta1"]
+        self.c.beta2 = kw["beta2"]
+        self.c.eps = kw["eps"]
+        self.c.rho = kw["rho"]
+        self.c.centered = kw["centered"]
+        self.c.amsgrad = kw["amsgrad"]
+        self.c.l2 = kw["l2"]
+        self.c.l1 = kw["l1"]
+        self.c.schedule = kw["schedule"]
+        self.c.power_t = kw["power_t"]
+        self.c.opt_alpha = kw["opt_alpha"]
+        self.c.opt_t0 = kw["opt_t0"]
+        self.c.block_rows = kw["block_rows"]
+        self.c.max_blocks = kw["max_blocks"]
+        self.c.min_parallel_work = kw["min_parallel_work"]
+
+    def work_size(self, int64_t d):
+        return gd_work_size(&self.c, d)
+
+    def step_lr(self, double lr_epoch, int64_t t):
+        return gd_step_lr(&self.c, lr_epoch, t)
+
+
+def n_state(int optimizer):
+    return gd_n_state(optimizer)
+
+
+def openmp_enabled():
+    return bool(gd_openmp_enabled())
+
+
+def max_threads():
+    return gd_max_threads()
+
+
+cdef inline const floating* _cptr(const floating[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef inline floating* _ptr(floating[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef inline const int64_t* _iptr(const int64_t[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+def grad_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
+               const floating[::1] sw, const int64_t[::1] rows, const floating[::1] theta,
+               floating[::1] grad_out, floating[::1] work, int n_threads):
+    """Batch gradient over `rows` (empty: all rows).  Returns (status, loss_sum)."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef int64_t n_rows = rows.shape[0] if rows.shape[0] > 0 else n
+    cdef int64_t P = cfg.c.n_outputs * (d + 1)
+    cdef double loss = 0
+    cdef int status
+    if (y.shape[0] != n or (sw.shape[0] != 0 and sw.shape[0] != n) or theta.shape[0] != P
+            or grad_out.shape[0] != P or work.shape[0] < gd_work_size(&cfg.c, d)):
+        raise ValueError("grad_dense: inconsistent buffer sizes")
+    with nogil:
+        if floating is double:
+            status = gd_grad_dense_f64(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(rows),
+                                       n_rows, &theta[0], &grad_out[0], &loss, &work[0],
+                                       n_threads)
+        else:
+            status = gd_grad_dense_f32(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(rows),
+                                       n_rows, &theta[0], &grad_out[0], &loss, &work[0],
+                                       n_threads)
+    return status, loss
+
+
+def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[::1] state,
+           int64_t n_coef, int64_t t, double lr, int n_threads):
+    """One optimizer step t (1-based) in place.  Returns the status."""
+    cdef int64_t P = theta.shape[0]
+    cdef int status
+    if grad.shape[0] != P or state.shape[0] != gd_n_state(cfg.c.optimizer) * P:
+        raise ValueError("update: inconsistent buffer sizes")
+    with nogil:
+        if floating is double:
+            status = gd_update_f64(&cfg.c, &theta[0], &grad[0], _ptr(state), P, n_coef, t, lr,
+                                   n_threads)
+        else:
+            status = gd_update_f32(&cfg.c, &theta[0], &grad[0], _ptr(state), P, n_coef, t, lr,
+                                   n_threads)
+    return status
+
+
+def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
+                const floating[::1] sw, const int64_t[::1] order, int64_t start, int64_t stop,
+                int64_t batch_size, double lr_epoch, floating[::1] theta, floating[::1] state,
+                floating[::1] work, int64_t t, int n_threads):
+    """Positions start..stop of an epoch's order.  Returns (status, t, loss_sum)."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef int64_t P = cfg.c.n_outputs * (d + 1)
+    cdef double loss = 0
+    cdef int status
+    if (y.shape[0] != n or (sw.shape[0] != 0 and sw.shape[0] != n)
+            or (order.shape[0] != 0 and order.shape[0] != n) or theta.shape[0] != P
+            or state.shape[0] != gd_n_state(cfg.c.optimizer) * P
+            or work.shape[0] < gd_work_size(&cfg.c, d)):
+        raise ValueError("epoch_dense: inconsistent buffer sizes")
+    with nogil:
+        if floating is double:
+            status = gd_epoch_dense_f64(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(order),
+                                        start, stop, batch_size, lr_epoch, &theta[0],
+                                        _ptr(state), &t, &work[0], &loss, n_threads)
+        else:
+            status = gd_epoch_dense_f32(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(order),
+                                        start, stop, batch_size, lr_epoch, &theta[0],
+                                        _ptr(state), &t, &work[0], &loss, n_threads)
+    return status, t, loss

@@ -1,0 +1,40 @@
+"""The native engine: runs whole epochs in the C kernels (csrc/), without the GIL."""
+import numpy as np
+
+from gdfast import _kernels
+from gdfast._core import N_STATE, resolve_n_threads
+
+
+def effective_n_threads(n_threads):
+    """The thread count a fit would use for n_threads (see gdfast.fit)."""
+    return resolve_n_threads(n_threads, _kernels.max_threads(), _kernels.openmp_enabled())
+
+
+class NativeEngine:
+    """Owns theta, the optimizer state and the kernels' work buffer; one epoch per call."""
+
+    def __init__(self, problem, spec, theta, n_threads):
+        self.n_threads = effective_n_threads(n_threads)
+        self.problem, self.spec = problem, spec
+        dtype, K, d = problem.dtype, problem.n_outputs, problem.d
+        self.cfg = _kernels.Config(**spec.kernel_config(K, d, dtype.itemsize))
+        self.theta = theta
+        self.state = np.zeros(N_STATE[spec.optimizer] * problem.n_params, dtype=dtype)
+        self.work = np.empty(self.cfg.work_size(d), dtype=dtype)
+        self.t = 0
+        self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=dtype)
+        self._identity = np.empty(0, dtype=np.int64)
+
+    def run_epoch(self, order, lr_epoch):
+        p = self.problem
+        order = self._identity if order is None else np.ascontiguousarray(order, np.int64)
+        status, self.t, loss = _kernels.epoch_dense(
+            self.cfg, p.X, p.y, self._sw, order, 0, p.n, self.spec.batch_size, lr_epoch,
+            self.theta, self.state, self.work, self.t, self.n_threads)
+        if status == _kernels.STATUS_ARGUMENT:
+            raise RuntimeError("gdfast: the native kernel rejected its arguments (a bug; "
+                               "please report it)")
+        return status == _kernels.STATUS_OK, loss
+
+    def step_lr(self, lr_epoch):
+        return self.cfg.step_lr(lr_epoch, max(self.t, 1))

@@ -1,0 +1,157 @@
+"""The numpy reference implementation of gdfast.
+
+``gdfast.reference.fit`` has the signature and semantics of :func:`gdfast.fit` and runs the
+same driver (validation, row orders, schedules, stopping), but every batch gradient and
+every optimizer update is plain numpy, written to be read.  It is the oracle of the
+equivalence tests and the baseline of the benchmarks.
+
+The building blocks are public so that tests and benchmarks can call them directly:
+:func:`batch_gradient`, :func:`update`, :func:`step_lr` and :func:`row_loss_dz`.
+"""
+import math
+
+import numpy as np
+
+from gdfast._core import N_STATE, make_fit, resolve_n_threads, row_loss_dz
+
+__all__ = ["fit", "batch_gradient", "update", "step_lr", "row_loss_dz", "softmax_loss_dz"]
+
+
+def softmax_loss_dz(Z, labels):
+    """Softmax cross-entropy: row losses logsumexp(z) - z_y and dloss/dz, Z of shape (m, K)."""
+    zmax = Z.max(axis=1, keepdims=True)
+    E = np.exp(Z - zmax)
+    S = E.sum(axis=1, keepdims=True)
+    rows = np.arange(Z.shape[0])
+    loss = (zmax + np.log(S))[:, 0] - Z[rows, labels]
+    dz = E / S
+    dz[rows, labels] -= 1
+    return loss, dz
+
+
+def batch_gradient(loss, n_outputs, epsilon, X, y, sw, rows, theta):
+    """The data gradient (1/m) sum_i sw_i grad loss_i over the m rows `rows` (None: all), as
+    a flat vector laid out like theta, and sum_i sw_i loss_i (float64)."""
+    K, d = n_outputs, X.shape[1]
+    Xb = X if rows is None else X[rows]
+    yb = y if rows is None else y[rows]
+    m = Xb.shape[0]
+    W = theta[:K * d].reshape(K, d)
+    Z = Xb @ W.T + theta[K * d:]
+    if loss == "multinomial":
+        row_loss, dZ = softmax_loss_dz(Z, yb.astype(np.intp))
+    else:
+        row_loss, dz = row_loss_dz(loss, Z[:, 0], yb, epsilon)
+        dZ = dz[:, None]
+    if sw is not None:
+        swb = sw if rows is None else sw[rows]
+        row_loss = swb * row_loss
+        dZ = dZ * swb[:, None]
+    grad = np.concatenate([(dZ.T @ Xb).ravel(), dZ.sum(axis=0)]) / m
+    return grad.astype(X.dtype, copy=False), float(np.sum(row_loss, dtype=np.float64))
+
+
+def step_lr(spec, lr_epoch, t):
+    """The learning rate of step t (1-based): invscaling lr / t**power_t, optimal
+    1 / (alpha (t0 + t - 1)), otherwise the epoch's rate."""
+    if spec.schedule == "invscaling":
+        return lr_epoch / math.pow(t, spec.power_t)
+    if spec.schedule == "optimal":
+        return 1.0 / (spec.alpha * (spec.optimal_t0 + t - 1.0))
+    return lr_epoch
+
+
+def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
+    """One optimizer step t (1-based) in place, as torch.optim documents it, with
+    weight_decay = alpha (1 - l1_ratio) on the first n_coef entries (adamw: the decoupled
+    decay theta *= 1 - lr * weight_decay first), then the L1 soft-threshold.
+
+    state has shape (n_state, P): the momentum buffer / sum of squares / exp_avg first, then
+    square_avg or exp_avg_sq's companions, as in csrc/gd_kernels_impl.h."""
+    P = theta.shape[0]
+    n_upd = P if fit_intercept else n_coef
+    th = theta[:n_upd]
+    g = grad[:n_upd].copy()
+    opt = spec.optimizer
+    if spec.l2 != 0 and opt != "adamw":
+        g[:n_coef] += spec.l2 * th[:n_coef]
+    s = state[:, :n_upd] if state.shape[0] else state
+    if opt == "sgd":
+        th -= lr * g
+    elif opt in ("momentum", "nesterov"):
+        buf = s[0]
+        if t == 1:
+            buf[...] = g
+        else:
+            buf[...] = spec.momentum * buf + (1 - spec.dampening) * g
+        th -= lr * (g + spec.momentum * buf if opt == "nesterov" else buf)
+    elif opt == "adagrad":
+        s[0] += g * g
+        th -= lr * g / (np.sqrt(s[0]) + spec.eps)
+    elif opt == "rmsprop":
+        square_avg, grad_avg, buf = s
+        square_avg[...] = spec.rho * square_avg + (1 - spec.rho) * g * g
+        if spec.centered:
+            grad_avg[...] = spec.rho * grad_avg + (1 - spec.rho) * g
+            avg = np.sqrt(np.maximum(square_avg - grad_avg * grad_avg, 0)) + spec.eps
+        else:
+            avg = np.sqrt(square_avg) + spec.eps
+        if spec.momentum > 0:
+            buf[...] = spec.momentum * buf + g / avg
+            th -= lr * buf
+        else:
+            th -= lr * g / avg
+    elif opt in ("adam", "adamw"):
+        exp_avg, exp_avg_sq, max_sq = s
+        if opt == "adamw" and spec.l2 != 0:
+            th[:n_coef] *= 1 - lr * spec.l2
+        exp_avg[...] = spec.beta1 * exp_avg + (1 - spec.beta1) * g
+        exp_avg_sq[...] = spec.beta2 * exp_avg_sq + (1 - spec.beta2) * g * g
+        step_size = lr / (1 - spec.beta1 ** t)
+        bc2_sqrt = math.sqrt(1 - spec.beta2 ** t)
+        v = exp_avg_sq
+        if spec.amsgrad:
+            np.maximum(max_sq, exp_avg_sq, out=max_sq)
+            v = max_sq
+        th -= step_size * exp_avg / (np.sqrt(v) / bc2_sqrt + spec.eps)
+    else:
+        raise ValueError(f"unknown optimizer {opt!r}")
+    if spec.l1 > 0:
+        w = th[:n_coef]
+        w[...] = np.sign(w) * np.maximum(np.abs(w) - lr * spec.l1, 0)
+
+
+class ReferenceEngine:
+    """Same interface as gdfast._native.NativeEngine, one numpy batch at a time."""
+
+    def __init__(self, problem, spec, theta, n_threads):
+        resolve_n_threads(n_threads, 1, True)     # validated, then unused: numpy decides
+        self.problem, self.spec = problem, spec
+        self.theta = theta
+        self.state = np.zeros((N_STATE[spec.optimizer], problem.n_params), dtype=problem.dtype)
+        self.t = 0
+
+    def run_epoch(self, order, lr_epoch):
+        p, spec = self.problem, self.spec
+        n, bs, K = p.n, spec.batch_size, p.n_outputs
+        total = 0.0
+        for start in range(0, n, bs):
+            rows = (np.arange(start, min(start + bs, n)) if order is None
+                    else order[start:start + bs])
+            grad, loss = batch_gradient(spec.loss, K, spec.epsilon, p.X, p.y, p.sw, rows,
+                                        self.theta)
+            total += loss
+            self.t += 1
+            if not math.isfinite(loss):
+                return False, total
+            update(spec, self.theta, grad, self.state, K * p.d, self.t,
+                   step_lr(spec, lr_epoch, self.t), spec.fit_intercept)
+        return True, total
+
+    def step_lr(self, lr_epoch):
+        return step_lr(self.spec, lr_epoch, max(self.t, 1))
+
+
+fit = make_fit(lambda: ReferenceEngine, __name__,
+               "\n    This is the numpy reference implementation: same signature and semantics "
+               "as gdfast.fit.\n")
