@@ -1,0 +1,210 @@
+"""The public API: results, predictions, dtypes, copies, stopping, callbacks (issue #2)."""
+import hashlib
+import inspect
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import gdfast
+from conftest import make_problem
+
+
+def digest(*arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def test_reference_has_the_same_signature():
+    assert inspect.signature(gdfast.fit) == inspect.signature(gdfast.reference.fit)
+    params = inspect.signature(gdfast.fit).parameters
+    assert all(p.kind is p.KEYWORD_ONLY for name, p in params.items() if name not in ("X", "y"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+def test_binary_result(dtype):
+    X, y = make_problem("logistic", n=300, dtype=dtype)
+    res = gdfast.fit(X, y, loss="logistic", optimizer="adam", learning_rate=0.05, max_epochs=30)
+    assert res.coef.shape == (X.shape[1],) and res.coef.dtype == dtype
+    assert np.ndim(res.intercept) == 0 and res.intercept.dtype == dtype
+    np.testing.assert_array_equal(res.classes, [-3, 7])      # sorted; 7 is the positive class
+    z = res.decision_function(X)
+    np.testing.assert_allclose(z, X @ res.coef + res.intercept, rtol=1e-6)
+    np.testing.assert_array_equal(res.predict(X), np.where(z > 0, 7, -3))
+    assert np.mean(res.predict(X) == y) > 0.8
+    proba = res.predict_proba(X)
+    assert proba.shape == (len(y), 2)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-z.astype(np.float64))), rtol=1e-5)
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-6)
+    assert res.loss_history.dtype == np.float64 and len(res.loss_history) == res.n_epochs
+    assert res.n_steps == res.n_epochs * int(np.ceil(300 / 32))
+    assert "FitResult(" in repr(res)
+
+
+def test_multinomial_result():
+    X, y = make_problem("multinomial", n=400, n_classes=4)
+    res = gdfast.fit(X, y, loss="multinomial", optimizer="adam", learning_rate=0.05,
+                     max_epochs=40)
+    assert res.coef.shape == (4, X.shape[1]) and res.intercept.shape == (4,)
+    np.testing.assert_array_equal(res.classes, np.unique(y))
+    proba = res.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-12)
+    np.testing.assert_array_equal(res.predict(X), res.classes[np.argmax(proba, 1)])
+    assert np.mean(res.predict(X) == y) > 0.6
+
+
+def test_modified_huber_proba_and_losses_without_proba():
+    X, y = make_problem("modified_huber", n=200)
+    res = gdfast.fit(X, y, loss="modified_huber", max_epochs=5)
+    z = res.decision_function(X)
+    np.testing.assert_allclose(res.predict_proba(X)[:, 1], (np.clip(z, -1, 1) + 1) / 2)
+    hinge = gdfast.fit(X, y, loss="hinge", max_epochs=2)
+    with pytest.raises(ValueError, match="predict_proba needs loss"):
+        hinge.predict_proba(X)
+
+
+def test_poisson_predicts_the_mean():
+    X, y = make_problem("poisson", n=500)
+    res = gdfast.fit(X, y, loss="poisson", optimizer="adam", learning_rate=0.05, max_epochs=50)
+    np.testing.assert_allclose(res.predict(X), np.exp(res.decision_function(X)))
+    assert np.all(res.loss_history >= -1e-12)      # the half deviance is non-negative
+
+
+def test_predict_checks_the_number_of_features():
+    X, y = make_problem("squared")
+    res = gdfast.fit(X, y, max_epochs=2)
+    with pytest.raises(ValueError, match="has 4 features, but the model was fit with 5"):
+        res.predict(X[:, :4])
+
+
+def test_intercept_is_not_penalized():
+    X, y = make_problem("squared", n=300)
+    res = gdfast.fit(X, y + 10, loss="squared", optimizer="sgd", learning_rate=0.009,
+                     alpha=100.0, batch_size=None, max_epochs=3000, tol=None)
+    assert np.max(np.abs(res.coef)) < 1e-2
+    assert res.intercept == pytest.approx(np.mean(y + 10), rel=1e-2)
+
+
+def test_loss_history_is_the_objective_during_the_pass():
+    X, y = make_problem("logistic", n=200)
+    kw = dict(loss="logistic", optimizer="sgd", learning_rate=0.5, batch_size=None, tol=None,
+              alpha=0.01)
+    one = gdfast.fit(X, y, max_epochs=1, **kw)
+    two = gdfast.fit(X, y, max_epochs=2, **kw)
+    y_pm = np.where(y == 7, 1.0, -1.0)
+    # full batch: epoch 2's data loss is taken at the parameters after epoch 1; the penalty at
+    # the end of epoch 2
+    data = np.mean(np.logaddexp(0, -y_pm * (X @ one.coef + one.intercept)))
+    assert two.loss_history[1] == pytest.approx(data + 0.005 * two.coef @ two.coef, rel=1e-12)
+    assert one.loss_history[0] == pytest.approx(np.log(2) + 0.005 * one.coef @ one.coef,
+                                                rel=1e-12)
+
+
+def test_tol_stops_and_sets_converged():
+    X, y = make_problem("squared", n=300)
+    res = gdfast.fit(X, y, optimizer="adam", learning_rate=0.05, max_epochs=500, tol=1e-4,
+                     n_iter_no_change=3)
+    assert res.converged and res.n_epochs < 500
+    h = res.loss_history
+    assert min(h[-3:]) > min(h[:-3]) - 1e-4               # the last 3 did not improve by tol
+    full = gdfast.fit(X, y, optimizer="adam", learning_rate=0.05, max_epochs=7, tol=None)
+    assert full.n_epochs == 7 and not full.converged
+
+
+def test_callback_receives_records_and_can_stop():
+    X, y = make_problem("squared")
+    records = []
+
+    def cb(rec):
+        records.append(rec)
+        with pytest.raises(ValueError):
+            rec["coef"][0] = 1.0                               # read-only views
+        return rec["epoch"] == 3
+
+    res = gdfast.fit(X, y, max_epochs=10, tol=None, callback=cb)
+    assert res.n_epochs == 3 and [r["epoch"] for r in records] == [1, 2, 3]
+    assert records[-1]["loss"] == res.loss_history[-1]
+    assert set(records[0]) >= {"epoch", "loss", "learning_rate", "n_steps", "time", "coef",
+                               "intercept"}
+
+
+def test_verbose_prints_a_line_per_epoch(capsys):
+    X, y = make_problem("squared")
+    gdfast.fit(X, y, max_epochs=4, tol=None, verbose=1)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("-- Epoch")]
+    assert len(lines) == 4 and "loss" in lines[0] and "learning rate" in lines[0]
+
+
+def test_shuffle_uses_default_rng_permutations():
+    X, y = make_problem("squared")
+    kw = dict(max_epochs=3, tol=None, batch_size=1)
+    a = gdfast.fit(X, y, random_state=42, **kw)
+    b = gdfast.fit(X, y, random_state=np.random.default_rng(42), **kw)
+    c = gdfast.fit(X, y, random_state=43, **kw)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    assert not np.array_equal(a.coef, c.coef)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+def test_inputs_are_not_modified(dtype):
+    X, y = make_problem("squared", dtype=dtype)
+    sw = np.linspace(0.5, 1.5, len(y))
+    coef0 = np.ones(X.shape[1])
+    before = digest(X, y, sw, coef0)
+    gdfast.fit(X, y, sample_weight=sw, coef_init=coef0, intercept_init=0.5, max_epochs=3)
+    assert digest(X, y, sw, coef0) == before
+
+
+def test_read_only_and_non_contiguous_inputs_are_accepted():
+    X, y = make_problem("squared", n=100, d=8)
+    kw = dict(max_epochs=3, tol=None, random_state=0)
+    expected = gdfast.fit(np.ascontiguousarray(X[:, ::2]), y, **kw)
+    view = X[:, ::2]
+    assert not view.flags.c_contiguous
+    np.testing.assert_array_equal(gdfast.fit(view, y, **kw).coef, expected.coef)
+    ro = np.ascontiguousarray(X[:, ::2])
+    ro.flags.writeable = False
+    y_ro = y.copy()
+    y_ro.flags.writeable = False
+    np.testing.assert_array_equal(gdfast.fit(ro, y_ro, **kw).coef, expected.coef)
+
+
+def test_other_dtypes_are_converted_to_float64():
+    X, y = make_problem("squared")
+    for Xc in (X.astype(np.float16), np.round(X * 10).astype(np.int32), X.astype(np.float32)):
+        res = gdfast.fit(Xc, y, max_epochs=2)
+        assert res.coef.dtype == (np.float32 if Xc.dtype == np.float32 else np.float64)
+
+
+def _peak_during_fit(X, y, **kw):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    gdfast.fit(X, y, **kw)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+def test_a_usable_X_is_never_copied(dtype):
+    # numpy reports its allocations to tracemalloc: a copy of X would show as X.nbytes
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 100)).astype(dtype)
+    y = rng.standard_normal(20000)
+    kw = dict(max_epochs=2, tol=None, batch_size=256)
+    assert _peak_during_fit(X, y, **kw) < 0.1 * X.nbytes
+    # the check can fail: a Fortran-ordered X must be converted, once
+    assert _peak_during_fit(np.asfortranarray(X), y, **kw) >= X.nbytes
+
+
+def test_demo_runs():
+    out = subprocess.run([sys.executable, "-m", "gdfast", "demo", "--n-samples", "3000",
+                          "--epochs", "3"], capture_output=True, text=True, check=True).stdout
+    for opt in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"):
+        assert f"\n{opt} " in out
+    assert "test acc" in out and "speed-up" in out

@@ -1,0 +1,98 @@
+"""Thread-count independence and thread-count resolution (issue #2)."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import gdfast
+from gdfast import _core
+from conftest import LOSSES, OPTIMIZERS, TEST_LR, make_problem
+
+
+def fits(X, y, threads, **kw):
+    return [gdfast.fit(X, y, n_threads=t, **kw) for t in threads]
+
+
+def assert_identical(results):
+    first = results[0]
+    for r in results[1:]:
+        np.testing.assert_array_equal(r.coef, first.coef)
+        np.testing.assert_array_equal(r.intercept, first.intercept)
+        np.testing.assert_array_equal(r.loss_history, first.loss_history)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("batch_size", [1, 16, None])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_bitwise_identical_for_1_2_3_threads(loss, optimizer, batch_size, dtype, small_blocks):
+    X, y = make_problem(loss, n=90, dtype=dtype)
+    assert_identical(fits(X, y, (1, 2, 3), loss=loss, optimizer=optimizer,
+                          learning_rate=TEST_LR[optimizer], batch_size=batch_size,
+                          max_epochs=3, tol=None, alpha=1e-3, l1_ratio=0.2, random_state=0))
+
+
+@pytest.mark.parametrize("batch_size", [256, None])
+@pytest.mark.parametrize("loss", ["logistic", "multinomial"])
+def test_bitwise_identical_with_the_shipped_layout(loss, batch_size):
+    # large enough that the shipped thresholds open threads and cut batches into blocks
+    X, y = make_problem(loss, n=6000, d=160, n_classes=4)
+    assert_identical(fits(X, y, (1, 2, 3), loss=loss, optimizer="adam", learning_rate=1e-3,
+                          batch_size=batch_size, max_epochs=2, tol=None, random_state=0))
+
+
+def test_n_threads_resolution():
+    m = gdfast._kernels.max_threads()
+    assert gdfast.effective_n_threads(None) == (m if gdfast.openmp_enabled() else 1)
+    if gdfast.openmp_enabled():
+        assert gdfast.effective_n_threads(-1) == m
+        assert gdfast.effective_n_threads(-m - 5) == 1
+        assert gdfast.effective_n_threads(7) == 7
+    with pytest.raises(ValueError, match="n_threads=0"):
+        gdfast.effective_n_threads(0)
+    with pytest.raises(TypeError, match="n_threads"):
+        gdfast.effective_n_threads(1.5)
+
+
+@pytest.mark.skipif(not gdfast.openmp_enabled(), reason="serial build: always 1 thread")
+def test_threadpoolctl_limits_are_honoured():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert gdfast.effective_n_threads(None) == 1
+    assert gdfast.effective_n_threads(None) == gdfast._kernels.max_threads()
+
+
+def test_omp_num_threads_is_honoured():
+    code = "import gdfast; print(gdfast.effective_n_threads(None))"
+    env = dict(os.environ, OMP_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert int(out) == (3 if gdfast.openmp_enabled() else 1)
+
+
+def test_concurrent_fits_in_python_threads_match_sequential_fits():
+    problems = [make_problem("logistic", n=3000, d=30, seed=s) for s in range(4)]
+    kw = dict(loss="logistic", optimizer="adam", learning_rate=0.01, batch_size=32,
+              max_epochs=3, tol=None, random_state=1, n_threads=1)
+    sequential = [gdfast.fit(X, y, **kw).coef for X, y in problems]
+    concurrent = [None] * len(problems)
+
+    def work(i):
+        concurrent[i] = gdfast.fit(*problems[i], **kw).coef
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(sequential, concurrent):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_openmp_enabled_reports_the_build():
+    assert isinstance(gdfast.openmp_enabled(), bool)
+    if os.environ.get("GDFAST_EXPECT_OPENMP") == "1":
+        assert gdfast.openmp_enabled()
