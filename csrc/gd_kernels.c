@@ -4,12 +4,40 @@
 #include <stddef.h>
 #include "gdfast.h"
 #include "gd_omp.h"
+#include "gd_runtime.h"
 
 /* Blocks per batch are capped so that the block losses fit in a small array on the stack;
  * the per-block gradients live in the caller's work buffer. */
 #define GD_MAX_BLOCKS 256
 /* Parameters are reduced and updated in chunks of this many entries (one chunk per task). */
 #define GD_CHUNK 4096
+/* Independent partial sums of a dot product: enough to hide the FMA latency on AVX-512.
+ * Fixed in the source, so the summation order does not depend on the ISA. */
+#define GD_LANES 32
+/* Rows of a shuffled order prefetched ahead, and the bytes of each such row prefetched. */
+#ifndef GD_PREFETCH_ROWS
+#define GD_PREFETCH_ROWS 6
+#endif
+#ifndef GD_PREFETCH_BYTES
+#define GD_PREFETCH_BYTES 2048
+#endif
+
+/* Hot functions are compiled for x86-64 baseline, v3 (AVX2, FMA) and v4 (AVX-512) and chosen
+ * at load time (GCC's target_clones, via ifunc), so a portable wheel uses the CPU it runs on.
+ * Off with -DGD_NO_CLONES (set by GDFAST_NATIVE_ARCH=ON, which targets the build CPU). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(GD_NO_CLONES)
+#define GD_HOT __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define GD_HOT
+#endif
+#if defined(__GNUC__)
+#define GD_INLINE static inline __attribute__((always_inline))
+#define GD_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define GD_INLINE static inline
+#define GD_PREFETCH(p) ((void)0)
+#endif
 
 int gd_openmp_enabled(void) {
 #ifdef _OPENMP
@@ -49,11 +77,18 @@ double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t) {
 }
 
 int64_t gd_work_size(const gd_config *cfg, int64_t d) {
-    const int64_t K = cfg->n_outputs;
-    return cfg->max_blocks * (K * (d + 1) + K);
+    const int64_t K = cfg->n_outputs, P = K * (d + 1);
+    return cfg->max_blocks * (P + K) + (P + GD_CHUNK - 1) / GD_CHUNK;
+}
+
+/* Open a parallel region only when it pays, and never in a process forked after this one
+ * used OpenMP threads (GNU libgomp's pool does not survive fork: the child would hang). */
+static inline int use_threads(int n_threads, int64_t work, const gd_config *cfg) {
+    return n_threads > 1 && work >= cfg->min_parallel_work && !gd_in_forked_child();
 }
 
 static int check_config(const gd_config *cfg, int64_t d) {
+    if (!(cfg->clip_norm >= 0)) return GD_ERR_ARGUMENT;
     if (cfg->n_outputs < 1 || d < 1) return GD_ERR_ARGUMENT;
     if (cfg->loss < GD_LOSS_SQUARED || cfg->loss > GD_LOSS_MULTINOMIAL) return GD_ERR_ARGUMENT;
     if ((cfg->loss == GD_LOSS_MULTINOMIAL) != (cfg->n_outputs > 1)) return GD_ERR_ARGUMENT;

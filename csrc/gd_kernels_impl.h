@@ -4,7 +4,7 @@
  * Per-element arithmetic is done in GD_T (float32 stays float32); losses are summed in double. */
 
 /* Loss of one row with a single output and its derivative with respect to p. */
-static inline GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
+GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
     GD_T m, r, a, e;
     switch (loss) {
     case GD_LOSS_SQUARED:
@@ -56,7 +56,7 @@ static inline GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz)
 
 /* Softmax cross-entropy of one row: z[K] holds the decision values on entry and
  * dloss/dz on exit; returns the loss. */
-static inline GD_T GD_SFX(softmax_dz)(GD_T *z, int64_t K, int64_t label) {
+GD_INLINE GD_T GD_SFX(softmax_dz)(GD_T *z, int64_t K, int64_t label) {
     GD_T mx = z[0], s = 0, zy = z[label];
     for (int64_t k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
     for (int64_t k = 0; k < K; k++) { z[k] = GD_EXP(z[k] - mx); s += z[k]; }
@@ -64,27 +64,59 @@ static inline GD_T GD_SFX(softmax_dz)(GD_T *z, int64_t K, int64_t label) {
     return mx + GD_LOG(s) - zy;
 }
 
+/* x . w over d entries: GD_LANES independent partial sums, then a fixed tree. */
+GD_INLINE GD_T GD_SFX(dot)(const GD_T *x, const GD_T *w, int64_t d) {
+    GD_T acc[GD_LANES] = {0};
+    int64_t j = 0;
+    for (; j + GD_LANES <= d; j += GD_LANES) {
+#pragma omp simd
+        for (int l = 0; l < GD_LANES; l++) acc[l] += x[j + l] * w[j + l];
+    }
+    GD_T tail = 0;
+    for (; j < d; j++) tail += x[j] * w[j];
+    for (int h = GD_LANES / 2; h >= 1; h /= 2)
+        for (int l = 0; l < h; l++) acc[l] += acc[l + h];
+    return acc[0] + tail;
+}
+
+GD_INLINE void GD_SFX(prefetch_row)(const GD_T *row, int64_t d) {
+    const char *p = (const char *)row;
+    int64_t bytes = d * (int64_t)sizeof(GD_T);
+    if (bytes > GD_PREFETCH_BYTES) bytes = GD_PREFETCH_BYTES;
+    for (int64_t off = 0; off < bytes; off += 64) GD_PREFETCH(p + off);
+}
+
 /* Partial gradient of positions r0..r1 of the row order into g[P] (zeroed here), using
  * g[P..P+K) as scratch; returns sum_i sw_i * loss_i.  One pass over each row: the dot
- * products, the loss derivative and the gradient contribution while the row is in cache. */
-static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int64_t d, const GD_T *y,
-                                 const GD_T *sw, const int64_t *order, int64_t r0, int64_t r1,
-                                 const GD_T *th, GD_T *g) {
+ * products, the loss derivative and the gradient contribution while the row is in cache.
+ * With a shuffled order, rows up to position r_end are prefetched a few rows ahead.
+ * *stopped is set when an interrupt was pending (cfg->interruptible); the partial is then
+ * incomplete and must be discarded. */
+GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int64_t d,
+                                        const GD_T *y, const GD_T *sw, const int64_t *order,
+                                        int64_t r0, int64_t r1, int64_t r_end, const GD_T *th,
+                                        GD_T *g, int *stopped) {
     const int64_t K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
     const GD_T eps = (GD_T)cfg->epsilon;
     GD_T *z = g + P;
     double lsum = 0;
     for (int64_t j = 0; j < P; j++) g[j] = 0;
+    if (order) {
+        const int64_t pf_end = r0 + GD_PREFETCH_ROWS < r_end ? r0 + GD_PREFETCH_ROWS : r_end;
+        for (int64_t r = r0 + 1; r < pf_end; r++) GD_SFX(prefetch_row)(X + order[r] * d, d);
+    }
+    *stopped = 0;
     for (int64_t r = r0; r < r1; r++) {
+        /* a pending interrupt is seen at the first row of every block, then every 1024 rows */
+        if (cfg->interruptible && (r == r0 || (r & 1023) == 0) && gd_interrupt_pending()) {
+            *stopped = 1;
+            break;
+        }
         const int64_t i = order ? order[r] : r;
         const GD_T *x = X + i * d;
-        for (int64_t k = 0; k < K; k++) {
-            const GD_T *w = th + k * d;
-            GD_T acc = 0;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t j = 0; j < d; j++) acc += x[j] * w[j];
-            z[k] = acc + th[n_coef + k];
-        }
+        if (order && r + GD_PREFETCH_ROWS < r_end)
+            GD_SFX(prefetch_row)(X + order[r + GD_PREFETCH_ROWS] * d, d);
+        for (int64_t k = 0; k < K; k++) z[k] = GD_SFX(dot)(x, th + k * d, d) + th[n_coef + k];
         const GD_T wi = sw ? sw[i] : (GD_T)1;
         GD_T li;
         if (K == 1) {
@@ -108,7 +140,7 @@ static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int64_t d,
 }
 
 /* g[j0..j1) = (sum over blocks of the partials) / m, summed in block order into block 0. */
-static inline void GD_SFX(reduce_blocks)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
+GD_INLINE void GD_SFX(reduce_blocks)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
                                          int64_t j0, int64_t j1) {
     const GD_T fm = (GD_T)m;
     for (int64_t b = 1; b < nb; b++) {
@@ -122,7 +154,7 @@ static inline void GD_SFX(reduce_blocks)(GD_T *work, int64_t stride, int64_t nb,
 
 /* One optimizer step on entries j0..j1, all penalized (pen = 1) or none (pen = 0).
  * The rules are torch.optim's, with weight_decay = l2 (adamw: decoupled decay). */
-static void GD_SFX(update_loop)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
+GD_INLINE void GD_SFX(update_loop)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
                                 int64_t P, int64_t j0, int64_t j1, int pen, int64_t t,
                                 double lr) {
     if (j1 <= j0) return;
@@ -215,12 +247,89 @@ static void GD_SFX(update_loop)(const gd_config *cfg, GD_T *th, const GD_T *g, G
     }
 }
 
-static inline void GD_SFX(update_range)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
-                                        int64_t P, int64_t n_coef, int64_t j0, int64_t j1,
-                                        int64_t t, double lr) {
+/* One optimizer step on entries j0..j1: the penalized coefficients, then the intercepts. */
+GD_INLINE void GD_SFX(update_entries)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
+                                      int64_t P, int64_t n_coef, int64_t j0, int64_t j1,
+                                      int64_t t, double lr) {
     const int64_t jm = j1 < n_coef ? j1 : (j0 > n_coef ? j0 : n_coef);
     GD_SFX(update_loop)(cfg, th, g, st, P, j0, jm, 1, t, lr);
     GD_SFX(update_loop)(cfg, th, g, st, P, jm, j1, 0, t, lr);
+}
+
+GD_HOT static void GD_SFX(update_range)(const gd_config *cfg, GD_T *th, const GD_T *g,
+                                        GD_T *st, int64_t P, int64_t n_coef, int64_t j0,
+                                        int64_t j1, int64_t t, double lr) {
+    GD_SFX(update_entries)(cfg, th, g, st, P, n_coef, j0, j1, t, lr);
+}
+
+GD_HOT static void GD_SFX(reduce_chunk)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
+                                         int64_t j0, int64_t j1) {
+    GD_SFX(reduce_blocks)(work, stride, nb, m, j0, j1);
+}
+
+/* Entries j0..j1 of one batch: sum the block partials (nb = 1, m = 1: already summed),
+ * scale them (gradient clipping), then the optimizer step. */
+GD_HOT static void GD_SFX(reduce_update)(const gd_config *cfg, GD_T *work, int64_t stride,
+                                         int64_t nb, int64_t m, double scale, GD_T *th,
+                                         GD_T *st, int64_t P, int64_t n_coef, int64_t j0,
+                                         int64_t j1, int64_t t, double lr) {
+    if (nb > 1 || m > 1) GD_SFX(reduce_blocks)(work, stride, nb, m, j0, j1);
+    if (scale != 1.0) {
+        const GD_T f = (GD_T)scale;
+#pragma omp simd
+        for (int64_t j = j0; j < j1; j++) work[j] *= f;
+    }
+    GD_SFX(update_entries)(cfg, th, work, st, P, n_coef, j0, j1, t, lr);
+}
+
+/* Entries j0..j1: sum the block partials into block 0 and return their sum of squares. */
+GD_HOT static GD_T GD_SFX(reduce_sumsq)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
+                                        int64_t j0, int64_t j1) {
+    GD_SFX(reduce_blocks)(work, stride, nb, m, j0, j1);
+    GD_T sq = 0;
+    for (int64_t j = j0; j < j1; j++) sq += work[j] * work[j];
+    return sq;
+}
+
+/* Sum of the block losses in block order, and whether any block was interrupted: every
+ * thread computes the same values, so all agree on what to do next without a barrier. */
+GD_INLINE double GD_SFX(sum_blocks)(const double *block_loss, const int *block_stop, int64_t nb,
+                                    int *stopped) {
+    double s = 0;
+    int any = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        s += block_loss[b];
+        any |= block_stop[b];
+    }
+    *stopped = any;
+    return s;
+}
+
+typedef struct {
+    const gd_config *cfg;
+    const GD_T *X, *y, *sw;
+    const int64_t *rows;
+    int64_t d, n_rows;
+    const GD_T *theta;
+    GD_T *grad_out, *work;
+    double block_loss[GD_MAX_BLOCKS];
+    int block_stop[GD_MAX_BLOCKS];
+} GD_SFX(grad_ctx);
+
+static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
+    const int64_t K = c->cfg->n_outputs, P = K * (c->d + 1), stride = P + K;
+    const int64_t m = c->n_rows, nb = n_blocks(c->cfg, m);
+    const int64_t nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
+    for (int64_t b = tid; b < nb; b += nth)
+        c->block_loss[b] = GD_SFX(block_grad)(c->cfg, c->X, c->d, c->y, c->sw, c->rows,
+                                              (m * b) / nb, (m * (b + 1)) / nb, m, c->theta,
+                                              c->work + b * stride, &c->block_stop[b]);
+    if (nth > 1) { GD_BARRIER }
+    for (int64_t ch = tid; ch < nchunks; ch += nth) {
+        const int64_t j0 = ch * GD_CHUNK, j1 = j0 + GD_CHUNK < P ? j0 + GD_CHUNK : P;
+        GD_SFX(reduce_chunk)(c->work, stride, nb, m, j0, j1);
+        for (int64_t j = j0; j < j1; j++) c->grad_out[j] = c->work[j];
+    }
 }
 
 int GD_SFX(gd_grad_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
@@ -230,28 +339,36 @@ int GD_SFX(gd_grad_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_
     int status = check_config(cfg, d);
     if (status != GD_OK) return status;
     if (n < 1 || n_rows < 1 || n_threads < 1) return GD_ERR_ARGUMENT;
-    const int64_t K = cfg->n_outputs, P = K * (d + 1), stride = P + K;
-    const int64_t nb = n_blocks(cfg, n_rows), nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
-    double block_loss[GD_MAX_BLOCKS];
-    const int par = n_threads > 1 && n_rows * K * d >= cfg->min_parallel_work;
-    (void)par;
-#pragma omp parallel num_threads(n_threads) if (par)
-    {
-        const int tid = gd_thread_num(), nth = gd_num_threads();
-        for (int64_t b = tid; b < nb; b += nth)
-            block_loss[b] = GD_SFX(block_grad)(cfg, X, d, y, sw, rows, (n_rows * b) / nb,
-                                               (n_rows * (b + 1)) / nb, theta, work + b * stride);
-        if (nth > 1) { GD_BARRIER }
-        for (int64_t c = tid; c < nchunks; c += nth) {
-            const int64_t j0 = c * GD_CHUNK, j1 = j0 + GD_CHUNK < P ? j0 + GD_CHUNK : P;
-            GD_SFX(reduce_blocks)(work, stride, nb, n_rows, j0, j1);
-            for (int64_t j = j0; j < j1; j++) grad_out[j] = work[j];
-        }
+    GD_SFX(grad_ctx) c = {.cfg = cfg, .X = X, .y = y, .sw = sw, .rows = rows, .d = d,
+                          .n_rows = n_rows, .theta = theta, .grad_out = grad_out,
+                          .work = work};
+    if (use_threads(n_threads, n_rows * cfg->n_outputs * d, cfg)) {
+        gd_mark_parallel_used();
+#pragma omp parallel num_threads(n_threads)
+        GD_SFX(grad_worker)(&c, gd_thread_num(), gd_num_threads());
+    } else {
+        GD_SFX(grad_worker)(&c, 0, 1);
     }
-    double s = 0;
-    for (int64_t b = 0; b < nb; b++) s += block_loss[b];
-    *loss_out = s;
-    return GD_OK;
+    int stopped;
+    *loss_out = GD_SFX(sum_blocks)(c.block_loss, c.block_stop, n_blocks(cfg, n_rows), &stopped);
+    return stopped ? GD_INTERRUPTED : GD_OK;
+}
+
+typedef struct {
+    const gd_config *cfg;
+    GD_T *theta, *state;
+    const GD_T *grad;
+    int64_t P, n_coef, t;
+    double lr;
+} GD_SFX(update_ctx);
+
+static void GD_SFX(update_worker)(GD_SFX(update_ctx) *c, int tid, int nth) {
+    const int64_t nchunks = (c->P + GD_CHUNK - 1) / GD_CHUNK;
+    for (int64_t ch = tid; ch < nchunks; ch += nth) {
+        const int64_t j0 = ch * GD_CHUNK, j1 = j0 + GD_CHUNK < c->P ? j0 + GD_CHUNK : c->P;
+        GD_SFX(update_range)(c->cfg, c->theta, c->grad, c->state, c->P, c->n_coef, j0, j1,
+                             c->t, c->lr);
+    }
 }
 
 int GD_SFX(gd_update)(const gd_config *cfg, GD_T *theta, const GD_T *grad, GD_T *state,
@@ -259,18 +376,93 @@ int GD_SFX(gd_update)(const gd_config *cfg, GD_T *theta, const GD_T *grad, GD_T 
     if (gd_n_state(cfg->optimizer) < 0 || P < 1 || n_coef < 0 || n_coef > P || t < 1 ||
         n_threads < 1)
         return GD_ERR_ARGUMENT;
-    const int64_t nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
-    const int par = n_threads > 1 && P >= cfg->min_parallel_work;
-    (void)par;
-#pragma omp parallel num_threads(n_threads) if (par)
-    {
-        const int tid = gd_thread_num(), nth = gd_num_threads();
-        for (int64_t c = tid; c < nchunks; c += nth) {
-            const int64_t j0 = c * GD_CHUNK, j1 = j0 + GD_CHUNK < P ? j0 + GD_CHUNK : P;
-            GD_SFX(update_range)(cfg, theta, grad, state, P, n_coef, j0, j1, t, lr);
-        }
+    GD_SFX(update_ctx) c = {.cfg = cfg, .theta = theta, .state = state, .grad = grad, .P = P,
+                            .n_coef = n_coef, .t = t, .lr = lr};
+    if (use_threads(n_threads, P, cfg)) {
+        gd_mark_parallel_used();
+#pragma omp parallel num_threads(n_threads)
+        GD_SFX(update_worker)(&c, gd_thread_num(), gd_num_threads());
+    } else {
+        GD_SFX(update_worker)(&c, 0, 1);
     }
     return GD_OK;
+}
+
+typedef struct {
+    const gd_config *cfg;
+    const GD_T *X, *y, *sw;
+    const int64_t *order;
+    int64_t d, start, stop, batch_size, t0;
+    double lr_epoch;
+    GD_T *theta, *state, *work;
+    double block_loss[GD_MAX_BLOCKS];
+    int block_stop[GD_MAX_BLOCKS];
+    /* written by thread 0 at the end */
+    double total;
+    int64_t batches_done;
+    int status;
+} GD_SFX(epoch_ctx);
+
+/* One thread's share of an epoch.  Every thread walks all batches; blocks and parameter
+ * chunks are dealt round-robin; the block partials are summed in block order.  Every
+ * decision (non-finite loss, interrupt, clipping scale) is computed by every thread from the
+ * same shared values after a barrier, so all threads take the same branch. */
+static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
+    const gd_config *cfg = c->cfg;
+    const int64_t K = cfg->n_outputs, d = c->d, n_coef = K * d, P = n_coef + K;
+    const int64_t stride = P + K, P_upd = cfg->fit_intercept ? P : n_coef;
+    const int64_t n_batches = (c->stop - c->start + c->batch_size - 1) / c->batch_size;
+    const int64_t nchunks = (P_upd + GD_CHUNK - 1) / GD_CHUNK;
+    const int clip = cfg->clip_norm > 0;
+    GD_T *chunk_sq = c->work + cfg->max_blocks * stride;    /* nchunks sums of squares */
+    double total = 0;
+    int64_t done = 0;
+    int status = GD_OK;
+    for (int64_t ib = 0; ib < n_batches; ib++) {
+        const int64_t b0 = c->start + ib * c->batch_size;
+        const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
+        const int64_t nb = n_blocks(cfg, m), step = c->t0 + ib + 1;
+        for (int64_t b = tid; b < nb; b += nth)
+            c->block_loss[b] = GD_SFX(block_grad)(cfg, c->X, d, c->y, c->sw, c->order,
+                                                  b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb,
+                                                  c->stop, c->theta, c->work + b * stride,
+                                                  &c->block_stop[b]);
+        if (nth > 1) { GD_BARRIER }
+        int stopped;
+        const double s = GD_SFX(sum_blocks)(c->block_loss, c->block_stop, nb, &stopped);
+        if (stopped) { status = GD_INTERRUPTED; break; }
+        total += s;
+        if (!isfinite(s)) { status = GD_ERR_NONFINITE; done = ib + 1; break; }
+        const double lr = gd_step_lr(cfg, c->lr_epoch, step);
+        double scale = 1.0;
+        if (clip) {
+            for (int64_t ch = tid; ch < nchunks; ch += nth) {
+                const int64_t j0 = ch * GD_CHUNK;
+                const int64_t j1 = j0 + GD_CHUNK < P_upd ? j0 + GD_CHUNK : P_upd;
+                chunk_sq[ch] = GD_SFX(reduce_sumsq)(c->work, stride, nb, m, j0, j1);
+            }
+            if (nth > 1) { GD_BARRIER }
+            double sq = 0;
+            for (int64_t ch = 0; ch < nchunks; ch++) sq += (double)chunk_sq[ch];
+            const double norm = sqrt(sq);
+            /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when < 1 */
+            const double coef = cfg->clip_norm / (norm + 1e-6);
+            scale = coef < 1.0 ? coef : 1.0;
+        }
+        for (int64_t ch = tid; ch < nchunks; ch += nth) {
+            const int64_t j0 = ch * GD_CHUNK;
+            const int64_t j1 = j0 + GD_CHUNK < P_upd ? j0 + GD_CHUNK : P_upd;
+            GD_SFX(reduce_update)(cfg, c->work, stride, clip ? 1 : nb, clip ? 1 : m, scale,
+                                  c->theta, c->state, P, n_coef, j0, j1, step, lr);
+        }
+        done = ib + 1;
+        if (nth > 1) { GD_BARRIER }
+    }
+    if (tid == 0) {
+        c->total = total;
+        c->batches_done = done;
+        c->status = status;
+    }
 }
 
 int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
@@ -282,52 +474,17 @@ int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64
     if (status != GD_OK) return status;
     if (n < 1 || start < 0 || stop > n || start > stop || batch_size < 1 || n_threads < 1)
         return GD_ERR_ARGUMENT;
-    const int64_t K = cfg->n_outputs, n_coef = K * d, P = n_coef + K, stride = P + K;
-    const int64_t P_upd = cfg->fit_intercept ? P : n_coef;   /* entries that are trained */
-    const int64_t n_batches = (stop - start + batch_size - 1) / batch_size;
-    const int64_t nchunks = (P_upd + GD_CHUNK - 1) / GD_CHUNK, t0 = *t;
-    double block_loss[GD_MAX_BLOCKS];
-    double total = 0;
-    int64_t t_end = t0 + n_batches;
-    const int par = n_threads > 1 && batch_size * K * d >= cfg->min_parallel_work;
-    (void)par;
-#pragma omp parallel num_threads(n_threads) if (par)
-    {
-        /* Every thread walks all batches; blocks and chunks are dealt round-robin.  Each
-         * thread sums the block losses itself, in block order, so all threads agree on the
-         * running total and on when to stop, without another barrier. */
-        const int tid = gd_thread_num(), nth = gd_num_threads();
-        double my_total = 0;
-        int64_t my_end = t0 + n_batches;
-        for (int64_t ib = 0; ib < n_batches; ib++) {
-            const int64_t b0 = start + ib * batch_size;
-            const int64_t m = (b0 + batch_size < stop ? b0 + batch_size : stop) - b0;
-            const int64_t nb = n_blocks(cfg, m), step = t0 + ib + 1;
-            for (int64_t b = tid; b < nb; b += nth)
-                block_loss[b] = GD_SFX(block_grad)(cfg, X, d, y, sw, order, b0 + (m * b) / nb,
-                                                   b0 + (m * (b + 1)) / nb, theta,
-                                                   work + b * stride);
-            if (nth > 1) { GD_BARRIER }
-            double s = 0;
-            for (int64_t b = 0; b < nb; b++) s += block_loss[b];
-            my_total += s;
-            if (!isfinite(s)) { my_end = step; break; }
-            const double lr = gd_step_lr(cfg, lr_epoch, step);
-            for (int64_t c = tid; c < nchunks; c += nth) {
-                const int64_t j0 = c * GD_CHUNK;
-                const int64_t j1 = j0 + GD_CHUNK < P_upd ? j0 + GD_CHUNK : P_upd;
-                GD_SFX(reduce_blocks)(work, stride, nb, m, j0, j1);
-                GD_SFX(update_range)(cfg, theta, work, state, P, n_coef, j0, j1, step, lr);
-            }
-            if (nth > 1) { GD_BARRIER }
-        }
-        if (tid == 0) { total = my_total; t_end = my_end; }
+    GD_SFX(epoch_ctx) c = {.cfg = cfg, .X = X, .y = y, .sw = sw, .order = order, .d = d,
+                           .start = start, .stop = stop, .batch_size = batch_size, .t0 = *t,
+                           .lr_epoch = lr_epoch, .theta = theta, .state = state, .work = work};
+    if (use_threads(n_threads, batch_size * cfg->n_outputs * d, cfg)) {
+        gd_mark_parallel_used();
+#pragma omp parallel num_threads(n_threads)
+        GD_SFX(epoch_worker)(&c, gd_thread_num(), gd_num_threads());
+    } else {
+        GD_SFX(epoch_worker)(&c, 0, 1);
     }
-    *loss_out = total;
-    if (t_end < t0 + n_batches || !isfinite(total)) {
-        *t = t_end;
-        return GD_ERR_NONFINITE;
-    }
-    *t = t_end;
-    return GD_OK;
+    *loss_out = c.total;
+    *t = c.t0 + c.batches_done;
+    return c.status;
 }

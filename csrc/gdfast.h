@@ -63,7 +63,8 @@ enum {
 enum {
     GD_OK = 0,
     GD_ERR_NONFINITE = -1,   /* a batch loss or a parameter became NaN or inf */
-    GD_ERR_ARGUMENT = -2     /* an argument is out of range (a bug in the caller) */
+    GD_ERR_ARGUMENT = -2,    /* an argument is out of range (a bug in the caller) */
+    GD_INTERRUPTED = -3      /* an interrupt was requested (cfg->interruptible) */
 };
 
 typedef struct {
@@ -83,6 +84,7 @@ typedef struct {
     int amsgrad;          /* adam, adamw */
     double l2;            /* alpha * (1 - l1_ratio): gradient term, or decoupled decay for adamw */
     double l1;            /* alpha * l1_ratio: proximal soft-threshold after each step */
+    double clip_norm;     /* > 0: scale each batch gradient to at most this L2 norm (epoch) */
     /* per-step learning rate */
     int schedule;         /* GD_SCHED_* */
     double power_t;       /* invscaling */
@@ -92,18 +94,31 @@ typedef struct {
     int64_t block_rows;   /* rows per block, >= 1 */
     int64_t max_blocks;   /* blocks per batch at most, >= 1 */
     int64_t min_parallel_work; /* open threads only when batch_size * K * d reaches this */
+    int interruptible;    /* poll gd_interrupt_pending() between rows */
 } gd_config;
 
 /* Number of optimizer state vectors of length P for an optimizer (0 to 3). */
 int gd_n_state(int optimizer);
 /* The learning rate of step t (1-based) for the per-step rule in cfg. */
 double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t);
-/* Size, in elements, of the work buffer the kernels need: max_blocks * (P + K + 1). */
+/* Size, in elements, of the work buffer the kernels need: max_blocks * (P + K) plus one
+ * entry per chunk of parameters (gradient clipping). */
 int64_t gd_work_size(const gd_config *cfg, int64_t d);
 
 /* 1 when built with OpenMP, else 0; and omp_get_max_threads() or 1. */
 int gd_openmp_enabled(void);
 int gd_max_threads(void);
+/* 1 in a process forked after gdfast used OpenMP threads: kernels then run serially there,
+ * because GNU libgomp's thread pool does not survive fork. */
+int gd_in_forked_child(void);
+
+/* SIGINT while a kernel runs (see gd_runtime.c): install a handler that records the request
+ * and chains to the previous one; kernels with cfg->interruptible stop at the next row check
+ * and return GD_INTERRUPTED.  Install/restore nest and must be serialized by the caller. */
+int gd_interrupt_install(void);
+void gd_interrupt_restore(void);
+int gd_interrupt_pending(void);
+void gd_interrupt_clear(void);
 
 /* Batch gradient of the data term at theta over the rows rows[0..n_rows) of X (rows may be
  * NULL: rows 0..n_rows).  grad_out[P] = (1/n_rows) sum_i sw_i * dloss_i/dtheta (no penalty),
@@ -130,7 +145,11 @@ int gd_update_f32(const gd_config *cfg, float *theta, const float *grad, float *
  * (step *t + 1, learning rate gd_step_lr(cfg, lr_epoch, step)).  *t counts steps across calls.
  * *loss_out = sum over the rows of sw_i * loss_i, each row's loss taken at the parameters its
  * batch saw.  On GD_ERR_NONFINITE, *t is the step whose loss or update was not finite and
- * theta holds the parameters it produced.  One parallel region for the whole call. */
+ * theta holds the parameters that step saw (its update is not applied).  On GD_INTERRUPTED,
+ * *t counts the steps completed, which cover positions start .. start + (steps in this call)
+ * * batch_size, and the epoch can be resumed from there.  With cfg->clip_norm > 0 each batch
+ * gradient g is scaled by min(1, clip_norm / (||g|| + 1e-6)) as torch's clip_grad_norm_.
+ * One parallel region for the whole call. */
 int gd_epoch_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
                        const double *y, const double *sw, const int64_t *order,
                        int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,

@@ -92,7 +92,7 @@ def test_schedules_match_reference(options, dtype, small_blocks):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("case", ["weights", "no_intercept", "init", "no_shuffle", "elasticnet",
-                                  "batch_gt_n"])
+                                  "batch_gt_n", "clip"])
 def test_fit_options_match_reference(case, dtype, small_blocks):
     X, y = make_problem("squared", dtype=dtype)
     rng = np.random.default_rng(3)
@@ -110,6 +110,8 @@ def test_fit_options_match_reference(case, dtype, small_blocks):
         kw.update(alpha=0.05, l1_ratio=0.5, optimizer="sgd")
     elif case == "batch_gt_n":
         kw.update(batch_size=10 * len(y))
+    elif case == "clip":
+        kw.update(clip_norm=0.05)
     a, b = fit_both(X, y, 2, **kw)
     assert_same_fit(a, b, dtype, case)
     if case == "no_intercept":
@@ -199,3 +201,14 @@ def test_divergence_is_reported_at_the_same_step(dtype, small_blocks):
     assert isinstance(a, FloatingPointError)
     assert "learning_rate" in str(a) and f"step {a.step}" in str(a)
     assert a.result.n_epochs == a.epoch - 1
+
+
+def test_grad_kernel_rejects_rows_out_of_range():
+    X, y = make_problem("squared")
+    spec = make_spec()
+    cfg = native_config(spec, 1, X.shape[1], np.float64)
+    theta = np.zeros(X.shape[1] + 1)
+    for bad in (len(y), -1):
+        with pytest.raises(IndexError, match="outside"):
+            _kernels.grad_dense(cfg, X, y, np.empty(0), np.array([0, bad], np.int64), theta,
+                                np.empty_like(theta), np.empty(cfg.work_size(X.shape[1])), 1)

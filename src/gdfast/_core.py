@@ -300,6 +300,7 @@ class Spec:
     alpha: float
     l1_ratio: float
     fit_intercept: bool
+    clip_norm: float         # 0: no clipping
     schedule: str
     learning_rate: float
     power_t: float
@@ -326,7 +327,7 @@ class Spec:
             epsilon=self.epsilon, optimizer=OPTIMIZERS[self.optimizer],
             momentum=self.momentum, dampening=self.dampening, beta1=self.beta1,
             beta2=self.beta2, eps=self.eps, rho=self.rho, centered=int(self.centered),
-            amsgrad=int(self.amsgrad), l2=self.l2, l1=self.l1,
+            amsgrad=int(self.amsgrad), l2=self.l2, l1=self.l1, clip_norm=self.clip_norm,
             schedule=STEP_RULES.get(self.schedule, 0), power_t=self.power_t,
             opt_alpha=self.alpha, opt_t0=self.optimal_t0,
             block_rows=int(LAYOUT["block_rows"]), max_blocks=max_blocks,
@@ -509,8 +510,8 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
                    shuffle=True, random_state=None, coef_init=None, intercept_init=None,
                    sample_weight=None, epsilon=0.1, momentum=None, dampening=0.0,
                    betas=(0.9, 0.999), eps=None, rho=0.99, centered=False, amsgrad=False,
-                   power_t=0.5, gamma=None, step_size=10, n_threads=None, verbose=0,
-                   callback=None):
+                   power_t=0.5, gamma=None, step_size=10, clip_norm=None, n_threads=None,
+                   verbose=0, callback=None):
     """Fit a linear model by gradient descent.
 
     Parameters
@@ -560,6 +561,9 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
     power_t : float, for "invscaling".
     gamma : float in (0, 1] or None (0.1 for "step", 0.95 for "exponential").
     step_size : int >= 1, epochs per decay for "step".
+    clip_norm : float > 0 or None
+        Scale each batch gradient g (the data term, before the penalty) by
+        min(1, clip_norm / (||g|| + 1e-6)), as torch.nn.utils.clip_grad_norm_.
     n_threads : int or None
         None: all the threads OpenMP would use (honours OMP_NUM_THREADS and threadpoolctl);
         negative: counted from the end (-1 = all).  Results do not depend on it.
@@ -622,6 +626,8 @@ def run_fit(engine_cls, X, y, kwargs):
     gamma = DEFAULT_GAMMA.get(schedule, 0.1) if a["gamma"] is None else a["gamma"]
     gamma = _check_real(gamma, "gamma", low=0, high=1, low_open=True)
     step_size = _check_int(a["step_size"], "step_size", low=1)
+    clip_norm = (0.0 if a["clip_norm"] is None
+                 else _check_real(a["clip_norm"], "clip_norm", low=0, low_open=True))
     if schedule == "optimal" and alpha == 0:
         raise ValueError("schedule='optimal' needs alpha > 0 (its rate is 1 / (alpha (t0 + t)))")
     batch_size = a["batch_size"]
@@ -657,7 +663,7 @@ def run_fit(engine_cls, X, y, kwargs):
         loss=loss, epsilon=epsilon, optimizer=optimizer, momentum=momentum,
         dampening=dampening, beta1=beta1, beta2=beta2, eps=eps, rho=rho, centered=centered,
         amsgrad=amsgrad, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
-        schedule=schedule, learning_rate=learning_rate, power_t=power_t, gamma=gamma,
+        clip_norm=clip_norm, schedule=schedule, learning_rate=learning_rate, power_t=power_t, gamma=gamma,
         step_size=step_size,
         optimal_t0=_optimal_t0(loss, alpha, epsilon) if schedule == "optimal" else 0.0,
         batch_size=n if batch_size is None else min(batch_size, n),

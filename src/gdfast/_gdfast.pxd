@@ -18,6 +18,7 @@ cdef extern from "gdfast.h" nogil:
         int amsgrad
         double l2
         double l1
+        double clip_norm
         int schedule
         double power_t
         double opt_alpha
@@ -25,16 +26,23 @@ cdef extern from "gdfast.h" nogil:
         int64_t block_rows
         int64_t max_blocks
         int64_t min_parallel_work
+        int interruptible
 
     int GD_OK
     int GD_ERR_NONFINITE
     int GD_ERR_ARGUMENT
+    int GD_INTERRUPTED
 
     int gd_n_state(int optimizer)
     double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t)
     int64_t gd_work_size(const gd_config *cfg, int64_t d)
     int gd_openmp_enabled()
     int gd_max_threads()
+    int gd_in_forked_child()
+    int gd_interrupt_install()
+    void gd_interrupt_restore()
+    int gd_interrupt_pending()
+    void gd_interrupt_clear()
 
     int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
                           const double *y, const double *sw, const int64_t *rows, int64_t n_rows,

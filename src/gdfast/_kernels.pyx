@@ -8,8 +8,12 @@ no optimizer state)."""
 from cython cimport floating
 from libc.stdint cimport int64_t
 
+from cpython.exc cimport PyErr_CheckSignals
+
 from gdfast._gdfast cimport (
     gd_config, gd_n_state, gd_step_lr, gd_work_size, gd_openmp_enabled, gd_max_threads,
+    gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
+    gd_interrupt_clear,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32,
 )
@@ -17,10 +21,11 @@ from gdfast._gdfast cimport (
 STATUS_OK = 0
 STATUS_NONFINITE = -1
 STATUS_ARGUMENT = -2
+STATUS_INTERRUPTED = -3
 
 _FIELDS = (
     "loss", "n_outputs", "fit_intercept", "epsilon", "optimizer", "momentum", "dampening", "beta1", "beta2",
-    "eps", "rho", "centered", "amsgrad", "l2", "l1", "schedule", "power_t", "opt_alpha",
+    "eps", "rho", "centered", "amsgrad", "l2", "l1", "clip_norm", "schedule", "power_t", "opt_alpha",
     "opt_t0", "block_rows", "max_blocks", "min_parallel_work",
 )
 
@@ -49,6 +54,7 @@ cdef class Config:
         self.c.amsgrad = kw["amsgrad"]
         self.c.l2 = kw["l2"]
         self.c.l1 = kw["l1"]
+        self.c.clip_norm = kw["clip_norm"]
         self.c.schedule = kw["schedule"]
         self.c.power_t = kw["power_t"]
         self.c.opt_alpha = kw["opt_alpha"]
@@ -56,6 +62,7 @@ cdef class Config:
         self.c.block_rows = kw["block_rows"]
         self.c.max_blocks = kw["max_blocks"]
         self.c.min_parallel_work = kw["min_parallel_work"]
+        self.c.interruptible = 0
 
     def work_size(self, int64_t d):
         return gd_work_size(&self.c, d)
@@ -74,6 +81,29 @@ def openmp_enabled():
 
 def max_threads():
     return gd_max_threads()
+
+
+def in_forked_child():
+    """True in a process forked after gdfast used OpenMP threads (kernels run serially)."""
+    return bool(gd_in_forked_child())
+
+
+cdef int _begin_interruptible(Config cfg, bint interruptible) except -1:
+    # called with the GIL held, which serializes install/restore across Python threads
+    cfg.c.interruptible = 0
+    if interruptible and gd_interrupt_install() == 0:
+        cfg.c.interruptible = 1
+    return 0
+
+
+cdef int _end_interruptible(Config cfg, int status) except -1:
+    if cfg.c.interruptible:
+        gd_interrupt_restore()
+        cfg.c.interruptible = 0
+        if status == STATUS_INTERRUPTED:
+            gd_interrupt_clear()
+            PyErr_CheckSignals()        # raises KeyboardInterrupt via Python's own handler
+    return 0
 
 
 cdef inline const floating* _cptr(const floating[::1] a) noexcept nogil:
@@ -97,9 +127,13 @@ def grad_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
     cdef int64_t P = cfg.c.n_outputs * (d + 1)
     cdef double loss = 0
     cdef int status
+    cdef int64_t i
     if (y.shape[0] != n or (sw.shape[0] != 0 and sw.shape[0] != n) or theta.shape[0] != P
             or grad_out.shape[0] != P or work.shape[0] < gd_work_size(&cfg.c, d)):
         raise ValueError("grad_dense: inconsistent buffer sizes")
+    for i in range(rows.shape[0]):
+        if rows[i] < 0 or rows[i] >= n:
+            raise IndexError(f"grad_dense: rows[{i}] = {rows[i]} is outside [0, {n})")
     with nogil:
         if floating is double:
             status = gd_grad_dense_f64(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(rows),
@@ -132,8 +166,12 @@ def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[:
 def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
                 const floating[::1] sw, const int64_t[::1] order, int64_t start, int64_t stop,
                 int64_t batch_size, double lr_epoch, floating[::1] theta, floating[::1] state,
-                floating[::1] work, int64_t t, int n_threads):
-    """Positions start..stop of an epoch's order.  Returns (status, t, loss_sum)."""
+                floating[::1] work, int64_t t, int n_threads, bint interruptible=False):
+    """Positions start..stop of an epoch's order.  Returns (status, t, loss_sum).
+
+    With interruptible=True (main thread only), SIGINT stops the kernel at its next row check;
+    KeyboardInterrupt is then raised here by Python's handler, or, when that handler does not
+    raise, STATUS_INTERRUPTED is returned with t counting the steps completed."""
     cdef int64_t n = X.shape[0], d = X.shape[1]
     cdef int64_t P = cfg.c.n_outputs * (d + 1)
     cdef double loss = 0
@@ -143,6 +181,7 @@ def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
             or state.shape[0] != gd_n_state(cfg.c.optimizer) * P
             or work.shape[0] < gd_work_size(&cfg.c, d)):
         raise ValueError("epoch_dense: inconsistent buffer sizes")
+    _begin_interruptible(cfg, interruptible)
     with nogil:
         if floating is double:
             status = gd_epoch_dense_f64(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(order),
@@ -152,4 +191,5 @@ def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
             status = gd_epoch_dense_f32(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(order),
                                         start, stop, batch_size, lr_epoch, &theta[0],
                                         _ptr(state), &t, &work[0], &loss, n_threads)
+    _end_interruptible(cfg, status)
     return status, t, loss

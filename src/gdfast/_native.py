@@ -1,4 +1,6 @@
 """The native engine: runs whole epochs in the C kernels (csrc/), without the GIL."""
+import threading
+
 import numpy as np
 
 from gdfast import _kernels
@@ -6,8 +8,10 @@ from gdfast._core import N_STATE, resolve_n_threads
 
 
 def effective_n_threads(n_threads):
-    """The thread count a fit would use for n_threads (see gdfast.fit)."""
-    return resolve_n_threads(n_threads, _kernels.max_threads(), _kernels.openmp_enabled())
+    """The thread count a fit would use for n_threads (see gdfast.fit); 1 in a process forked
+    after gdfast used OpenMP threads (GNU libgomp cannot start threads there)."""
+    n = resolve_n_threads(n_threads, _kernels.max_threads(), _kernels.openmp_enabled())
+    return 1 if _kernels.in_forked_child() else n
 
 
 class NativeEngine:
@@ -26,15 +30,26 @@ class NativeEngine:
         self._identity = np.empty(0, dtype=np.int64)
 
     def run_epoch(self, order, lr_epoch):
-        p = self.problem
+        p, bs = self.problem, self.spec.batch_size
         order = self._identity if order is None else np.ascontiguousarray(order, np.int64)
-        status, self.t, loss = _kernels.epoch_dense(
-            self.cfg, p.X, p.y, self._sw, order, 0, p.n, self.spec.batch_size, lr_epoch,
-            self.theta, self.state, self.work, self.t, self.n_threads)
+        # Ctrl-C reaches a running kernel only in the main thread (where Python handles it);
+        # KeyboardInterrupt is raised from epoch_dense.  If the SIGINT handler does not raise,
+        # the kernel returns early and the epoch resumes where it stopped.
+        interruptible = threading.current_thread() is threading.main_thread()
+        start, total = 0, 0.0
+        while True:
+            t_before = self.t
+            status, self.t, loss = _kernels.epoch_dense(
+                self.cfg, p.X, p.y, self._sw, order, start, p.n, bs, lr_epoch, self.theta,
+                self.state, self.work, self.t, self.n_threads, interruptible)
+            total += loss
+            if status != _kernels.STATUS_INTERRUPTED:
+                break
+            start += (self.t - t_before) * bs
         if status == _kernels.STATUS_ARGUMENT:
             raise RuntimeError("gdfast: the native kernel rejected its arguments (a bug; "
                                "please report it)")
-        return status == _kernels.STATUS_OK, loss
+        return status == _kernels.STATUS_OK, total
 
     def step_lr(self, lr_epoch):
         return self.cfg.step_lr(lr_epoch, max(self.t, 1))

@@ -14,7 +14,8 @@ import numpy as np
 
 from gdfast._core import N_STATE, make_fit, resolve_n_threads, row_loss_dz
 
-__all__ = ["fit", "batch_gradient", "update", "step_lr", "row_loss_dz", "softmax_loss_dz"]
+__all__ = ["fit", "batch_gradient", "update", "step_lr", "clip_gradient", "row_loss_dz",
+           "softmax_loss_dz"]
 
 
 def softmax_loss_dz(Z, labels):
@@ -49,6 +50,14 @@ def batch_gradient(loss, n_outputs, epsilon, X, y, sw, rows, theta):
         dZ = dZ * swb[:, None]
     grad = np.concatenate([(dZ.T @ Xb).ravel(), dZ.sum(axis=0)]) / m
     return grad.astype(X.dtype, copy=False), float(np.sum(row_loss, dtype=np.float64))
+
+
+def clip_gradient(grad, max_norm):
+    """torch.nn.utils.clip_grad_norm_: scale grad in place by max_norm / (||grad|| + 1e-6)
+    when that is below 1."""
+    coef = max_norm / (math.sqrt(float(np.sum(grad * grad))) + 1e-6)
+    if coef < 1:
+        grad *= coef
 
 
 def step_lr(spec, lr_epoch, t):
@@ -144,6 +153,9 @@ class ReferenceEngine:
             self.t += 1
             if not math.isfinite(loss):
                 return False, total
+            if spec.clip_norm > 0:
+                clip_gradient(grad[:p.n_params if spec.fit_intercept else K * p.d],
+                              spec.clip_norm)
             update(spec, self.theta, grad, self.state, K * p.d, self.t,
                    step_lr(spec, lr_epoch, self.t), spec.fit_intercept)
         return True, total

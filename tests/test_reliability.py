@@ -1,0 +1,161 @@
+"""Reliability: interrupts, fork, the GIL, gradient clipping, divergence (issue #6)."""
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import gdfast
+from gdfast import _core, reference
+from conftest import make_problem, make_spec, rel_err
+
+
+def _fork_job(X, y, kw, queue):
+    res = gdfast.fit(X, y, **kw)
+    queue.put((res.coef, gdfast.effective_n_threads(None)))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fit_in_a_child_forked_after_a_parallel_fit_completes(small_blocks):
+    X, y = make_problem("logistic", n=2000, d=20)
+    kw = dict(loss="logistic", optimizer="adam", batch_size=64, max_epochs=3, random_state=0,
+              n_threads=2)
+    parent = gdfast.fit(X, y, **kw)              # opens OpenMP threads in the parent
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_fork_job, args=(X, y, kw, queue))
+    proc.start()
+    proc.join(60)
+    hung = proc.is_alive()
+    if hung:
+        proc.kill()
+    assert not hung, "the forked child hung (OpenMP after fork)"
+    assert proc.exitcode == 0
+    coef, child_threads = queue.get(timeout=5)
+    # the child runs serially, and results do not depend on the thread count
+    np.testing.assert_array_equal(coef, parent.coef)
+    if gdfast.openmp_enabled():
+        assert child_threads == 1
+
+
+INTERRUPT_CHILD = textwrap.dedent("""
+    import sys, threading, time
+    import numpy as np
+    import gdfast
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150_000, 400))
+    y = rng.integers(0, 200, 150_000)           # 200 classes on one thread: an epoch takes seconds
+    epochs = []
+    print("ready", flush=True)
+    try:
+        gdfast.fit(X, y, loss="multinomial", batch_size={batch_size}, max_epochs=100, tol=None,
+                   n_threads=1, callback=lambda rec: epochs.append(rec["time"]))
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        caught = time.perf_counter()
+        print(f"interrupted {{caught:.6f}} epochs {{len(epochs)}}", flush=True)
+        print(f"threads {{threading.active_count()}}", flush=True)
+        res = gdfast.fit(X[:200], y[:200] % 2, loss="logistic", max_epochs=2)
+        print("fit after interrupt ok", flush=True)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("batch_size", ["None", "256"])
+def test_ctrl_c_inside_a_long_epoch_returns_within_half_a_second(batch_size):
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_CHILD.format(batch_size=batch_size)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)                          # inside the first epoch
+        sent = time.perf_counter()               # CLOCK_MONOTONIC, shared with the child
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    lines = out.splitlines()
+    assert lines and lines[0].startswith("interrupted"), (out, err)
+    _, caught, _, epochs = lines[0].split()
+    delay = float(caught) - sent
+    print(f"batch_size={batch_size}: KeyboardInterrupt {delay * 1e3:.1f} ms after SIGINT, "
+          f"{epochs} epochs completed")
+    assert int(epochs) == 0, "the interrupt must land inside an epoch for this test to mean anything"
+    assert delay < 0.5
+    assert "threads 1" in lines and "fit after interrupt ok" in lines
+
+
+def test_the_gil_is_released_inside_epochs():
+    X, y = make_problem("multinomial", n=40_000, d=100, n_classes=40)
+    done = threading.Event()
+    epochs = []
+
+    def work():
+        gdfast.fit(X, y, loss="multinomial", batch_size=None, max_epochs=3, tol=None,
+                   n_threads=1, callback=lambda rec: epochs.append(rec["time"]))
+        done.set()
+
+    worker = threading.Thread(target=work)
+    last, max_gap = time.perf_counter(), 0.0
+    worker.start()
+    while not done.is_set():
+        now = time.perf_counter()
+        max_gap, last = max(max_gap, now - last), now
+    worker.join()
+    epoch = float(np.min(np.diff([0.0] + epochs)))
+    # while a kernel runs, this thread keeps running: its longest stall is a small fraction of
+    # an epoch (holding the GIL through an epoch would stall it for the whole epoch)
+    assert max_gap < 0.25 * epoch, (max_gap, epoch)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_clip_norm_matches_reference(dtype, fit_intercept, small_blocks):
+    X, y = make_problem("squared", n=90, dtype=dtype)
+    X = X * 5
+    kw = dict(loss="squared", optimizer="sgd", learning_rate=0.05, batch_size=16,
+              max_epochs=3, tol=None, clip_norm=0.5, fit_intercept=fit_intercept,
+              random_state=0)
+    a = gdfast.fit(X, y, n_threads=2, **kw)
+    b = reference.fit(X, y, **kw)
+    tol = 2048 * np.finfo(dtype).eps
+    assert rel_err(a.coef, b.coef) <= tol and rel_err(a.loss_history, b.loss_history) <= tol
+    unclipped = gdfast.fit(X, y, **dict(kw, clip_norm=None))
+    assert rel_err(unclipped.coef, a.coef) > 1e-3            # clipping changed the path
+
+
+def test_clip_gradient_is_torchs_clip_grad_norm():
+    g = np.array([3.0, 4.0])
+    reference.clip_gradient(g, 1.0)
+    np.testing.assert_allclose(g, np.array([3.0, 4.0]) * 1.0 / (5.0 + 1e-6))
+    h = np.array([0.3, 0.4])
+    reference.clip_gradient(h, 1.0)
+    np.testing.assert_array_equal(h, [0.3, 0.4])              # norm below the limit: untouched
+
+
+def test_clipping_prevents_a_divergence():
+    X, y = make_problem("squared", n=200)
+    X = X * 30
+    kw = dict(loss="squared", optimizer="sgd", learning_rate=0.05, batch_size=8, max_epochs=5,
+              tol=None, random_state=0)
+    with pytest.raises(gdfast.DivergenceError) as info:
+        gdfast.fit(X, y, **kw)
+    assert 1 <= info.value.epoch <= 5 and info.value.result.n_epochs == info.value.epoch - 1
+    res = gdfast.fit(X, y, clip_norm=1.0, **kw)
+    assert res.n_epochs == 5 and np.isfinite(res.coef).all()
+
+
+def test_divergence_error_carries_the_partial_result():
+    X, y = make_problem("squared", n=200)
+    with pytest.raises(gdfast.DivergenceError) as info:
+        gdfast.fit(X * 1e3, y, learning_rate=1.0, batch_size=4, max_epochs=3, tol=None)
+    err = info.value
+    assert isinstance(err, FloatingPointError)
+    assert f"epoch {err.epoch}, step {err.step}" in str(err)
+    assert "smaller learning_rate" in str(err) and "scaling the features" in str(err)
+    assert isinstance(err.result, gdfast.FitResult) and err.result.n_steps == err.step
