@@ -548,7 +548,8 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
         part is a soft-threshold by lr * alpha * l1_ratio after each step.
     fit_intercept, shuffle, random_state :
         With shuffle=True, each epoch visits the rows in rng.permutation(n_samples) order,
-        rng = np.random.default_rng(random_state).
+        rng = np.random.default_rng(random_state).  A full batch is not shuffled (the order
+        of its rows would change only the rounding), and draws no permutation.
     coef_init, intercept_init : initial parameters (zeros by default).  With
         fit_intercept=False the intercept stays at intercept_init (0 by default).
     sample_weight : array-like of shape (n_samples,), non-negative
@@ -706,7 +707,8 @@ def _drive(engine, problem, spec, *, rng, shuffle, max_epochs, tol, n_iter_no_ch
                          n_epochs=len(history), n_steps=engine.t, converged=converged)
 
     for epoch in range(max_epochs):
-        order = rng.permutation(n) if shuffle else None
+        # a full batch sums over every row whatever the order: no permutation is drawn
+        order = rng.permutation(n) if shuffle and spec.batch_size < n else None
         lr = _epoch_lr(spec, epoch, max_epochs, plateau_lr)
         ok, loss_sum = engine.run_epoch(order, lr)
         if not ok or not np.isfinite(engine.theta).all():
