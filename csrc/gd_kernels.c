@@ -16,7 +16,7 @@
 #define GD_LANES 32
 /* Rows of a shuffled order prefetched ahead, and the bytes of each such row prefetched. */
 #ifndef GD_PREFETCH_ROWS
-#define GD_PREFETCH_ROWS 6
+#define GD_PREFETCH_ROWS 4
 #endif
 #ifndef GD_PREFETCH_BYTES
 #define GD_PREFETCH_BYTES 2048
@@ -33,7 +33,10 @@
 #endif
 #if defined(__GNUC__)
 #define GD_INLINE static inline __attribute__((always_inline))
-#define GD_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#ifndef GD_PREFETCH_LOCALITY
+#define GD_PREFETCH_LOCALITY 3
+#endif
+#define GD_PREFETCH(p) __builtin_prefetch((p), 0, GD_PREFETCH_LOCALITY)
 #else
 #define GD_INLINE static inline
 #define GD_PREFETCH(p) ((void)0)

@@ -262,6 +262,41 @@ GD_HOT static void GD_SFX(update_range)(const gd_config *cfg, GD_T *th, const GD
     GD_SFX(update_entries)(cfg, th, g, st, P, n_coef, j0, j1, t, lr);
 }
 
+/* A single-row batch with plain SGD, fused: the row's loss derivative a, then
+ * th_j -= lr (a x_j + l2 th_j) in one pass over the row (the same arithmetic as the general
+ * path: block gradient a x_j, then the SGD update), then the L1 prox.  Returns the row loss. */
+GD_HOT static double GD_SFX(sgd_row_step)(const gd_config *cfg, const GD_T *X, int64_t d,
+                                          const GD_T *y, const GD_T *sw, const int64_t *order,
+                                          int64_t r, int64_t r_end, GD_T *th, double lr,
+                                          int *nonfinite) {
+    const int64_t i = order ? order[r] : r;
+    const GD_T *x = X + i * d;
+    if (order && r + GD_PREFETCH_ROWS < r_end)
+        GD_SFX(prefetch_row)(X + order[r + GD_PREFETCH_ROWS] * d, d);
+    const GD_T z = GD_SFX(dot)(x, th, d) + th[d];
+    GD_T dz;
+    const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], (GD_T)cfg->epsilon, &dz);
+    const GD_T wi = sw ? sw[i] : (GD_T)1;
+    const double loss = (double)(wi * li);
+    if (!isfinite(loss)) {
+        *nonfinite = 1;
+        return loss;
+    }
+    const GD_T a = wi * dz, flr = (GD_T)lr, l2 = (GD_T)cfg->l2;
+#pragma omp simd
+    for (int64_t j = 0; j < d; j++) th[j] -= flr * (a * x[j] + l2 * th[j]);
+    if (cfg->fit_intercept) th[d] -= flr * a;
+    if (cfg->l1 > 0) {
+        const GD_T thr = flr * (GD_T)cfg->l1;
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++) {
+            const GD_T v = GD_FABS(th[j]) - thr;
+            th[j] = v > 0 ? (th[j] > 0 ? v : -v) : 0;
+        }
+    }
+    return loss;
+}
+
 GD_HOT static void GD_SFX(reduce_chunk)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
                                          int64_t j0, int64_t j1) {
     GD_SFX(reduce_blocks)(work, stride, nb, m, j0, j1);
@@ -320,7 +355,7 @@ static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
     const int64_t K = c->cfg->n_outputs, P = K * (c->d + 1), stride = P + K;
     const int64_t m = c->n_rows, nb = n_blocks(c->cfg, m);
     const int64_t nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
-    for (int64_t b = tid; b < nb; b += nth)
+    for (int64_t b = (nb * tid) / nth; b < (nb * (tid + 1)) / nth; b++)
         c->block_loss[b] = GD_SFX(block_grad)(c->cfg, c->X, c->d, c->y, c->sw, c->rows,
                                               (m * b) / nb, (m * (b + 1)) / nb, m, c->theta,
                                               c->work + b * stride, &c->block_stop[b]);
@@ -388,6 +423,14 @@ int GD_SFX(gd_update)(const gd_config *cfg, GD_T *theta, const GD_T *grad, GD_T 
     return GD_OK;
 }
 
+/* Per-sample plain SGD: one fused pass per row (gd_sgd_row_step), always serial: a single
+ * row's update is too little work to share, and one code path keeps results independent of
+ * n_threads. */
+GD_INLINE int GD_SFX(is_fused_sgd)(const gd_config *cfg, int64_t batch_size) {
+    return batch_size == 1 && cfg->n_outputs == 1 && !(cfg->clip_norm > 0) &&
+           cfg->optimizer == GD_OPT_SGD;
+}
+
 typedef struct {
     const gd_config *cfg;
     const GD_T *X, *y, *sw;
@@ -403,8 +446,9 @@ typedef struct {
     int status;
 } GD_SFX(epoch_ctx);
 
-/* One thread's share of an epoch.  Every thread walks all batches; blocks and parameter
- * chunks are dealt round-robin; the block partials are summed in block order.  Every
+/* One thread's share of an epoch.  Every thread walks all batches; each takes a contiguous
+ * range of blocks (one memory stream per thread) and parameter chunks round-robin; the block
+ * partials are summed in block order, whichever thread computed them.  Every
  * decision (non-finite loss, interrupt, clipping scale) is computed by every thread from the
  * same shared values after a barrier, so all threads take the same branch. */
 static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
@@ -418,11 +462,26 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
     double total = 0;
     int64_t done = 0;
     int status = GD_OK;
+    /* per-sample plain SGD runs through the fused row step (never in a parallel region) */
+    const int fused_sgd = GD_SFX(is_fused_sgd)(cfg, c->batch_size);
     for (int64_t ib = 0; ib < n_batches; ib++) {
         const int64_t b0 = c->start + ib * c->batch_size;
         const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
         const int64_t nb = n_blocks(cfg, m), step = c->t0 + ib + 1;
-        for (int64_t b = tid; b < nb; b += nth)
+        if (fused_sgd) {
+            if (cfg->interruptible && (ib & 1023) == 0 && gd_interrupt_pending()) {
+                status = GD_INTERRUPTED;
+                break;
+            }
+            int nonfinite = 0;
+            total += GD_SFX(sgd_row_step)(cfg, c->X, d, c->y, c->sw, c->order, b0, c->stop,
+                                          c->theta, gd_step_lr(cfg, c->lr_epoch, step),
+                                          &nonfinite);
+            done = ib + 1;
+            if (nonfinite) { status = GD_ERR_NONFINITE; break; }
+            continue;
+        }
+        for (int64_t b = (nb * tid) / nth; b < (nb * (tid + 1)) / nth; b++)
             c->block_loss[b] = GD_SFX(block_grad)(cfg, c->X, d, c->y, c->sw, c->order,
                                                   b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb,
                                                   c->stop, c->theta, c->work + b * stride,
@@ -477,7 +536,8 @@ int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64
     GD_SFX(epoch_ctx) c = {.cfg = cfg, .X = X, .y = y, .sw = sw, .order = order, .d = d,
                            .start = start, .stop = stop, .batch_size = batch_size, .t0 = *t,
                            .lr_epoch = lr_epoch, .theta = theta, .state = state, .work = work};
-    if (use_threads(n_threads, batch_size * cfg->n_outputs * d, cfg)) {
+    if (!GD_SFX(is_fused_sgd)(cfg, batch_size) &&
+        use_threads(n_threads, batch_size * cfg->n_outputs * d, cfg)) {
         gd_mark_parallel_used();
 #pragma omp parallel num_threads(n_threads)
         GD_SFX(epoch_worker)(&c, gd_thread_num(), gd_num_threads());

@@ -215,3 +215,37 @@ def test_demo_runs():
     for opt in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"):
         assert f"\n{opt} " in out
     assert "test acc" in out and "speed-up" in out
+
+
+@pytest.mark.parametrize("fit", [gdfast.fit, gdfast.reference.fit], ids=["native", "reference"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_poisson_loss_history_is_the_half_deviance(fit, weighted):
+    # epoch 1 of a full-batch fit reports the loss at the initial parameters: the half
+    # deviance y log(y / mu) - y + mu, weighted like the data loss (sum_i sw_i dev_i / n)
+    X, y = make_problem("poisson", n=200)
+    rng = np.random.default_rng(11)
+    sw = rng.uniform(0.2, 3.0, len(y)) if weighted else None
+    coef0, b0 = 0.3 * rng.standard_normal(X.shape[1]), 0.1
+    res = fit(X, y, loss="poisson", optimizer="sgd", learning_rate=0.01, batch_size=None,
+              max_epochs=1, tol=None, alpha=0.0, coef_init=coef0, intercept_init=b0,
+              sample_weight=sw)
+    mu = np.exp(X @ coef0 + b0)
+    ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+    dev = ylogy - y * np.log(mu) - y + mu
+    w = np.ones(len(y)) if sw is None else sw
+    assert res.loss_history[0] == pytest.approx(np.mean(w * dev), rel=1e-12)
+    # and it is zero for a perfect fit, whatever the weights
+    yc = np.full(len(y), 3.0)
+    perfect = fit(X, yc, loss="poisson", batch_size=None, max_epochs=1, tol=None, alpha=0.0,
+                  coef_init=np.zeros(X.shape[1]), intercept_init=np.log(3.0), sample_weight=sw)
+    assert abs(perfect.loss_history[0]) < 1e-12
+
+
+def test_tol_zero_counts_an_equal_loss_as_no_worse():
+    # scikit-learn's rule: an epoch fails to improve when loss > best_loss - tol; with tol=0
+    # an exactly repeated loss is not a failure, so a stalled fit at a fixed point runs on
+    X = np.ones((10, 2))
+    res = gdfast.fit(X, np.zeros(10), loss="squared", alpha=0.0, tol=0.0, n_iter_no_change=2,
+                     max_epochs=6)
+    assert np.all(res.loss_history == 0.0)
+    assert res.n_epochs == 6 and not res.converged

@@ -212,3 +212,36 @@ def test_grad_kernel_rejects_rows_out_of_range():
         with pytest.raises(IndexError, match="outside"):
             _kernels.grad_dense(cfg, X, y, np.empty(0), np.array([0, bad], np.int64), theta,
                                 np.empty_like(theta), np.empty(cfg.work_size(X.shape[1])), 1)
+
+
+def test_hinge_subgradient_at_the_kink_matches_reference():
+    # intercept 1, coefficients 0: every row with y = +1 sits exactly on the kink y*p = 1,
+    # where both engines must take the same subgradient (-y, scikit-learn's `z <= 1`)
+    X, y = make_problem("hinge", n=40)
+    kw = dict(loss="hinge", optimizer="sgd", learning_rate=0.1, batch_size=None, max_epochs=1,
+              tol=None, alpha=0.0, coef_init=np.zeros(X.shape[1]), intercept_init=1.0)
+    a, b = fit_both(X, y, 1, **kw)
+    assert_same_fit(a, b, np.float64, "hinge at the kink")
+    # the step is -lr * mean(dz * [x, 1]) with dz = -y on every row (all have y*p <= 1)
+    y_pm = np.where(y == 7, 1.0, -1.0)
+    np.testing.assert_allclose(a.coef, 0.1 * (y_pm @ X) / len(y), rtol=1e-12)
+    assert a.intercept == pytest.approx(1.0 + 0.1 * y_pm.mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+def test_centered_rmsprop_stays_finite_when_the_gradient_is_constant(dtype):
+    # a constant gradient drives square_avg - grad_avg**2 = g**2 rho**t (1 - rho**t) below
+    # the rounding error, so it often comes out negative: the variance must be clamped at 0
+    # (torch would take the square root of a negative number and produce NaN)
+    spec = make_spec(optimizer="rmsprop", centered=True, rho=0.5)
+    rng = np.random.default_rng(9)
+    P = 1000
+    g = rng.standard_normal(P).astype(dtype)
+    theta_n, theta_r = np.zeros(P, dtype), np.zeros(P, dtype)
+    state_n, state_r = np.zeros(3 * P, dtype), np.zeros((3, P), dtype)
+    cfg = native_config(spec, 1, P - 1, dtype)
+    for t in range(1, 101):
+        assert _kernels.update(cfg, theta_n, g, state_n, P - 1, t, 1e-3, 1) == 0
+        reference.update(spec, theta_r, g, state_r, P - 1, t, 1e-3)
+    assert np.isfinite(theta_n).all() and np.isfinite(state_n).all()
+    assert np.isfinite(theta_r).all() and np.isfinite(state_r).all()

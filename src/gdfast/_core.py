@@ -71,7 +71,7 @@ class FitResult:
         The sorted class labels for classification losses; for binary losses the second is
         the positive class.
     loss_history : ndarray of float64, shape (n_epochs,)
-        The objective of each epoch: the weighted mean of the row losses, each taken at the
+        The objective of each epoch: the mean over rows of sample_weight * loss, each taken at the
         parameters its batch saw during the pass, plus the penalty at the end of the epoch.
     n_epochs, n_steps : int
         Epochs completed and optimizer steps taken.
