@@ -86,6 +86,57 @@ GD_INLINE void GD_SFX(prefetch_row)(const GD_T *row, int64_t d) {
     for (int64_t off = 0; off < bytes; off += 64) GD_PREFETCH(p + off);
 }
 
+/* The K = 1 case of block_grad, four rows at a time: four dot products and loss derivatives,
+ * then one pass g_j += a0 x0_j + a1 x1_j + a2 x2_j + a3 x3_j over the four rows, still in L1
+ * (the gradient is loaded and stored once per four rows instead of once per row). */
+GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int64_t d,
+                                       const GD_T *y, const GD_T *sw, const int64_t *order,
+                                       int64_t r0, int64_t r1, int64_t r_end, const GD_T *th,
+                                       GD_T *g, int *stopped) {
+    const GD_T eps = (GD_T)cfg->epsilon, b = th[d];
+    double lsum = 0;
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        if (cfg->interruptible && ((r - r0) & 1023) == 0 && gd_interrupt_pending()) {
+            *stopped = 1;
+            return lsum;
+        }
+        const GD_T *x[4];
+        GD_T a[4];
+        for (int q = 0; q < 4; q++) {
+            const int64_t i = order ? order[r + q] : r + q;
+            x[q] = X + i * d;
+            if (order && r + q + GD_PREFETCH_ROWS < r_end)
+                GD_SFX(prefetch_row)(X + order[r + q + GD_PREFETCH_ROWS] * d, d);
+            const GD_T z = GD_SFX(dot)(x[q], th, d) + b;
+            GD_T dz;
+            const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], eps, &dz);
+            const GD_T wi = sw ? sw[i] : (GD_T)1;
+            lsum += (double)(wi * li);
+            a[q] = wi * dz;
+        }
+        const GD_T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+        const GD_T a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++) g[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
+        g[d] += a0 + a1 + a2 + a3;
+    }
+    for (; r < r1; r++) {
+        const int64_t i = order ? order[r] : r;
+        const GD_T *x = X + i * d;
+        const GD_T z = GD_SFX(dot)(x, th, d) + b;
+        GD_T dz;
+        const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], eps, &dz);
+        const GD_T wi = sw ? sw[i] : (GD_T)1;
+        lsum += (double)(wi * li);
+        const GD_T a0 = wi * dz;
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++) g[j] += a0 * x[j];
+        g[d] += a0;
+    }
+    return lsum;
+}
+
 /* Partial gradient of positions r0..r1 of the row order into g[P] (zeroed here), using
  * g[P..P+K) as scratch; returns sum_i sw_i * loss_i.  One pass over each row: the dot
  * products, the loss derivative and the gradient contribution while the row is in cache.
@@ -106,6 +157,7 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
         for (int64_t r = r0 + 1; r < pf_end; r++) GD_SFX(prefetch_row)(X + order[r] * d, d);
     }
     *stopped = 0;
+    if (K == 1) return GD_SFX(block_grad_k1)(cfg, X, d, y, sw, order, r0, r1, r_end, th, g, stopped);
     for (int64_t r = r0; r < r1; r++) {
         /* a pending interrupt is seen at the first row of every block, then every 1024 rows */
         if (cfg->interruptible && (r == r0 || (r & 1023) == 0) && gd_interrupt_pending()) {
