@@ -249,3 +249,30 @@ def test_tol_zero_counts_an_equal_loss_as_no_worse():
                      max_epochs=6)
     assert np.all(res.loss_history == 0.0)
     assert res.n_epochs == 6 and not res.converged
+
+
+@pytest.mark.parametrize("engine", ["native", "reference"])
+@pytest.mark.parametrize("optimizer,schedule", [("sgd", "invscaling"), ("adam", "cosine"),
+                                                ("rmsprop", "step"), ("nesterov", "plateau")])
+def test_resuming_from_the_training_state_continues_exactly(engine, optimizer, schedule):
+    # what the estimators' partial_fit and warm_start build on: 5 one-epoch runs, each resumed
+    # from the previous state, are bitwise the same as one 5-epoch fit (rng, optimizer state,
+    # step count and schedule position all carry over)
+    from gdfast import _core, _native
+    engine_cls = _native.NativeEngine if engine == "native" else gdfast.reference.ReferenceEngine
+    X, y = make_problem("logistic", n=150)
+    kw = dict(loss="logistic", optimizer=optimizer, schedule=schedule, batch_size=16, tol=None,
+              random_state=3, learning_rate=0.01, n_iter_no_change=1)
+    full = _core.run_fit(engine_cls, X, y, dict(kw, max_epochs=5))
+    state = None
+    history = []
+    for _ in range(5):
+        part = _core.run_fit(engine_cls, X, y, dict(kw, max_epochs=1), resume=state, horizon=5)
+        state = part.state
+        history.extend(part.loss_history)
+    np.testing.assert_array_equal(part.coef, full.coef)
+    np.testing.assert_array_equal(history, full.loss_history)
+    assert state.t == full.n_steps and state.epochs == 5
+    with pytest.raises(ValueError, match="cannot continue a fit made with optimizer"):
+        _core.run_fit(engine_cls, X, y, dict(kw, optimizer="adagrad", max_epochs=1),
+                      resume=state)

@@ -335,6 +335,23 @@ class Spec:
         )
 
 
+@dataclass
+class TrainingState:
+    """Where a fit stopped, enough to continue it exactly: the parameters, the optimizer
+    state, the step count, the schedule's and the stopping rule's position, and the random
+    generator.  FitResult.state holds one; gdfast's estimators pass it back to continue
+    (partial_fit, warm_start)."""
+    theta: np.ndarray          # flat parameters [coef (K*d), intercept (K)]
+    opt_state: np.ndarray      # flat optimizer state (n_state * P)
+    optimizer: str
+    t: int                     # optimizer steps taken
+    epochs: int                # epochs completed
+    plateau_lr: float
+    best_loss: float
+    no_improvement: int
+    rng: np.random.Generator
+
+
 def row_loss_dz(loss, p, y, epsilon):
     """Row losses and dloss/dp for a single-output loss (numpy, vectorized over rows).
     Shared by the reference engine and the 'optimal' schedule's t0."""
@@ -584,9 +601,13 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
 FIT_SIGNATURE = inspect.signature(_fit_signature)
 
 
-def run_fit(engine_cls, X, y, kwargs):
+def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None):
     """Bind kwargs against the public signature, validate everything, then drive epochs on
-    an engine of class engine_cls."""
+    an engine of class engine_cls.
+
+    resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
+    the data must have the same number of features and outputs).  horizon: the epoch count
+    that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit)."""
     try:
         bound = FIT_SIGNATURE.bind(X, y, **kwargs)
     except TypeError as exc:
@@ -658,7 +679,19 @@ def run_fit(engine_cls, X, y, kwargs):
         yd = ya.astype(np.float64)
         ylogy = np.where(yd > 0, yd * np.log(np.where(yd > 0, yd, 1.0)), 0.0) - yd
         y_const = float(np.mean(ylogy * (1.0 if sw is None else sw)))
-    theta = _initial_theta(a["coef_init"], a["intercept_init"], K, d, dtype)
+    if resume is None:
+        theta = _initial_theta(a["coef_init"], a["intercept_init"], K, d, dtype)
+        opt_state, t0 = None, 0
+    else:
+        if resume.theta.shape != (K * (d + 1),):
+            raise ValueError(f"cannot continue a fit of {resume.theta.shape[0]} parameters on "
+                             f"data with {d} features and {K} output(s)")
+        if resume.optimizer != optimizer:
+            raise ValueError(f"cannot continue a fit made with optimizer={resume.optimizer!r} "
+                             f"using optimizer={optimizer!r}")
+        theta = resume.theta.astype(dtype, copy=True)
+        opt_state, t0 = resume.opt_state.astype(dtype, copy=True), resume.t
+        rng = resume.rng
     problem = Problem(X=Xa, y=ya, sw=sw, n_outputs=K, classes=classes, y_const=y_const)
     spec = Spec(
         loss=loss, epsilon=epsilon, optimizer=optimizer, momentum=momentum,
@@ -669,47 +702,56 @@ def run_fit(engine_cls, X, y, kwargs):
         optimal_t0=_optimal_t0(loss, alpha, epsilon) if schedule == "optimal" else 0.0,
         batch_size=n if batch_size is None else min(batch_size, n),
     )
-    engine = engine_cls(problem, spec, theta, a["n_threads"])
+    engine = engine_cls(problem, spec, theta, a["n_threads"], opt_state=opt_state, t=t0)
     return _drive(engine, problem, spec, rng=rng, shuffle=shuffle, max_epochs=max_epochs,
                   tol=tol, n_iter_no_change=n_iter_no_change, verbose=int(verbose),
-                  callback=callback)
+                  callback=callback, resume=resume, horizon=horizon or max_epochs)
 
 
-def _epoch_lr(spec, epoch, max_epochs, plateau_lr):
-    """The base learning rate of epoch (0-based) for the per-epoch schedules."""
+def _epoch_lr(spec, epoch, horizon, plateau_lr):
+    """The base learning rate of epoch (0-based, counted over the whole training) for the
+    per-epoch schedules; cosine anneals to 0 over `horizon` epochs."""
     s, lr = spec.schedule, spec.learning_rate
     if s == "exponential":
         return lr * spec.gamma ** epoch
     if s == "step":
         return lr * spec.gamma ** (epoch // spec.step_size)
     if s == "cosine":
-        return lr * (1 + math.cos(math.pi * epoch / max_epochs)) / 2
+        return lr * (1 + math.cos(math.pi * min(epoch, horizon) / horizon)) / 2
     if s == "plateau":
         return plateau_lr
     return lr
 
 
 def _drive(engine, problem, spec, *, rng, shuffle, max_epochs, tol, n_iter_no_change,
-           verbose, callback):
+           verbose, callback, resume, horizon):
     n, d, K = problem.n, problem.d, problem.n_outputs
     history = []
-    best_loss = np.inf
-    no_improvement = 0
     converged = False
-    plateau_lr = spec.learning_rate
+    if resume is None:
+        best_loss, no_improvement, plateau_lr, done = np.inf, 0, spec.learning_rate, 0
+    else:
+        best_loss, no_improvement = resume.best_loss, resume.no_improvement
+        plateau_lr, done = resume.plateau_lr, resume.epochs
     lr = spec.learning_rate
     t_start = time.perf_counter()
 
     def result():
-        coef, intercept = _unpack(engine.theta.copy(), K, d)
-        return FitResult(coef=coef, intercept=intercept, classes=problem.classes,
-                         loss=spec.loss, loss_history=np.asarray(history, dtype=np.float64),
-                         n_epochs=len(history), n_steps=engine.t, converged=converged)
+        theta = engine.theta.copy()
+        coef, intercept = _unpack(theta, K, d)
+        res = FitResult(coef=coef, intercept=intercept, classes=problem.classes,
+                        loss=spec.loss, loss_history=np.asarray(history, dtype=np.float64),
+                        n_epochs=len(history), n_steps=engine.t, converged=converged)
+        res.state = TrainingState(theta=theta, opt_state=engine.flat_state().copy(),
+                                  optimizer=spec.optimizer, t=engine.t,
+                                  epochs=done + len(history), plateau_lr=plateau_lr,
+                                  best_loss=best_loss, no_improvement=no_improvement, rng=rng)
+        return res
 
     for epoch in range(max_epochs):
         # a full batch sums over every row whatever the order: no permutation is drawn
         order = rng.permutation(n) if shuffle and spec.batch_size < n else None
-        lr = _epoch_lr(spec, epoch, max_epochs, plateau_lr)
+        lr = _epoch_lr(spec, done + epoch, horizon, plateau_lr)
         ok, loss_sum = engine.run_epoch(order, lr)
         if not ok or not np.isfinite(engine.theta).all():
             raise DivergenceError(

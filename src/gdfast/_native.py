@@ -17,15 +17,16 @@ def effective_n_threads(n_threads):
 class NativeEngine:
     """Owns theta, the optimizer state and the kernels' work buffer; one epoch per call."""
 
-    def __init__(self, problem, spec, theta, n_threads):
+    def __init__(self, problem, spec, theta, n_threads, opt_state=None, t=0):
         self.n_threads = effective_n_threads(n_threads)
         self.problem, self.spec = problem, spec
         dtype, K, d = problem.dtype, problem.n_outputs, problem.d
         self.cfg = _kernels.Config(**spec.kernel_config(K, d, dtype.itemsize))
         self.theta = theta
-        self.state = np.zeros(N_STATE[spec.optimizer] * problem.n_params, dtype=dtype)
+        self.state = (np.zeros(N_STATE[spec.optimizer] * problem.n_params, dtype=dtype)
+                      if opt_state is None else opt_state)
         self.work = np.empty(self.cfg.work_size(d), dtype=dtype)
-        self.t = 0
+        self.t = t
         self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=dtype)
         self._identity = np.empty(0, dtype=np.int64)
 
@@ -50,6 +51,9 @@ class NativeEngine:
             raise RuntimeError("gdfast: the native kernel rejected its arguments (a bug; "
                                "please report it)")
         return status == _kernels.STATUS_OK, total
+
+    def flat_state(self):
+        return self.state
 
     def step_lr(self, lr_epoch):
         return self.cfg.step_lr(lr_epoch, max(self.t, 1))

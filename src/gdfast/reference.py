@@ -133,12 +133,17 @@ def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
 class ReferenceEngine:
     """Same interface as gdfast._native.NativeEngine, one numpy batch at a time."""
 
-    def __init__(self, problem, spec, theta, n_threads):
+    def __init__(self, problem, spec, theta, n_threads, opt_state=None, t=0):
         resolve_n_threads(n_threads, 1, True)     # validated, then unused: numpy decides
         self.problem, self.spec = problem, spec
         self.theta = theta
-        self.state = np.zeros((N_STATE[spec.optimizer], problem.n_params), dtype=problem.dtype)
-        self.t = 0
+        shape = (N_STATE[spec.optimizer], problem.n_params)
+        self.state = (np.zeros(shape, dtype=problem.dtype) if opt_state is None
+                      else opt_state.reshape(shape))
+        self.t = t
+
+    def flat_state(self):
+        return self.state.reshape(-1)
 
     def run_epoch(self, order, lr_epoch):
         p, spec = self.problem, self.spec
