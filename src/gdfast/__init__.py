@@ -12,7 +12,7 @@ from gdfast._native import NativeEngine, effective_n_threads
 
 __version__ = "0.1.0"
 __all__ = ["fit", "FitResult", "DivergenceError", "openmp_enabled", "effective_n_threads",
-           "reference", "__version__"]
+           "reference", "GDClassifier", "GDRegressor", "__version__"]
 
 fit = make_fit(lambda: NativeEngine, __name__)
 
@@ -23,3 +23,11 @@ def openmp_enabled():
 
 
 from gdfast import reference  # noqa: E402  (after fit: reference imports the core only)
+
+
+def __getattr__(name):
+    # the scikit-learn estimators import scikit-learn, an optional dependency: load on demand
+    if name in ("GDClassifier", "GDRegressor"):
+        from gdfast import _estimators
+        return getattr(_estimators, name)
+    raise AttributeError(f"module 'gdfast' has no attribute {name!r}")
