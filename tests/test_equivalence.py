@@ -28,7 +28,8 @@ def fit_both(X, y, n_threads, **kw):
 def assert_same_fit(a, b, dtype, what):
     assert a.coef.dtype == b.coef.dtype == dtype, what
     assert a.n_steps == b.n_steps and a.n_epochs == b.n_epochs, what
-    assert rel_err(a.coef, b.coef) <= tol(dtype), f"{what}: coef off by {rel_err(a.coef, b.coef):.3g}"
+    err = rel_err(a.coef, b.coef)
+    assert err <= tol(dtype), f"{what}: coef off by {err:.3g}"
     assert rel_err(a.intercept, b.intercept) <= tol(dtype), f"{what}: intercept"
     assert rel_err(a.loss_history, b.loss_history) <= tol(dtype), f"{what}: loss_history"
 

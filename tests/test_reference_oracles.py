@@ -130,8 +130,8 @@ def test_batch_gradient_matches_finite_differences_of_objective(loss):
 
 # --- the published update rules, written out one scalar at a time ------------------------
 
-def torch_formula(opt, theta, grads, lrs, *, wd=0.0, momentum=0.0, dampening=0.0, betas=(0.9, 0.999),
-                  eps=1e-8, rho=0.99, centered=False, amsgrad=False):
+def torch_formula(opt, theta, grads, lrs, *, wd=0.0, momentum=0.0, dampening=0.0,
+                  betas=(0.9, 0.999), eps=1e-8, rho=0.99, centered=False, amsgrad=False):
     """torch.optim's algorithms (SGD, Adagrad, RMSprop, Adam, AdamW) for one scalar parameter,
     as documented, with weight_decay=wd."""
     th = float(theta)
@@ -195,8 +195,8 @@ def test_update_matches_published_formula(optimizer, options, wd):
     lrs = [0.1, 0.05, 0.2, 0.1]
     opts = dict(options)
     betas = opts.pop("betas", (0.9, 0.999))
-    spec = make_spec(optimizer=optimizer, alpha=wd, beta1=betas[0], beta2=betas[1],
-                     **{k: v for k, v in opts.items()}, **({"eps": 1e-8} if "eps" not in opts else {}))
+    opts.setdefault("eps", 1e-8)
+    spec = make_spec(optimizer=optimizer, alpha=wd, beta1=betas[0], beta2=betas[1], **opts)
     theta = theta0.copy()
     state = np.zeros((_core.N_STATE[optimizer], P))
     for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
@@ -230,13 +230,15 @@ def test_update_matches_torch_optim_when_installed():
     theta0 = rng.standard_normal(5)
     grads = rng.standard_normal((5, 5))
     cases = [("sgd", torch.optim.SGD, dict(lr=0.1, weight_decay=0.05), {}),
-             ("momentum", torch.optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.2,
-                                               weight_decay=0.05), dict(momentum=0.9, dampening=0.2)),
+             ("momentum", torch.optim.SGD,
+              dict(lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.05),
+              dict(momentum=0.9, dampening=0.2)),
              ("nesterov", torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True,
                                                weight_decay=0.05), dict(momentum=0.9)),
              ("adagrad", torch.optim.Adagrad, dict(lr=0.1, weight_decay=0.05), dict(eps=1e-10)),
-             ("rmsprop", torch.optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.5,
-                                                 weight_decay=0.05), dict(centered=True, momentum=0.5)),
+             ("rmsprop", torch.optim.RMSprop,
+              dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.05),
+              dict(centered=True, momentum=0.5)),
              ("adam", torch.optim.Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.05),
               dict(amsgrad=True)),
              ("adamw", torch.optim.AdamW, dict(lr=0.01, weight_decay=0.05), {})]
@@ -260,13 +262,14 @@ def test_optimal_schedule_is_scikit_learns():
     alpha = 1e-3
     spec = make_spec(schedule="optimal", alpha=alpha,
                      optimal_t0=_core._optimal_t0("hinge", alpha, 0.1))
-    # sklearn/linear_model/_sgd_fast: typw = sqrt(1/sqrt(alpha)); eta0 = typw / max(1, dloss(1, -typw))
+    # sklearn/linear_model/_sgd_fast: typw = sqrt(1/sqrt(alpha));
+    # eta0 = typw / max(1, dloss(1, -typw))
     # optimal_init = 1 / (eta0 * alpha); eta = 1 / (alpha * (optimal_init + t - 1))
     typw = math.sqrt(1.0 / math.sqrt(alpha))
     optimal_init = 1.0 / (typw * alpha)          # hinge: dloss(1, -typw) = -1 -> max(1, -1) = 1
     for t in (1, 2, 10, 1000):
-        assert reference.step_lr(spec, 0.0, t) == pytest.approx(1 / (alpha * (optimal_init + t - 1)),
-                                                               rel=1e-14)
+        expected = 1 / (alpha * (optimal_init + t - 1))
+        assert reference.step_lr(spec, 0.0, t) == pytest.approx(expected, rel=1e-14)
 
 
 def test_invscaling_schedule():

@@ -85,7 +85,7 @@ def test_ctrl_c_inside_a_long_epoch_returns_within_half_a_second(batch_size):
     delay = float(caught) - sent
     print(f"batch_size={batch_size}: KeyboardInterrupt {delay * 1e3:.1f} ms after SIGINT, "
           f"{epochs} epochs completed")
-    assert int(epochs) == 0, "the interrupt must land inside an epoch for this test to mean anything"
+    assert int(epochs) == 0, "the interrupt must land inside an epoch for this test to mean much"
     assert delay < 0.5
     assert "threads 1" in lines and "fit after interrupt ok" in lines
 

@@ -220,7 +220,9 @@ def _check_real(value, name, *, low=None, high=None, low_open=False, high_open=F
     if not ok:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        interval = f"{left}{lo}, {hi}{right}"
         raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
     return value
 
@@ -697,8 +699,8 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None):
         loss=loss, epsilon=epsilon, optimizer=optimizer, momentum=momentum,
         dampening=dampening, beta1=beta1, beta2=beta2, eps=eps, rho=rho, centered=centered,
         amsgrad=amsgrad, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
-        clip_norm=clip_norm, schedule=schedule, learning_rate=learning_rate, power_t=power_t, gamma=gamma,
-        step_size=step_size,
+        clip_norm=clip_norm, schedule=schedule, learning_rate=learning_rate, power_t=power_t,
+        gamma=gamma, step_size=step_size,
         optimal_t0=_optimal_t0(loss, alpha, epsilon) if schedule == "optimal" else 0.0,
         batch_size=n if batch_size is None else min(batch_size, n),
     )
