@@ -24,9 +24,11 @@
 
 /* Hot functions are compiled for x86-64 baseline, v3 (AVX2, FMA) and v4 (AVX-512) and chosen
  * at load time (GCC's target_clones, via ifunc), so a portable wheel uses the CPU it runs on.
- * Off with -DGD_NO_CLONES (set by GDFAST_NATIVE_ARCH=ON, which targets the build CPU). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(GD_NO_CLONES)
+ * Needs GCC >= 12 (the arch=x86-64-vN names) and glibc (ifunc; musl has none); elsewhere the
+ * kernels are compiled once for the compiler's default target.  Off with -DGD_NO_CLONES (set
+ * by GDFAST_NATIVE_ARCH=ON, which targets the build CPU). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
+    defined(__linux__) && defined(__GLIBC__) && !defined(GD_NO_CLONES)
 #define GD_HOT __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define GD_HOT

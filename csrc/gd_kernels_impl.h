@@ -96,8 +96,12 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
     const GD_T eps = (GD_T)cfg->epsilon, b = th[d];
     double lsum = 0;
     int64_t r = r0;
+    if (cfg->interruptible && gd_interrupt_pending()) {     /* every block, however short */
+        *stopped = 1;
+        return lsum;
+    }
     for (; r + 4 <= r1; r += 4) {
-        if (cfg->interruptible && ((r - r0) & 1023) == 0 && gd_interrupt_pending()) {
+        if (cfg->interruptible && r > r0 && ((r - r0) & 1023) == 0 && gd_interrupt_pending()) {
             *stopped = 1;
             return lsum;
         }
@@ -315,8 +319,9 @@ GD_HOT static void GD_SFX(update_range)(const gd_config *cfg, GD_T *th, const GD
 }
 
 /* A single-row batch with plain SGD, fused: the row's loss derivative a, then
- * th_j -= lr (a x_j + l2 th_j) in one pass over the row (the same arithmetic as the general
- * path: block gradient a x_j, then the SGD update), then the L1 prox.  Returns the row loss. */
+ * th_j -= lr (a x_j + l2 th_j) in one pass over the row (the general path's operations; the
+ * compiler may contract a x_j + l2 th_j into one FMA here, a difference of at most an ulp
+ * per step from the general path), then the L1 prox.  Returns the row loss. */
 GD_HOT static double GD_SFX(sgd_row_step)(const gd_config *cfg, const GD_T *X, int64_t d,
                                           const GD_T *y, const GD_T *sw, const int64_t *order,
                                           int64_t r, int64_t r_end, GD_T *th, double lr,

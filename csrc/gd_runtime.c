@@ -50,8 +50,10 @@ int gd_interrupt_install(void) {
         gd_installed--;
         return GD_ERR_ARGUMENT;
     }
-    if (!(gd_previous.sa_flags & SA_SIGINFO) && gd_previous.sa_handler == SIG_IGN) {
-        /* SIGINT was ignored: keep it that way */
+    if (!(gd_previous.sa_flags & SA_SIGINFO) &&
+        (gd_previous.sa_handler == SIG_IGN || gd_previous.sa_handler == SIG_DFL)) {
+        /* SIGINT was ignored, or left to terminate the process: keep it that way (the kernel
+         * stays uninterruptible; with SIG_DFL, Ctrl-C ends the process as it would anyway) */
         sigaction(SIGINT, &gd_previous, NULL);
         gd_installed--;
     }

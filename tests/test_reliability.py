@@ -90,6 +90,70 @@ def test_ctrl_c_inside_a_long_epoch_returns_within_half_a_second(batch_size):
     assert "threads 1" in lines and "fit after interrupt ok" in lines
 
 
+RESUME_CHILD = textwrap.dedent("""
+    import os, signal, threading, time
+    import numpy as np
+    import gdfast
+    from gdfast import _kernels
+    statuses = []
+    real = _kernels.epoch_dense
+    def recording(*args):
+        out = real(*args)
+        statuses.append(out[0])
+        return out
+    _kernels.epoch_dense = recording
+    signal.signal(signal.SIGINT, lambda s, f: None)      # a handler that does not raise
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1_000_000, 16)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    for opt, bs in [("sgd", 1), ("adam", 1), ("sgd", 2), ("sgd", 3), ("adam", 8)]:
+        kw = dict(loss="logistic", optimizer=opt, batch_size=bs, max_epochs=1, tol=None,
+                  n_threads=1, learning_rate=1e-3, random_state=0)
+        t0 = time.perf_counter()
+        plain = gdfast.fit(X, y, **kw)
+        epoch = time.perf_counter() - t0
+        statuses.clear()
+        threading.Timer(0.4 * epoch, os.kill, (os.getpid(), signal.SIGINT)).start()
+        resumed = gdfast.fit(X, y, **kw)
+        same = np.array_equal(plain.coef, resumed.coef) and plain.intercept == resumed.intercept
+        print(opt, bs, statuses, same, flush=True)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_an_interrupt_that_does_not_raise_resumes_the_epoch_exactly():
+    # every batch shape polls for interrupts (single-row and 2-3 row batches included); when
+    # the SIGINT handler does not raise, the kernel returns early (status -3) and the epoch
+    # resumes where it stopped, with the same result as an uninterrupted fit
+    out = subprocess.run([sys.executable, "-c", RESUME_CHILD], capture_output=True, text=True,
+                         timeout=300)
+    lines = out.stdout.splitlines()
+    assert len(lines) == 5, (out.stdout, out.stderr)
+    for line in lines:
+        opt, bs, statuses, same = line.split(" ", 2)[0], line.split()[1], \
+            line[line.index("["):line.index("]") + 1], line.split()[-1]
+        assert "-3" in statuses, f"{opt} batch_size={bs} never saw the interrupt: {line}"
+        assert same == "True", line
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_with_the_default_disposition_still_terminates():
+    code = textwrap.dedent("""
+        import os, signal, threading
+        import numpy as np
+        import gdfast
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        X = np.random.default_rng(0).standard_normal((300_000, 64))
+        y = X[:, 0] > 0
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        gdfast.fit(X, y, loss="logistic", batch_size=4, max_epochs=50, tol=None)
+        print("survived", flush=True)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == -signal.SIGINT and "survived" not in out.stdout, out
+
+
 def test_the_gil_is_released_inside_epochs(monkeypatch):
     # Record when each native epoch call starts and ends (from the worker thread), and when the
     # main thread runs Python code (every ms).  A main-thread timestamp strictly inside a

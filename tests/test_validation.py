@@ -86,6 +86,11 @@ BAD = [
     ("fit_intercept not bool", X, Y, dict(fit_intercept="yes"), TypeError, "fit_intercept must be"),
     ("random_state", X, Y, dict(random_state="seed"), ValueError, "random_state"),
     ("gamma > 1", X, Y, dict(schedule="step", gamma=2.0), ValueError, "gamma must be"),
+    ("huge n_threads", X, Y, dict(n_threads=10 ** 6), ValueError, "more than 4 times"),
+    ("coef_init overflows float32", X.astype(np.float32), Y, dict(coef_init=[1e39, 0, 0]),
+     ValueError, "coef_init (as float32) contains infinity"),
+    ("intercept_init overflows float32", X.astype(np.float32), Y, dict(intercept_init=1e39),
+     ValueError, "intercept_init (as float32) contains infinity"),
 ]
 
 

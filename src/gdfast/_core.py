@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -242,10 +243,14 @@ def _check_bool(value, name):
     return bool(value)
 
 
+MAX_THREADS_FACTOR = 4     # n_threads may oversubscribe the CPUs, up to this factor
+
+
 def resolve_n_threads(n_threads, max_threads, openmp):
     """scikit-learn's rule: None -> omp_get_max_threads() (honours OMP_NUM_THREADS and
     threadpoolctl), negative -> counted from the end (-1 = all), 0 is an error; 1 without
-    OpenMP."""
+    OpenMP.  More than 4x the CPUs is refused (OpenMP aborts the process when it cannot
+    create its threads)."""
     if n_threads is None:
         n = max_threads
     else:
@@ -253,6 +258,11 @@ def resolve_n_threads(n_threads, max_threads, openmp):
         if n == 0:
             raise ValueError("n_threads=0 is not valid; use None (all threads), a positive "
                              "count, or a negative count (-1 = all threads)")
+        limit = MAX_THREADS_FACTOR * max(max_threads, os.cpu_count() or 1)
+        if n > limit:
+            raise ValueError(f"n_threads={n} is more than {MAX_THREADS_FACTOR} times the "
+                             f"{limit // MAX_THREADS_FACTOR} CPUs available; use at most "
+                             f"{limit}, or None for all CPUs")
         if n < 0:
             n = max(1, max_threads + 1 + n)
     return max(1, n) if openmp else 1
@@ -493,7 +503,9 @@ def _initial_theta(coef_init, intercept_init, K, d, dtype):
         if c.shape != expected:
             raise ValueError(f"coef_init: expected shape {expected}, got {c.shape}")
         _check_finite(c, "coef_init")
-        theta[:K * d] = c.reshape(-1)
+        with np.errstate(over="ignore"):
+            theta[:K * d] = c.reshape(-1)
+        _check_finite(theta[:K * d], f"coef_init (as {np.dtype(dtype).name})")
     if intercept_init is not None:
         b = np.asarray(intercept_init)
         if b.dtype.kind not in "biuf":
@@ -503,7 +515,9 @@ def _initial_theta(coef_init, intercept_init, K, d, dtype):
             raise ValueError(f"intercept_init: expected {'a scalar' if K == 1 else f'shape ({K},)'}"
                              f", got shape {b.shape}")
         _check_finite(b.reshape(-1), "intercept_init")
-        theta[K * d:] = b.reshape(-1)
+        with np.errstate(over="ignore"):
+            theta[K * d:] = b.reshape(-1)
+        _check_finite(theta[K * d:], f"intercept_init (as {np.dtype(dtype).name})")
     return theta
 
 
@@ -553,7 +567,8 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
         invscaling: lr / t**power_t and optimal: 1 / (alpha (t0 + t - 1)) per step t;
         exponential: lr * gamma**epoch; step: lr * gamma**(epoch // step_size); cosine:
         lr * (1 + cos(pi epoch / max_epochs)) / 2; plateau: lr / 5 each time the loss fails
-        to improve by tol for n_iter_no_change epochs (the fit stops once lr < 1e-6).
+        to improve by tol for n_iter_no_change epochs while lr > 1e-6; the next such plateau
+        stops the fit (scikit-learn's "adaptive").
     batch_size : int >= 1 or None
         1: stochastic; b: mini-batch (the last, partial batch of an epoch is used); None:
         full batch.  A batch_size larger than n_samples is a full batch.
@@ -785,11 +800,10 @@ def _drive(engine, problem, spec, *, rng, shuffle, max_epochs, tol, n_iter_no_ch
             no_improvement = no_improvement + 1 if loss > best_loss - threshold else 0
             best_loss = min(best_loss, loss)
             if no_improvement >= n_iter_no_change:
-                if spec.schedule == "plateau":
+                # scikit-learn's "adaptive": divide while the rate is above 1e-6, else stop
+                if spec.schedule == "plateau" and plateau_lr > PLATEAU_MIN_LR:
                     plateau_lr /= PLATEAU_FACTOR
                     no_improvement = 0
-                    if tol is not None and plateau_lr < PLATEAU_MIN_LR:
-                        converged = True
                 elif tol is not None:
                     converged = True
                 if converged:

@@ -1,7 +1,9 @@
 # cython: language_level=3
 """Cython glue over the C kernels of csrc/: memoryviews to pointers, the GIL released
 around every kernel, a compile-time branch on the dtype.  Validation lives in Python
-(gdfast._core); what is checked here only prevents out-of-bounds access.
+(gdfast._core).  Here buffer sizes are checked, and the rows given to grad_dense; the row
+order and the class labels of epoch_dense are trusted as gdfast._core builds them (a
+permutation of range(n); labels in 0..K-1), since checking them would cost a pass per epoch.
 
 A zero-length array stands for a NULL pointer (no sample weights, identity row order,
 no optimizer state)."""
