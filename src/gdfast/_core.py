@@ -419,8 +419,11 @@ def _optimal_t0(loss, alpha, epsilon):
     return 1.0 / (eta0 * alpha)
 
 
-def _prepare_targets(y, loss, n, dtype):
-    """Encode y for the kernels: returns (y_encoded, classes, n_outputs, y_const)."""
+def _prepare_targets(y, loss, n, dtype, classes=None):
+    """Encode y for the kernels: returns (y_encoded, classes, n_outputs, y_const).
+
+    classes: the label set to encode against (classification losses), when y may lack some
+    of them (a chunk of the data); None derives it from y."""
     if _is_sparse(y):
         raise TypeError("y: expected a 1-D array, got a sparse matrix")
     y = np.asarray(y)
@@ -435,7 +438,13 @@ def _prepare_targets(y, loss, n, dtype):
     if loss in CLASSIFICATION_LOSSES:
         if y.dtype.kind == "f":
             _check_finite(y, "y")
-        if y.dtype.kind == "O":
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if len(unknown):
+                raise ValueError(f"y: labels {_preview(unknown)} are not in classes "
+                                 f"{_preview(classes)}")
+        elif y.dtype.kind == "O":
             try:
                 classes = np.unique(y)
             except TypeError as exc:
@@ -618,13 +627,15 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
 FIT_SIGNATURE = inspect.signature(_fit_signature)
 
 
-def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None):
+def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None):
     """Bind kwargs against the public signature, validate everything, then drive epochs on
     an engine of class engine_cls.
 
     resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
     the data must have the same number of features and outputs).  horizon: the epoch count
-    that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit)."""
+    that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit).
+    classes: the labels of a classification loss when y may lack some of them (partial_fit
+    on a chunk, a one-vs-rest model whose rows hold a single label); None takes them from y."""
     try:
         bound = FIT_SIGNATURE.bind(X, y, **kwargs)
     except TypeError as exc:
@@ -689,7 +700,7 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None):
     Xa = _as_float_2d(X, "X")
     n, d = Xa.shape
     dtype = Xa.dtype
-    ya, classes, K, _ = _prepare_targets(y, loss, n, dtype)
+    ya, classes, K, _ = _prepare_targets(y, loss, n, dtype, classes)
     sw = _prepare_weights(a["sample_weight"], n, dtype)
     y_const = 0.0
     if loss == "poisson":
