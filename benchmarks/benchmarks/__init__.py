@@ -1,0 +1,1 @@
+"""asv benchmark suites of gdfast (see benchmarks/README.md)."""

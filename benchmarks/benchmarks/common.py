@@ -1,0 +1,138 @@
+"""Helpers shared by the asv suites and by benchmarks/peers.py (no benchmarks here)."""
+import numpy as np
+
+import gdfast
+from gdfast import _kernels
+from gdfast._core import make_fit
+from gdfast._native import NativeEngine
+
+N_SAMPLES = 100_000
+N_FEATURES = 64
+ALPHA = 1e-4
+ENGINES = {"native": gdfast.fit, "reference": gdfast.reference.fit}
+# Rates that train make_data's problem without diverging at any batch size.
+LEARNING_RATES = {"sgd": 0.05, "adam": 1e-3}
+
+
+def make_data(dtype, n=N_SAMPLES, d=N_FEATURES, random_state=0, chunk_rows=4096):
+    """A planted logistic problem like gdfast._datasets.make_classification's (X ~ N(0, 1),
+    the first d/10 columns scaled by 3, y ~ Bernoulli(sigmoid(X @ w + b)) in {0, 1}), but
+    written into X of the requested dtype a chunk of rows at a time: building it takes
+    little more memory than X itself, so peak-memory figures show the fit's own extra."""
+    # one stream for X and one for the rest: the data does not depend on chunk_rows
+    rng_x, rng = (np.random.default_rng(s) for s in np.random.SeedSequence(random_state).spawn(2))
+    w = rng.standard_normal(d) / np.sqrt(d)
+    b = 0.5 * rng.standard_normal()
+    scale = np.ones(d)
+    scale[:max(1, d // 10)] = 3.0
+    X = np.empty((n, d), dtype=dtype)
+    y = np.empty(n, dtype=np.int64)
+    for start in range(0, n, chunk_rows):
+        block = rng_x.standard_normal((min(chunk_rows, n - start), d)) * scale
+        X[start:start + len(block)] = block
+        y[start:start + len(block)] = block @ w + b + rng.logistic(size=len(block)) > 0
+    return X, y
+
+
+def fit_kwargs(optimizer, batch_size, n_threads=None, **extra):
+    """The keyword arguments of a one-epoch logistic fit, deterministic (random_state=0);
+    extra ones override them."""
+    kw = dict(loss="logistic", optimizer=optimizer, batch_size=batch_size, max_epochs=1,
+              tol=None, shuffle=True, random_state=0, n_threads=n_threads, alpha=ALPHA)
+    kw.update(extra)
+    kw.setdefault("learning_rate", LEARNING_RATES.get(optimizer))
+    return kw
+
+
+def logistic_objective(X, y01, coef, intercept, alpha=ALPHA):
+    """(1/n) sum_i log(1 + exp(-y_i p_i)) + alpha/2 ||coef||^2 with y in {-1, +1} from y01,
+    p = X @ coef + intercept, in float64, computed here independently of the fit's kernels."""
+    p = X @ np.asarray(coef, dtype=X.dtype) + X.dtype.type(intercept)
+    m = np.where(y01 > 0, 1.0, -1.0) * p.astype(np.float64)
+    w = np.asarray(coef, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0.0, -m)) + alpha / 2 * (w @ w))
+
+
+class _Captured(Exception):
+    def __init__(self, problem, spec, theta):
+        super().__init__("captured")
+        self.problem, self.spec, self.theta = problem, spec, theta
+
+
+def _capturing_engine(problem, spec, theta, *args, **kwargs):
+    raise _Captured(problem, spec, theta)
+
+
+_capture_fit = make_fit(lambda: _capturing_engine, __name__)
+
+
+def resolve(X, y, **kwargs):
+    """(problem, spec, theta) exactly as gdfast.fit would build them for these arguments:
+    the validated data in the kernels' layout, the resolved hyperparameters, the initial
+    parameters.  Nothing is fitted."""
+    try:
+        _capture_fit(X, y, **kwargs)
+    except _Captured as c:
+        return c.problem, c.spec, c.theta
+    raise AssertionError("gdfast's driver did not build an engine")
+
+
+class KernelCall:
+    """The native and the reference gradient and update of one problem, on the buffers that
+    gdfast's own NativeEngine allocates (its kernel Config, optimizer state and work buffer),
+    so that a change to how the engine sets up the kernels is benchmarked too."""
+
+    def __init__(self, X, y, optimizer="adam", n_threads=1, learning_rate=1e-6):
+        problem, spec, theta = resolve(X, y, **fit_kwargs(optimizer, None, n_threads))
+        self.problem, self.spec = problem, spec
+        self.engine = NativeEngine(problem, spec, theta.copy(), n_threads)
+        self.n_threads = self.engine.n_threads
+        self.lr = learning_rate
+        self.n_coef = problem.n_outputs * problem.d
+        self.grad = np.zeros_like(theta)
+        self.no_weights = np.empty(0, dtype=problem.dtype)
+        self.ref_theta = theta.copy()
+        self.ref_state = np.zeros((self.engine.state.size // theta.size, theta.size),
+                                  dtype=problem.dtype)
+
+    def native_grad(self, rows):
+        """rows: an int64 array of row indices, or None for all rows."""
+        p = self.problem
+        rows = np.empty(0, dtype=np.int64) if rows is None else rows
+        status, loss = _kernels.grad_dense(self.engine.cfg, p.X, p.y, self.no_weights, rows,
+                                           self.engine.theta, self.grad, self.engine.work,
+                                           self.n_threads)
+        assert status == _kernels.STATUS_OK, status
+        return loss
+
+    def reference_grad(self, rows):
+        p, s = self.problem, self.spec
+        return gdfast.reference.batch_gradient(s.loss, p.n_outputs, s.epsilon, p.X, p.y, p.sw,
+                                               rows, self.ref_theta)
+
+    def native_update(self, t=10):
+        status = _kernels.update(self.engine.cfg, self.engine.theta, self.grad,
+                                 self.engine.state, self.n_coef, t, self.lr, self.n_threads)
+        assert status == _kernels.STATUS_OK, status
+
+    def reference_update(self, t=10):
+        gdfast.reference.update(self.spec, self.ref_theta, self.grad, self.ref_state,
+                                self.n_coef, t, self.lr, self.spec.fit_intercept)
+
+
+class BlasThreads:
+    """asv mixin for suites with an n_threads parameter: numpy's BLAS limited to n_threads
+    from setup to teardown, so that the reference engine's thread count matches the native
+    engine's; skips the case when the native kernels could not use n_threads (gdfast runs
+    serially in a process forked after it used OpenMP threads)."""
+
+    def limit_blas(self, n_threads):
+        from threadpoolctl import threadpool_limits
+        if gdfast.effective_n_threads(n_threads) != n_threads:
+            raise NotImplementedError(f"gdfast cannot use {n_threads} threads here")
+        self._blas_limit = threadpool_limits(limits=n_threads, user_api="blas")
+
+    def teardown(self, *params):
+        limit = getattr(self, "_blas_limit", None)     # None when setup skipped early
+        if limit is not None:
+            limit.restore_original_limits()
