@@ -186,9 +186,15 @@ def _as_float_2d(X, name, finite=True):
 
 
 def _check_finite(arr, name):
-    """Raise on NaN or inf without a temporary the size of arr (sum first, rows on failure)."""
+    """Raise on NaN or inf without a temporary the size of arr: a sum first (NaN and inf
+    propagate into it), the rows one chunk at a time only when the sum is not finite (which
+    also happens when finite values overflow it)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(arr, dtype=np.float64)):
+        if arr.ndim == 2 and arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
+            # row sums through BLAS: one multithreaded read of arr, a temporary of n entries
+            if np.isfinite(arr @ np.ones(arr.shape[1], dtype=arr.dtype)).all():
+                return
+        elif np.isfinite(np.sum(arr, dtype=np.float64)):
             return
     flat_rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
     step = max(1, (1 << 20) // max(1, flat_rows.shape[1]))
