@@ -83,6 +83,7 @@ BAD = [
      ValueError, "coef_init: expected shape (3, 3)"),
     ("unknown keyword", X, Y, dict(learning_rat=0.1), TypeError, "learning_rat"),
     ("callback not callable", X, Y, dict(callback=3), TypeError, "callback must be callable"),
+    ("verbose not an integer", X, Y, dict(verbose="yes"), TypeError, "verbose must be an integer"),
     ("fit_intercept not bool", X, Y, dict(fit_intercept="yes"), TypeError, "fit_intercept must be"),
     ("random_state", X, Y, dict(random_state="seed"), ValueError, "random_state"),
     ("gamma > 1", X, Y, dict(schedule="step", gamma=2.0), ValueError, "gamma must be"),

@@ -690,9 +690,8 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None
     if batch_size is not None:
         batch_size = _check_int(batch_size, "batch_size", low=1)
     verbose = a["verbose"]
-    if isinstance(verbose, bool) or not isinstance(verbose, numbers.Integral):
-        if not isinstance(verbose, bool):
-            raise TypeError(f"verbose must be an integer, got {verbose!r}")
+    if not isinstance(verbose, numbers.Integral):          # bool is an Integral too
+        raise TypeError(f"verbose must be an integer, got {verbose!r}")
     callback = a["callback"]
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
