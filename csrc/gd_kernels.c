@@ -2,6 +2,9 @@
  * gd_kernels_impl.h. */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
+#define GD_CAT3(a, b, c) a##_##b##_##c
+#define GD_XCAT3(a, b, c) GD_CAT3(a, b, c)
 #include "gdfast.h"
 #include "gd_omp.h"
 #include "gd_runtime.h"
@@ -110,7 +113,107 @@ static inline int64_t n_blocks(const gd_config *cfg, int64_t m) {
     return nb < 1 ? 1 : nb;
 }
 
+/* ---- shared parts of the sparse (O(nnz)) path of CSR epochs -------------------------------- */
+
+enum { GD_SP_SGD = 0, GD_SP_MOM = 1, GD_SP_LAZY = 2 };
+
+/* 2x2 matrices [[a, b], [c, e]] acting on a coordinate's (w, buf) under momentum/nesterov. */
+typedef struct { double a, b, c, e; } gd_m2;
+
+static inline gd_m2 m2_mul(gd_m2 x, gd_m2 y) {
+    gd_m2 r = {x.a * y.a + x.b * y.c, x.a * y.b + x.b * y.e,
+               x.c * y.a + x.e * y.c, x.c * y.b + x.e * y.e};
+    return r;
+}
+
+/* The map of one momentum/nesterov step (t > 1) on a coordinate whose data gradient is 0:
+ * g' = l2 w; buf' = mu buf + (1 - dampening) g'; w' = w - lr buf' (nesterov: w - lr (g' + mu buf')). */
+static gd_m2 momentum_matrix(const gd_config *cfg, double lr) {
+    const double mu = cfg->momentum, dl2 = (1.0 - cfg->dampening) * cfg->l2;
+    gd_m2 M;
+    if (cfg->optimizer == GD_OPT_NESTEROV) {
+        M.a = 1.0 - lr * cfg->l2 - lr * mu * dl2;
+        M.b = -lr * mu * mu;
+    } else {
+        M.a = 1.0 - lr * dl2;
+        M.b = -lr * mu;
+    }
+    M.c = dl2;
+    M.e = mu;
+    return M;
+}
+
+/* M^k for any k >= 0: a table of M^0..M^255 and of M^(256 * 2^i), combined by the bits of k
+ * (the factors are powers of one matrix, so they commute). */
+#define GD_MP_SMALL 256
+#define GD_MP_BIG 56
+typedef struct {
+    gd_m2 small[GD_MP_SMALL];
+    gd_m2 big[GD_MP_BIG];
+} gd_mpow;
+
+static void mpow_init(gd_mpow *tb, gd_m2 M) {
+    gd_m2 I = {1, 0, 0, 1};
+    tb->small[0] = I;
+    for (int k = 1; k < GD_MP_SMALL; k++) tb->small[k] = m2_mul(M, tb->small[k - 1]);
+    tb->big[0] = m2_mul(M, tb->small[GD_MP_SMALL - 1]);
+    for (int i = 1; i < GD_MP_BIG; i++) tb->big[i] = m2_mul(tb->big[i - 1], tb->big[i - 1]);
+}
+
+static inline gd_m2 mpow_get(const gd_mpow *tb, int64_t k) {
+    gd_m2 r = tb->small[k & (GD_MP_SMALL - 1)];
+    k >>= 8;
+    for (int i = 0; k && i < GD_MP_BIG; i++, k >>= 1)
+        if (k & 1) r = m2_mul(tb->big[i], r);
+    return r;
+}
+
+/* What each thread of the sparse path reports, at the start of its work region. */
+typedef struct {
+    double loss;      /* sum of sw_i * loss_i over its rows */
+    int64_t done;     /* batches completed (a non-finite one included) */
+    int64_t tau;      /* the last step whose update it applied (its P, Q are at that step) */
+    int status;
+    double P, Q;      /* sgd: the running scale and L1 threshold */
+    double mp_lr;     /* momentum: the learning rate of mp */
+    gd_mpow mp;
+} gd_sp_thread;
+
+static inline int64_t sp_align(int64_t x) { return (x + 63) & ~(int64_t)63; }
+
+/* Per-thread work region: the report, the gradient accumulator g[P], the batch's
+ * dloss/dz[batch_size * K], the touched feature list[d] and the touched flags[d].  Sized for
+ * 8-byte values (float32 uses half of the first two). */
+typedef struct { int64_t g, z, touched, mark, stride; } gd_sp_layout;
+
+static gd_sp_layout sp_layout(int64_t K, int64_t d, int64_t batch_size) {
+    gd_sp_layout L;
+    int64_t o = sp_align((int64_t)sizeof(gd_sp_thread));
+    L.g = o;
+    o += sp_align(K * (d + 1) * 8);
+    L.z = o;
+    o += sp_align(batch_size * K * 8);
+    L.touched = o;
+    o += sp_align(d * 8);
+    L.mark = o;
+    o += sp_align(d);
+    L.stride = o;
+    return L;
+}
+
+static int sp_n_threads(const gd_config *cfg, int n_threads) {
+    return (cfg->hogwild && n_threads > 1 && !gd_in_forked_child()) ? n_threads : 1;
+}
+
+int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads) {
+    if (d < 1 || batch_size < 1 || cfg->n_outputs < 1) return 0;
+    const gd_sp_layout L = sp_layout(cfg->n_outputs, d, batch_size);
+    /* alignment slack, the shared per-feature array aux[d], then the thread regions */
+    return 64 + sp_align(d * 8) + sp_n_threads(cfg, n_threads) * L.stride;
+}
+
 #define GD_T double
+#define GD_TS f64
 #define GD_SFX(name) name##_f64
 #define GD_EXP exp
 #define GD_LOG log
@@ -119,6 +222,7 @@ static inline int64_t n_blocks(const gd_config *cfg, int64_t m) {
 #define GD_FABS fabs
 #include "gd_kernels_impl.h"
 #undef GD_T
+#undef GD_TS
 #undef GD_SFX
 #undef GD_EXP
 #undef GD_LOG
@@ -127,6 +231,7 @@ static inline int64_t n_blocks(const gd_config *cfg, int64_t m) {
 #undef GD_FABS
 
 #define GD_T float
+#define GD_TS f32
 #define GD_SFX(name) name##_f32
 #define GD_EXP expf
 #define GD_LOG logf

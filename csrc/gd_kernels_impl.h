@@ -397,9 +397,44 @@ GD_INLINE double GD_SFX(sum_blocks)(const double *block_loss, const int *block_s
     return s;
 }
 
+#define GD_I int32_t
+#define GD_ISFX(name) GD_SFX(name##_i32)
+#include "gd_csr_block.h"
+#undef GD_I
+#undef GD_ISFX
+#define GD_I int64_t
+#define GD_ISFX(name) GD_SFX(name##_i64)
+#include "gd_csr_block.h"
+#undef GD_I
+#undef GD_ISFX
+
+/* Where the rows come from: a dense C-contiguous X, or CSR arrays (X == NULL). */
+typedef struct {
+    const GD_T *X;
+    const GD_T *data;
+    const void *ind, *ptr;
+    int idx64;
+} GD_SFX(rows_src);
+
+GD_INLINE double GD_SFX(block_grad_src)(const gd_config *cfg, const GD_SFX(rows_src) *src,
+                                        int64_t d, const GD_T *y, const GD_T *sw,
+                                        const int64_t *order, int64_t r0, int64_t r1,
+                                        int64_t r_end, const GD_T *th, GD_T *g, int *stopped) {
+    if (src->X)
+        return GD_SFX(block_grad)(cfg, src->X, d, y, sw, order, r0, r1, r_end, th, g, stopped);
+    if (src->idx64)
+        return GD_SFX(block_grad_csr_i64)(cfg, src->data, (const int64_t *)src->ind,
+                                          (const int64_t *)src->ptr, d, y, sw, order, r0, r1,
+                                          th, g, stopped);
+    return GD_SFX(block_grad_csr_i32)(cfg, src->data, (const int32_t *)src->ind,
+                                      (const int32_t *)src->ptr, d, y, sw, order, r0, r1, th,
+                                      g, stopped);
+}
+
 typedef struct {
     const gd_config *cfg;
-    const GD_T *X, *y, *sw;
+    GD_SFX(rows_src) src;
+    const GD_T *y, *sw;
     const int64_t *rows;
     int64_t d, n_rows;
     const GD_T *theta;
@@ -413,7 +448,7 @@ static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
     const int64_t m = c->n_rows, nb = n_blocks(c->cfg, m);
     const int64_t nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
     for (int64_t b = (nb * tid) / nth; b < (nb * (tid + 1)) / nth; b++)
-        c->block_loss[b] = GD_SFX(block_grad)(c->cfg, c->X, c->d, c->y, c->sw, c->rows,
+        c->block_loss[b] = GD_SFX(block_grad_src)(c->cfg, &c->src, c->d, c->y, c->sw, c->rows,
                                               (m * b) / nb, (m * (b + 1)) / nb, m, c->theta,
                                               c->work + b * stride, &c->block_stop[b]);
     if (nth > 1) { GD_BARRIER }
@@ -424,17 +459,19 @@ static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
     }
 }
 
-int GD_SFX(gd_grad_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
-                          const GD_T *y, const GD_T *sw, const int64_t *rows, int64_t n_rows,
-                          const GD_T *theta, GD_T *grad_out, double *loss_out, GD_T *work,
-                          int n_threads) {
+/* The batch gradient of rows from src; row_work: the work of one row (K * d dense, about
+ * K * nnz / n for CSR), to decide whether threads pay. */
+static int GD_SFX(grad_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t n, int64_t d,
+                            const GD_T *y, const GD_T *sw, const int64_t *rows, int64_t n_rows,
+                            const GD_T *theta, GD_T *grad_out, double *loss_out, GD_T *work,
+                            int64_t row_work, int n_threads) {
     int status = check_config(cfg, d);
     if (status != GD_OK) return status;
     if (n < 1 || n_rows < 1 || n_threads < 1) return GD_ERR_ARGUMENT;
-    GD_SFX(grad_ctx) c = {.cfg = cfg, .X = X, .y = y, .sw = sw, .rows = rows, .d = d,
+    GD_SFX(grad_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .rows = rows, .d = d,
                           .n_rows = n_rows, .theta = theta, .grad_out = grad_out,
                           .work = work};
-    if (use_threads(n_threads, n_rows * cfg->n_outputs * d, cfg)) {
+    if (use_threads(n_threads, n_rows * row_work, cfg)) {
         gd_mark_parallel_used();
 #pragma omp parallel num_threads(n_threads)
         GD_SFX(grad_worker)(&c, gd_thread_num(), gd_num_threads());
@@ -444,6 +481,15 @@ int GD_SFX(gd_grad_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_
     int stopped;
     *loss_out = GD_SFX(sum_blocks)(c.block_loss, c.block_stop, n_blocks(cfg, n_rows), &stopped);
     return stopped ? GD_INTERRUPTED : GD_OK;
+}
+
+int GD_SFX(gd_grad_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
+                          const GD_T *y, const GD_T *sw, const int64_t *rows, int64_t n_rows,
+                          const GD_T *theta, GD_T *grad_out, double *loss_out, GD_T *work,
+                          int n_threads) {
+    GD_SFX(rows_src) src = {.X = X};
+    return GD_SFX(grad_run)(cfg, src, n, d, y, sw, rows, n_rows, theta, grad_out, loss_out,
+                            work, cfg->n_outputs * d, n_threads);
 }
 
 typedef struct {
@@ -490,7 +536,8 @@ GD_INLINE int GD_SFX(is_fused_sgd)(const gd_config *cfg, int64_t batch_size) {
 
 typedef struct {
     const gd_config *cfg;
-    const GD_T *X, *y, *sw;
+    GD_SFX(rows_src) src;
+    const GD_T *y, *sw;
     const int64_t *order;
     int64_t d, start, stop, batch_size, t0;
     double lr_epoch;
@@ -520,7 +567,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
     int64_t done = 0;
     int status = GD_OK;
     /* per-sample plain SGD runs through the fused row step (never in a parallel region) */
-    const int fused_sgd = GD_SFX(is_fused_sgd)(cfg, c->batch_size);
+    const int fused_sgd = c->src.X && GD_SFX(is_fused_sgd)(cfg, c->batch_size);
     for (int64_t ib = 0; ib < n_batches; ib++) {
         const int64_t b0 = c->start + ib * c->batch_size;
         const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
@@ -531,7 +578,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
                 break;
             }
             int nonfinite = 0;
-            total += GD_SFX(sgd_row_step)(cfg, c->X, d, c->y, c->sw, c->order, b0, c->stop,
+            total += GD_SFX(sgd_row_step)(cfg, c->src.X, d, c->y, c->sw, c->order, b0, c->stop,
                                           c->theta, gd_step_lr(cfg, c->lr_epoch, step),
                                           &nonfinite);
             done = ib + 1;
@@ -539,7 +586,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             continue;
         }
         for (int64_t b = (nb * tid) / nth; b < (nb * (tid + 1)) / nth; b++)
-            c->block_loss[b] = GD_SFX(block_grad)(cfg, c->X, d, c->y, c->sw, c->order,
+            c->block_loss[b] = GD_SFX(block_grad_src)(cfg, &c->src, d, c->y, c->sw, c->order,
                                                   b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb,
                                                   c->stop, c->theta, c->work + b * stride,
                                                   &c->block_stop[b]);
@@ -581,20 +628,21 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
     }
 }
 
-int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
-                           const GD_T *y, const GD_T *sw, const int64_t *order,
-                           int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
-                           GD_T *theta, GD_T *state, int64_t *t, GD_T *work,
-                           double *loss_out, int n_threads) {
+/* The block path of an epoch over rows from src (row_work as in grad_run). */
+static int GD_SFX(epoch_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t n, int64_t d,
+                             const GD_T *y, const GD_T *sw, const int64_t *order,
+                             int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
+                             GD_T *theta, GD_T *state, int64_t *t, GD_T *work,
+                             double *loss_out, int64_t row_work, int n_threads) {
     int status = check_config(cfg, d);
     if (status != GD_OK) return status;
     if (n < 1 || start < 0 || stop > n || start > stop || batch_size < 1 || n_threads < 1)
         return GD_ERR_ARGUMENT;
-    GD_SFX(epoch_ctx) c = {.cfg = cfg, .X = X, .y = y, .sw = sw, .order = order, .d = d,
+    GD_SFX(epoch_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .order = order, .d = d,
                            .start = start, .stop = stop, .batch_size = batch_size, .t0 = *t,
                            .lr_epoch = lr_epoch, .theta = theta, .state = state, .work = work};
-    if (!GD_SFX(is_fused_sgd)(cfg, batch_size) &&
-        use_threads(n_threads, batch_size * cfg->n_outputs * d, cfg)) {
+    const int fused = src.X && GD_SFX(is_fused_sgd)(cfg, batch_size);
+    if (!fused && use_threads(n_threads, batch_size * row_work, cfg)) {
         gd_mark_parallel_used();
 #pragma omp parallel num_threads(n_threads)
         GD_SFX(epoch_worker)(&c, gd_thread_num(), gd_num_threads());
@@ -605,3 +653,121 @@ int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64
     *t = c.t0 + c.batches_done;
     return c.status;
 }
+
+int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
+                           const GD_T *y, const GD_T *sw, const int64_t *order,
+                           int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
+                           GD_T *theta, GD_T *state, int64_t *t, GD_T *work,
+                           double *loss_out, int n_threads) {
+    GD_SFX(rows_src) src = {.X = X};
+    return GD_SFX(epoch_run)(cfg, src, n, d, y, sw, order, start, stop, batch_size, lr_epoch,
+                             theta, state, t, work, loss_out, cfg->n_outputs * d, n_threads);
+}
+
+/* ---- the sparse (O(nnz)) path of CSR epochs ------------------------------------------------ */
+
+/* Constants of one optimizer step t with learning rate lr (coord_update). */
+typedef struct {
+    GD_T flr, l2, l1thr, mu, damp, eps, rho, fb1, fb2, step_size, bc2_sqrt, decay;
+    int first, nesterov, centered, use_mom, amsgrad;
+} GD_SFX(step_consts);
+
+GD_INLINE void GD_SFX(step_consts_init)(const gd_config *cfg, GD_SFX(step_consts) *sc,
+                                         int64_t t, double lr) {
+    const int opt = cfg->optimizer;
+    sc->flr = (GD_T)lr;
+    sc->l2 = opt != GD_OPT_ADAMW ? (GD_T)cfg->l2 : 0;
+    sc->l1thr = (GD_T)lr * (GD_T)cfg->l1;
+    sc->mu = (GD_T)cfg->momentum;
+    sc->damp = 1 - (GD_T)cfg->dampening;
+    sc->eps = (GD_T)cfg->eps;
+    sc->rho = (GD_T)cfg->rho;
+    sc->fb1 = (GD_T)cfg->beta1;
+    sc->fb2 = (GD_T)cfg->beta2;
+    sc->step_size = sc->bc2_sqrt = 1;
+    if (opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW) {
+        sc->step_size = (GD_T)(lr / (1.0 - pow(cfg->beta1, (double)t)));
+        sc->bc2_sqrt = (GD_T)sqrt(1.0 - pow(cfg->beta2, (double)t));
+    }
+    sc->decay = opt == GD_OPT_ADAMW ? 1 - (GD_T)lr * (GD_T)cfg->l2 : 1;
+    sc->first = t == 1;
+    sc->nesterov = opt == GD_OPT_NESTEROV;
+    sc->centered = cfg->centered;
+    sc->use_mom = cfg->momentum > 0;
+    sc->amsgrad = cfg->amsgrad;
+}
+
+/* update_loop for the single entry j (pen: penalized or not), gradient value gv. */
+GD_INLINE void GD_SFX(coord_update)(const gd_config *cfg, const GD_SFX(step_consts) *sc,
+                                    GD_T *th, GD_T gv, GD_T *st, int64_t P, int64_t j,
+                                    int pen) {
+    const GD_T l2 = pen ? sc->l2 : 0, flr = sc->flr;
+    GD_T *s0 = st, *s1 = st + P, *s2 = st + 2 * P;
+    const GD_T gj = gv + l2 * th[j];
+    switch (cfg->optimizer) {
+    case GD_OPT_SGD:
+        th[j] -= flr * gj;
+        break;
+    case GD_OPT_MOMENTUM:
+    case GD_OPT_NESTEROV: {
+        const GD_T b = sc->first ? gj : sc->mu * s0[j] + sc->damp * gj;
+        s0[j] = b;
+        th[j] -= flr * (sc->nesterov ? gj + sc->mu * b : b);
+        break;
+    }
+    case GD_OPT_ADAGRAD:
+        s0[j] += gj * gj;
+        th[j] -= flr * gj / (GD_SQRT(s0[j]) + sc->eps);
+        break;
+    case GD_OPT_RMSPROP: {
+        const GD_T rho = sc->rho;
+        s0[j] = rho * s0[j] + (1 - rho) * gj * gj;
+        GD_T var = s0[j];
+        if (sc->centered) {
+            s1[j] = rho * s1[j] + (1 - rho) * gj;
+            var = var - s1[j] * s1[j];
+            var = var > 0 ? var : 0;
+        }
+        const GD_T avg = GD_SQRT(var) + sc->eps;
+        if (sc->use_mom) {
+            s2[j] = sc->mu * s2[j] + gj / avg;
+            th[j] -= flr * s2[j];
+        } else {
+            th[j] -= flr * gj / avg;
+        }
+        break;
+    }
+    case GD_OPT_ADAM:
+    case GD_OPT_ADAMW: {
+        if (pen) th[j] *= sc->decay;
+        s0[j] = sc->fb1 * s0[j] + (1 - sc->fb1) * gj;
+        s1[j] = sc->fb2 * s1[j] + (1 - sc->fb2) * gj * gj;
+        GD_T v = s1[j];
+        if (sc->amsgrad) {
+            s2[j] = s2[j] > v ? s2[j] : v;
+            v = s2[j];
+        }
+        th[j] -= sc->step_size * s0[j] / (GD_SQRT(v) / sc->bc2_sqrt + sc->eps);
+        break;
+    }
+    }
+    if (pen && sc->l1thr > 0) {
+        const GD_T a = GD_FABS(th[j]) - sc->l1thr;
+        th[j] = a > 0 ? (th[j] > 0 ? a : -a) : 0;
+    }
+}
+
+#define GD_I int32_t
+#define GD_ISFX(name) GD_SFX(name##_i32)
+#define GD_PUB(name) GD_XCAT3(name, GD_TS, i32)
+#include "gd_csr_sparse.h"
+#undef GD_I
+#undef GD_ISFX
+#undef GD_PUB
+#define GD_I int64_t
+#define GD_ISFX(name) GD_SFX(name##_i64)
+#define GD_PUB(name) GD_XCAT3(name, GD_TS, i64)
+#include "gd_csr_sparse.h"
+#undef GD_I
+#undef GD_ISFX
+#undef GD_PUB

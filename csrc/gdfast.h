@@ -95,7 +95,18 @@ typedef struct {
     int64_t max_blocks;   /* blocks per batch at most, >= 1 */
     int64_t min_parallel_work; /* open threads only when batch_size * K * d reaches this */
     int interruptible;    /* poll gd_interrupt_pending() between rows */
+    /* sparse (CSR) epochs, see gd_epoch_csr_* */
+    int sparse_updates;   /* GD_SPARSE_DENSE or GD_SPARSE_LAZY */
+    int hogwild;          /* 1: lock-free threads over shards of the order (not reproducible) */
 } gd_config;
+
+/* Semantics of a sparse step for the adaptive optimizers (adagrad, rmsprop, adam, adamw).
+ * DENSE: every coordinate takes every step, as on X.toarray() (O(d) per step).  LAZY: only the
+ * coordinates of the features present in the batch's rows (and the intercepts) take the step:
+ * their penalty term, moments and value; the others are left as they are (TensorFlow's
+ * LazyAdam).  sgd, momentum and nesterov have the DENSE semantics in both modes, computed in
+ * O(nnz) per step where a closed form exists (see gd_epoch_csr_*). */
+enum { GD_SPARSE_DENSE = 0, GD_SPARSE_LAZY = 1 };
 
 /* Number of optimizer state vectors of length P for an optimizer (0 to 3). */
 int gd_n_state(int optimizer);
@@ -160,6 +171,47 @@ int gd_epoch_dense_f32(const gd_config *cfg, const float *X, int64_t n, int64_t 
                        int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
                        float *theta, float *state, int64_t *t, float *work,
                        double *loss_out, int n_threads);
+
+/* ---- CSR data ------------------------------------------------------------------------------
+ * X is given as SciPy's CSR arrays: data[nnz] (GD_T), indices[nnz] and indptr[n + 1] (int32_t
+ * or int64_t, the _i32 / _i64 kernels), 0 <= indices < d, indptr non-decreasing from 0.
+ * Indices within a row may be unsorted or repeated (repeats add up, as in X.toarray()).  The
+ * caller validates all of this: the kernels trust it. */
+
+/* gd_grad_dense on CSR data (same work buffer, same block structure). */
+#define GD_DECLARE_CSR(T, TS, I, IS)                                                          \
+    int gd_grad_csr_##TS##_##IS(const gd_config *cfg, const T *data, const I *indices,        \
+                                const I *indptr, int64_t n, int64_t d, const T *y,             \
+                                const T *sw, const int64_t *rows, int64_t n_rows,              \
+                                const T *theta, T *grad_out, double *loss_out, T *work,        \
+                                int n_threads);                                                \
+    int gd_epoch_csr_##TS##_##IS(const gd_config *cfg, const T *data, const I *indices,       \
+                                 const I *indptr, int64_t n, int64_t d, const T *y,            \
+                                 const T *sw, const int64_t *order, int64_t start,             \
+                                 int64_t stop, int64_t batch_size, double lr_epoch, T *theta,  \
+                                 T *state, int64_t *t, T *work, void *sparse_work,             \
+                                 int64_t sparse_work_bytes, double *loss_out, int n_threads);
+GD_DECLARE_CSR(double, f64, int32_t, i32)
+GD_DECLARE_CSR(double, f64, int64_t, i64)
+GD_DECLARE_CSR(float, f32, int32_t, i32)
+GD_DECLARE_CSR(float, f32, int64_t, i64)
+#undef GD_DECLARE_CSR
+/* gd_epoch_csr_*: the contract of gd_epoch_dense_* on CSR data, plus:
+ *   - Two paths.  The block path is gd_epoch_dense's (fixed blocks of dense partial gradients,
+ *     parallel, O(nnz of the batch + P) per step).  The sparse path costs O(nnz of the batch)
+ *     per step: plain SGD keeps the coefficients as w = s * u with a running scale s and a
+ *     running L1 threshold (scikit-learn's WeightVector, with the L1 part exact); momentum and
+ *     nesterov catch a feature up on the steps it skipped with the closed form (w, buf) <-
+ *     M^k (w, buf) when it is next touched; the adaptive optimizers update the touched features
+ *     only (GD_SPARSE_LAZY).  The sparse path is serial unless cfg->hogwild.  Which path runs
+ *     depends on the configuration, the batch size and the data, never on n_threads; both give
+ *     the DENSE results to rounding for sgd, momentum and nesterov.
+ *   - cfg->hogwild: the batches of start..stop are split into n_threads contiguous shards, and
+ *     each thread runs the sparse path over its own shard on the shared parameters without
+ *     locks (Niu et al., 2011).  Skipped steps are caught up at the learning rate of the step
+ *     that catches them up.  Results depend on the thread timing.
+ *   - sparse_work: gd_csr_work_bytes(cfg, d, batch_size, n_threads) bytes, any alignment. */
+int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads);
 
 #ifdef __cplusplus
 }

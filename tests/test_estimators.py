@@ -583,12 +583,26 @@ def test_float32_is_preserved_and_pandas_feature_names_are_kept():
         est.predict(X)
 
 
-def test_sparse_input_is_rejected_with_a_clear_error():
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_input_fits_like_dense(fmt):
+    """Sparse X (any format) gives the dense fit to rounding, and predicts from sparse X."""
     sp = pytest.importorskip("scipy.sparse")
-    X, y = make_problem("logistic", n=40)
-    for est in (GDClassifier(), GDRegressor()):
-        with pytest.raises(TypeError, match="[Ss]parse"):
-            est.fit(sp.csr_matrix(X), y)
+    X, y = make_problem("multinomial", n=60, n_classes=3)
+    X[np.abs(X) < 0.8] = 0                          # about half the entries zero
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    yr = X @ np.arange(X.shape[1]) + 0.5
+    for est, target in ((GDClassifier(optimizer="momentum"), y),
+                        (GDClassifier(loss="hinge", batch_size=1), y),
+                        (GDRegressor(optimizer="sgd", batch_size=4), yr)):
+        kw = dict(max_epochs=5, tol=None, random_state=0)
+        a = clone(est).set_params(**kw).fit(Xs, target)
+        b = clone(est).set_params(**kw).fit(X, target)
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-10, atol=1e-12)
+        if isinstance(est, GDRegressor):
+            assert_allclose(a.predict(Xs), b.predict(X), rtol=1e-10)
+        else:
+            assert_array_equal(a.predict(Xs), b.predict(X))
 
 
 def test_invalid_parameters_are_named():

@@ -105,10 +105,6 @@ def test_bad_input_is_rejected_with_a_clear_message(case, fit):
     assert fragment in str(info.value), str(info.value)
 
 
-def test_sparse_input_is_refused_clearly_for_now():
-    sp = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="sparse matrices are not supported yet"):
-        gdfast.fit(sp.csr_matrix(X), Y)
 
 
 def test_labels_of_any_type_for_classification():

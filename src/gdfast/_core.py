@@ -31,6 +31,9 @@ OPTIMIZERS = {
 }
 N_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 3, "adam": 3,
            "adamw": 3}
+ADAPTIVE_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw")
+SPARSE_UPDATES = ("dense", "lazy")
+PARALLEL = ("deterministic", "hogwild")
 SCHEDULES = ("constant", "invscaling", "optimal", "exponential", "step", "cosine", "plateau")
 STEP_RULES = {"invscaling": 1, "optimal": 2}     # per-step rules; the rest are per epoch
 DEFAULT_EPS = {"adagrad": 1e-10, "rmsprop": 1e-8, "adam": 1e-8, "adamw": 1e-8}  # torch's
@@ -111,7 +114,7 @@ class FitResult:
         """Decision values X @ coef.T + intercept: shape (n,), or (n, n_classes) for
         multinomial."""
         X = _as_predict_X(X, self.n_features)
-        return X @ self.coef.T + self.intercept
+        return np.asarray(X @ self.coef.T) + self.intercept
 
     def predict(self, X):
         """Class labels for classification losses, exp(decision) for poisson (the mean under
@@ -150,7 +153,7 @@ def _as_predict_X(X, n_features):
     if X.shape[1] != n_features:
         raise ValueError(f"X has {X.shape[1]} features, but the model was fit with "
                          f"{n_features}")
-    return X
+    return X.matrix if isinstance(X, CSR) else X
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -159,12 +162,108 @@ def _is_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
+class CSR:
+    """Validated CSR arrays in the kernels' layout (data float32/float64; indices and indptr
+    both int32 or both int64), and a SciPy matrix over the same arrays (for the reference
+    engine and for predictions)."""
+
+    def __init__(self, data, indices, indptr, shape, matrix):
+        self.data, self.indices, self.indptr = data, indices, indptr
+        self.shape = shape
+        self.matrix = matrix
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def nnz(self):
+        return int(self.indptr[-1])
+
+
+def _as_csr(X, name, finite=True):
+    """A scipy.sparse matrix or array as CSR: CSR input whose data is float32/float64 and whose
+    indices and indptr are both int32 or both int64 is used as it is (never copied, never
+    modified); other formats are converted with .tocsr() once, other value dtypes to float64,
+    other index dtypes to int64.  Unsorted and repeated column indices are accepted (repeats
+    add up, as in X.toarray()).  The structure is checked: indptr of length n + 1, starting at
+    0, non-decreasing, ending at most at len(indices); 0 <= indices < n_features."""
+    if getattr(X, "ndim", 2) != 2:
+        raise ValueError(f"{name}: expected a 2-D sparse matrix of shape (n_samples, "
+                         f"n_features), got {X.ndim}-D with shape {X.shape}")
+    fmt = getattr(X, "format", None)
+    if fmt != "csr":
+        try:
+            X = X.tocsr()
+        except Exception as exc:   # pragma: no cover - scipy's own conversion failing
+            raise ValueError(f"{name}: could not convert the {fmt} matrix to CSR ({exc})") from None
+    n, d = X.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{name}: expected at least 1 sample and 1 feature, got shape "
+                         f"{(n, d)}")
+    data, indices, indptr = np.asarray(X.data), np.asarray(X.indices), np.asarray(X.indptr)
+    if data.dtype.kind == "c":
+        raise ValueError(f"{name}: complex data is not supported (dtype {data.dtype})")
+    if data.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numeric values, got dtype {data.dtype}")
+    for arr, what in ((indices, "indices"), (indptr, "indptr")):
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            raise ValueError(f"{name}: the CSR {what} must be a 1-D integer array, got "
+                             f"{arr.ndim}-D of dtype {arr.dtype}")
+    dtype = data.dtype if data.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    itype = indices.dtype if (indices.dtype == indptr.dtype and
+                              indices.dtype in (np.int32, np.int64)) else np.dtype(np.int64)
+    if data.ndim != 1:
+        raise ValueError(f"{name}: the CSR data must be 1-D, got shape {data.shape}")
+    if indptr.shape[0] != n + 1:
+        raise ValueError(f"{name}: malformed CSR matrix: indptr has {indptr.shape[0]} entries, "
+                         f"expected n_samples + 1 = {n + 1}")
+    if indptr[0] != 0:
+        raise ValueError(f"{name}: malformed CSR matrix: indptr[0] is {indptr[0]}, expected 0")
+    steps = np.diff(indptr)
+    if (steps < 0).any():
+        r = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(f"{name}: malformed CSR matrix: indptr decreases at row {r} "
+                         f"({indptr[r]} -> {indptr[r + 1]}); it must be non-decreasing")
+    nnz = int(indptr[-1])
+    if nnz > indices.shape[0] or nnz > data.shape[0]:
+        raise ValueError(f"{name}: malformed CSR matrix: indptr[-1] = {nnz} but indices has "
+                         f"{indices.shape[0]} and data {data.shape[0]} entries")
+    if nnz:
+        idx = indices[:nnz]
+        lo, hi = idx.min(), idx.max()
+        if lo < 0 or hi >= d:
+            e = int(np.flatnonzero((idx < 0) | (idx >= d))[0])
+            r = int(np.searchsorted(indptr, e, side="right") - 1)
+            raise ValueError(f"{name}: malformed CSR matrix: column index {idx[e]} in row {r} "
+                             f"is outside [0, {d}) (n_features = {d})")
+    converted = fmt != "csr" or dtype != data.dtype or itype != indices.dtype
+    data = np.ascontiguousarray(data, dtype=dtype)
+    indices = np.ascontiguousarray(indices, dtype=itype)
+    indptr = np.ascontiguousarray(indptr, dtype=itype)
+    if finite and nnz:
+        with np.errstate(over="ignore", invalid="ignore"):
+            ok = np.isfinite(np.sum(data[:nnz], dtype=np.float64))
+        if not ok:
+            bad = ~np.isfinite(data[:nnz])
+            if bad.any():
+                e = int(np.flatnonzero(bad)[0])
+                r = int(np.searchsorted(indptr, e, side="right") - 1)
+                what = "NaN" if np.isnan(data[e]) else "infinity"
+                raise ValueError(f"{name} contains {what} (first at row {r}, column "
+                                 f"{indices[e]}); remove or impute non-finite values before "
+                                 "fitting")
+    if converted:
+        import scipy.sparse as sp
+        X = sp.csr_matrix((data, indices, indptr), shape=(n, d), copy=False)
+    return CSR(data, indices, indptr, (n, d), X)
+
+
 def _as_float_2d(X, name, finite=True):
     """X as a C-contiguous float32/float64 2-D array: no copy when it already is one (other
     float and integer dtypes become float64, once)."""
     if _is_sparse(X):
-        raise TypeError(f"{name}: sparse matrices are not supported yet; pass {name}.toarray() "
-                        "or a dense numpy array")
+        return _as_csr(X, name, finite)
     arr = np.asarray(X)
     if arr.dtype.kind == "c":
         raise ValueError(f"{name}: complex data is not supported (dtype {arr.dtype})")
@@ -277,7 +376,7 @@ def resolve_n_threads(n_threads, max_threads, openmp):
 @dataclass(frozen=True)
 class Problem:
     """The immutable data of a fit, validated and in the kernels' layout."""
-    X: np.ndarray            # (n, d) C-contiguous float32/float64
+    X: "np.ndarray | CSR"    # (n, d) C-contiguous float32/float64, or validated CSR arrays
     y: np.ndarray            # (n,) of X's dtype: +1/-1, class index, or the target
     sw: np.ndarray | None    # (n,) of X's dtype, or None for unit weights
     n_outputs: int           # K
@@ -299,6 +398,10 @@ class Problem:
     @property
     def n_params(self):
         return self.n_outputs * (self.d + 1)
+
+    @property
+    def sparse(self):
+        return isinstance(self.X, CSR)
 
 
 @dataclass(frozen=True)
@@ -326,6 +429,8 @@ class Spec:
     step_size: int
     optimal_t0: float
     batch_size: int          # resolved: n for full batch
+    sparse_updates: str = "dense"   # "dense" or "lazy" (sparse X, adaptive optimizers)
+    hogwild: bool = False           # parallel="hogwild" (sparse X)
 
     @property
     def l2(self):
@@ -350,6 +455,7 @@ class Spec:
             opt_alpha=self.alpha, opt_t0=self.optimal_t0,
             block_rows=int(LAYOUT["block_rows"]), max_blocks=max_blocks,
             min_parallel_work=int(LAYOUT["min_parallel_work"]),
+            sparse_updates=int(self.sparse_updates == "lazy"), hogwild=int(self.hogwild),
         )
 
 
@@ -559,15 +665,18 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
                    sample_weight=None, epsilon=0.1, momentum=None, dampening=0.0,
                    betas=(0.9, 0.999), eps=None, rho=0.99, centered=False, amsgrad=False,
                    power_t=0.5, gamma=None, step_size=10, clip_norm=None, n_threads=None,
-                   verbose=0, callback=None):
+                   parallel="deterministic", sparse_updates="dense", verbose=0, callback=None):
     """Fit a linear model by gradient descent.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
         float32 data is fitted in float32 (coefficients too), float64 in float64; any other
         numeric dtype is converted to float64 once.  A C-contiguous array of the right
-        dtype is never copied.
+        dtype is never copied.  Sparse input is used as CSR: a CSR matrix or array with
+        float32/float64 values and int32/int64 indices is used in place (unsorted and
+        repeated column indices are fine); CSC, COO and the other formats are converted
+        with .tocsr() once.
     y : array-like of shape (n_samples,)
         Targets; any two labels for a binary loss (the larger, in sorted order, is the
         positive class), K >= 2 labels for "multinomial".
@@ -616,7 +725,22 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
         min(1, clip_norm / (||g|| + 1e-6)), as torch.nn.utils.clip_grad_norm_.
     n_threads : int or None
         None: all the threads OpenMP would use (honours OMP_NUM_THREADS and threadpoolctl);
-        negative: counted from the end (-1 = all).  Results do not depend on it.
+        negative: counted from the end (-1 = all).  Results do not depend on it, except
+        with parallel="hogwild".
+    parallel : {"deterministic", "hogwild"}
+        "hogwild" (sparse X only): the threads run over disjoint shards of each epoch's
+        row order and update the shared parameters without locks (Niu et al., 2011).
+        Faster for per-sample and small-batch steps on sparse data; the results vary from
+        run to run.  Adaptive optimizers need sparse_updates="lazy" with it, and momentum
+        and nesterov do not support l1_ratio > 0 with it.
+    sparse_updates : {"dense", "lazy"}
+        For sparse X and the adaptive optimizers (adagrad, rmsprop, adam, adamw).
+        "dense": every coefficient takes every step, exactly as on X.toarray() (O(n_features)
+        per step).  "lazy": only the coefficients of the features present in the batch's
+        rows (an explicitly stored zero counts as present) take the step, with their
+        penalty term and moments; the others are left as they are (TensorFlow's LazyAdam);
+        O(nnz of the batch) per step.  sgd, momentum and nesterov always give the "dense"
+        result, in O(nnz) per step where a closed form exists (see the README).
     verbose : int
         > 0 prints a line per epoch: epoch, loss, learning rate, time.
     callback : callable or None
@@ -695,6 +819,8 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None
     callback = a["callback"]
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    parallel = _check_choice(a["parallel"], "parallel", PARALLEL)
+    sparse_updates = _check_choice(a["sparse_updates"], "sparse_updates", SPARSE_UPDATES)
     random_state = a["random_state"]
     try:
         rng = np.random.default_rng(random_state)
@@ -704,6 +830,17 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None
 
     Xa = _as_float_2d(X, "X")
     n, d = Xa.shape
+    if parallel == "hogwild":
+        if not isinstance(Xa, CSR):
+            raise ValueError("parallel='hogwild' needs a sparse X (scipy.sparse); dense X is "
+                             "always fitted deterministically")
+        if optimizer in ADAPTIVE_OPTIMIZERS and sparse_updates != "lazy":
+            raise ValueError(f"parallel='hogwild' with optimizer={optimizer!r} needs "
+                             "sparse_updates='lazy' (the 'dense' updates are O(n_features) per "
+                             "step)")
+        if optimizer in ("momentum", "nesterov") and alpha * l1_ratio > 0:
+            raise ValueError(f"parallel='hogwild' with optimizer={optimizer!r} does not "
+                             "support an L1 penalty (l1_ratio > 0)")
     dtype = Xa.dtype
     ya, classes, K, _ = _prepare_targets(y, loss, n, dtype, classes)
     sw = _prepare_weights(a["sample_weight"], n, dtype)
@@ -734,6 +871,7 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None
         gamma=gamma, step_size=step_size,
         optimal_t0=_optimal_t0(loss, alpha, epsilon) if schedule == "optimal" else 0.0,
         batch_size=n if batch_size is None else min(batch_size, n),
+        sparse_updates=sparse_updates, hogwild=parallel == "hogwild",
     )
     engine = engine_cls(problem, spec, theta, a["n_threads"], opt_state=opt_state, t=t0)
     return _drive(engine, problem, spec, rng=rng, shuffle=shuffle, max_epochs=max_epochs,

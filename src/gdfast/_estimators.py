@@ -479,14 +479,14 @@ class _GDBase(BaseEstimator):
 
     def _decision(self, X):
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False, dtype=_FLOATS)
-        return X @ self.coef_.T + self.intercept_
+        X = _validate_data(self, X, reset=False, dtype=_FLOATS, accept_sparse="csr")
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     # -- tags ----------------------------------------------------------------------------
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -548,7 +548,8 @@ class GDClassifier(*_CALLBACK_BASES, ClassifierMixin, _GDBase):
                  shuffle=True, random_state=None, epsilon=0.1, momentum=None,
                  dampening=0.0, betas=(0.9, 0.999), eps=None, rho=0.99, centered=False,
                  amsgrad=False, power_t=0.5, gamma=None, step_size=10, clip_norm=None,
-                 n_threads=None, verbose=0, callback=None, multi_class="auto",
+                 n_threads=None, parallel="deterministic", sparse_updates="dense",
+                 verbose=0, callback=None, multi_class="auto",
                  class_weight=None, early_stopping=False, validation_fraction=0.1,
                  warm_start=False):
         self.loss = loss
@@ -577,6 +578,8 @@ class GDClassifier(*_CALLBACK_BASES, ClassifierMixin, _GDBase):
         self.step_size = step_size
         self.clip_norm = clip_norm
         self.n_threads = n_threads
+        self.parallel = parallel
+        self.sparse_updates = sparse_updates
         self.verbose = verbose
         self.callback = callback
         self.multi_class = multi_class
@@ -654,7 +657,8 @@ class GDClassifier(*_CALLBACK_BASES, ClassifierMixin, _GDBase):
         first = not (partial and self.__sklearn_is_fitted__())
         if partial and first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
-        X, y = _validate_data(self, X, y, reset=first, dtype=_FLOATS, order="C")
+        X, y = _validate_data(self, X, y, reset=first, dtype=_FLOATS, order="C",
+                              accept_sparse="csr")
         check_classification_targets(y)
         continuing = self._continuation(partial, coef_init, intercept_init, X.shape[1])
         if partial:
@@ -815,7 +819,8 @@ class GDRegressor(*_CALLBACK_BASES, RegressorMixin, _GDBase):
                  shuffle=True, random_state=None, epsilon=0.1, momentum=None,
                  dampening=0.0, betas=(0.9, 0.999), eps=None, rho=0.99, centered=False,
                  amsgrad=False, power_t=0.5, gamma=None, step_size=10, clip_norm=None,
-                 n_threads=None, verbose=0, callback=None, early_stopping=False,
+                 n_threads=None, parallel="deterministic", sparse_updates="dense",
+                 verbose=0, callback=None, early_stopping=False,
                  validation_fraction=0.1, warm_start=False):
         self.loss = loss
         self.optimizer = optimizer
@@ -843,6 +848,8 @@ class GDRegressor(*_CALLBACK_BASES, RegressorMixin, _GDBase):
         self.step_size = step_size
         self.clip_norm = clip_norm
         self.n_threads = n_threads
+        self.parallel = parallel
+        self.sparse_updates = sparse_updates
         self.verbose = verbose
         self.callback = callback
         self.early_stopping = early_stopping
@@ -877,7 +884,7 @@ class GDRegressor(*_CALLBACK_BASES, RegressorMixin, _GDBase):
         _core._check_choice(self.loss, "loss", REGRESSION_LOSSES)
         first = not (partial and self.__sklearn_is_fitted__())
         X, y = _validate_data(self, X, y, reset=first, dtype=_FLOATS, order="C",
-                              multi_output=True, y_numeric=True)
+                              accept_sparse="csr", multi_output=True, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         layout = "single" if y.ndim == 1 else "multi"
         Y = y.reshape(-1, 1) if y.ndim == 1 else y

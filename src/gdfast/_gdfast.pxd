@@ -1,5 +1,5 @@
 # The C API of csrc/gdfast.h, for the Cython glue.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "gdfast.h" nogil:
     ctypedef struct gd_config:
@@ -27,6 +27,8 @@ cdef extern from "gdfast.h" nogil:
         int64_t max_blocks
         int64_t min_parallel_work
         int interruptible
+        int sparse_updates
+        int hogwild
 
     int GD_OK
     int GD_ERR_NONFINITE
@@ -66,3 +68,48 @@ cdef extern from "gdfast.h" nogil:
                            int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
                            float *theta, float *state, int64_t *t, float *work,
                            double *loss_out, int n_threads)
+    int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads)
+    int gd_grad_csr_f64_i32(const gd_config *cfg, const double *data, const int32_t *indices,
+                            const int32_t *indptr, int64_t n, int64_t d, const double *y,
+                            const double *sw, const int64_t *rows, int64_t n_rows,
+                            const double *theta, double *grad_out, double *loss_out, double *work,
+                            int n_threads)
+    int gd_epoch_csr_f64_i32(const gd_config *cfg, const double *data, const int32_t *indices,
+                             const int32_t *indptr, int64_t n, int64_t d, const double *y,
+                             const double *sw, const int64_t *order, int64_t start,
+                             int64_t stop, int64_t batch_size, double lr_epoch, double *theta,
+                             double *state, int64_t *t, double *work, void *sparse_work,
+                             int64_t sparse_work_bytes, double *loss_out, int n_threads)
+    int gd_grad_csr_f64_i64(const gd_config *cfg, const double *data, const int64_t *indices,
+                            const int64_t *indptr, int64_t n, int64_t d, const double *y,
+                            const double *sw, const int64_t *rows, int64_t n_rows,
+                            const double *theta, double *grad_out, double *loss_out, double *work,
+                            int n_threads)
+    int gd_epoch_csr_f64_i64(const gd_config *cfg, const double *data, const int64_t *indices,
+                             const int64_t *indptr, int64_t n, int64_t d, const double *y,
+                             const double *sw, const int64_t *order, int64_t start,
+                             int64_t stop, int64_t batch_size, double lr_epoch, double *theta,
+                             double *state, int64_t *t, double *work, void *sparse_work,
+                             int64_t sparse_work_bytes, double *loss_out, int n_threads)
+    int gd_grad_csr_f32_i32(const gd_config *cfg, const float *data, const int32_t *indices,
+                            const int32_t *indptr, int64_t n, int64_t d, const float *y,
+                            const float *sw, const int64_t *rows, int64_t n_rows,
+                            const float *theta, float *grad_out, double *loss_out, float *work,
+                            int n_threads)
+    int gd_epoch_csr_f32_i32(const gd_config *cfg, const float *data, const int32_t *indices,
+                             const int32_t *indptr, int64_t n, int64_t d, const float *y,
+                             const float *sw, const int64_t *order, int64_t start,
+                             int64_t stop, int64_t batch_size, double lr_epoch, float *theta,
+                             float *state, int64_t *t, float *work, void *sparse_work,
+                             int64_t sparse_work_bytes, double *loss_out, int n_threads)
+    int gd_grad_csr_f32_i64(const gd_config *cfg, const float *data, const int64_t *indices,
+                            const int64_t *indptr, int64_t n, int64_t d, const float *y,
+                            const float *sw, const int64_t *rows, int64_t n_rows,
+                            const float *theta, float *grad_out, double *loss_out, float *work,
+                            int n_threads)
+    int gd_epoch_csr_f32_i64(const gd_config *cfg, const float *data, const int64_t *indices,
+                             const int64_t *indptr, int64_t n, int64_t d, const float *y,
+                             const float *sw, const int64_t *order, int64_t start,
+                             int64_t stop, int64_t batch_size, double lr_epoch, float *theta,
+                             float *state, int64_t *t, float *work, void *sparse_work,
+                             int64_t sparse_work_bytes, double *loss_out, int n_threads)

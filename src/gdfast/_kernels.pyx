@@ -8,7 +8,7 @@ permutation of range(n); labels in 0..K-1), since checking them would cost a pas
 A zero-length array stands for a NULL pointer (no sample weights, identity row order,
 no optimizer state)."""
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 from cpython.exc cimport PyErr_CheckSignals
 
@@ -17,8 +17,14 @@ from gdfast._gdfast cimport (
     gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
     gd_interrupt_clear,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
-    gd_epoch_dense_f64, gd_epoch_dense_f32,
+    gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
+    gd_grad_csr_f64_i32, gd_grad_csr_f64_i64, gd_grad_csr_f32_i32, gd_grad_csr_f32_i64,
+    gd_epoch_csr_f64_i32, gd_epoch_csr_f64_i64, gd_epoch_csr_f32_i32, gd_epoch_csr_f32_i64,
 )
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
 
 STATUS_OK = 0
 STATUS_NONFINITE = -1
@@ -28,7 +34,7 @@ STATUS_INTERRUPTED = -3
 _FIELDS = (
     "loss", "n_outputs", "fit_intercept", "epsilon", "optimizer", "momentum", "dampening", "beta1", "beta2",
     "eps", "rho", "centered", "amsgrad", "l2", "l1", "clip_norm", "schedule", "power_t", "opt_alpha",
-    "opt_t0", "block_rows", "max_blocks", "min_parallel_work",
+    "opt_t0", "block_rows", "max_blocks", "min_parallel_work", "sparse_updates", "hogwild",
 )
 
 
@@ -64,10 +70,16 @@ cdef class Config:
         self.c.block_rows = kw["block_rows"]
         self.c.max_blocks = kw["max_blocks"]
         self.c.min_parallel_work = kw["min_parallel_work"]
+        self.c.sparse_updates = kw["sparse_updates"]
+        self.c.hogwild = kw["hogwild"]
         self.c.interruptible = 0
 
     def work_size(self, int64_t d):
         return gd_work_size(&self.c, d)
+
+    def csr_work_bytes(self, int64_t d, int64_t batch_size, int n_threads):
+        """Bytes of the sparse path's work buffer (epoch_csr's sparse_work)."""
+        return gd_csr_work_bytes(&self.c, d, batch_size, n_threads)
 
     def step_lr(self, double lr_epoch, int64_t t):
         return gd_step_lr(&self.c, lr_epoch, t)
@@ -193,5 +205,105 @@ def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
             status = gd_epoch_dense_f32(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(order),
                                         start, stop, batch_size, lr_epoch, &theta[0],
                                         _ptr(state), &t, &work[0], &loss, n_threads)
+    _end_interruptible(cfg, status)
+    return status, t, loss
+
+
+cdef inline const index_t* _cxptr(const index_t[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef int _check_csr(const index_t[::1] indptr, int64_t n_ind, int64_t n_data, int64_t n,
+                    int64_t y_len, int64_t sw_len, str name) except -1:
+    if indptr.shape[0] != n + 1 or y_len != n or (sw_len != 0 and sw_len != n):
+        raise ValueError(f"{name}: inconsistent buffer sizes")
+    if indptr[0] != 0 or indptr[n] > n_ind or indptr[n] > n_data:
+        raise ValueError(f"{name}: indptr does not describe the data")
+    return 0
+
+
+def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
+             const index_t[::1] indptr, int64_t d, const floating[::1] y,
+             const floating[::1] sw, const int64_t[::1] rows, const floating[::1] theta,
+             floating[::1] grad_out, floating[::1] work, int n_threads):
+    """grad_dense on CSR arrays (validated by the caller: gdfast._core._as_csr)."""
+    cdef int64_t n = indptr.shape[0] - 1
+    cdef int64_t n_rows = rows.shape[0] if rows.shape[0] > 0 else n
+    cdef int64_t P = cfg.c.n_outputs * (d + 1)
+    cdef double loss = 0
+    cdef int status
+    cdef int64_t i
+    _check_csr(indptr, indices.shape[0], data.shape[0], n, y.shape[0], sw.shape[0], "grad_csr")
+    if theta.shape[0] != P or grad_out.shape[0] != P or work.shape[0] < gd_work_size(&cfg.c, d):
+        raise ValueError("grad_csr: inconsistent buffer sizes")
+    for i in range(rows.shape[0]):
+        if rows[i] < 0 or rows[i] >= n:
+            raise IndexError(f"grad_csr: rows[{i}] = {rows[i]} is outside [0, {n})")
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                status = gd_grad_csr_f64_i32(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
+                                             d, &y[0], _cptr(sw), _iptr(rows), n_rows,
+                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+            else:
+                status = gd_grad_csr_f64_i64(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
+                                             d, &y[0], _cptr(sw), _iptr(rows), n_rows,
+                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+        else:
+            if index_t is int32_t:
+                status = gd_grad_csr_f32_i32(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
+                                             d, &y[0], _cptr(sw), _iptr(rows), n_rows,
+                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+            else:
+                status = gd_grad_csr_f32_i64(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
+                                             d, &y[0], _cptr(sw), _iptr(rows), n_rows,
+                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+    return status, loss
+
+
+
+def epoch_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
+              const index_t[::1] indptr, int64_t d, const floating[::1] y,
+              const floating[::1] sw, const int64_t[::1] order, int64_t start, int64_t stop,
+              int64_t batch_size, double lr_epoch, floating[::1] theta, floating[::1] state,
+              floating[::1] work, unsigned char[::1] sparse_work, int64_t t, int n_threads,
+              bint interruptible=False):
+    """epoch_dense on CSR arrays; sparse_work: cfg.csr_work_bytes(d, batch_size, n_threads)
+    bytes.  Returns (status, t, loss_sum)."""
+    cdef int64_t n = indptr.shape[0] - 1
+    cdef int64_t P = cfg.c.n_outputs * (d + 1)
+    cdef double loss = 0
+    cdef int status
+    cdef void *sp = <void *>&sparse_work[0] if sparse_work.shape[0] > 0 else NULL
+    cdef int64_t sp_bytes = sparse_work.shape[0]
+    _check_csr(indptr, indices.shape[0], data.shape[0], n, y.shape[0], sw.shape[0], "epoch_csr")
+    if ((order.shape[0] != 0 and order.shape[0] != n) or theta.shape[0] != P
+            or state.shape[0] != gd_n_state(cfg.c.optimizer) * P
+            or work.shape[0] < gd_work_size(&cfg.c, d)):
+        raise ValueError("epoch_csr: inconsistent buffer sizes")
+    _begin_interruptible(cfg, interruptible)
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                status = gd_epoch_csr_f64_i32(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0],
+                                              n, d, &y[0], _cptr(sw), _iptr(order), start, stop,
+                                              batch_size, lr_epoch, &theta[0], _ptr(state), &t,
+                                              &work[0], sp, sp_bytes, &loss, n_threads)
+            else:
+                status = gd_epoch_csr_f64_i64(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0],
+                                              n, d, &y[0], _cptr(sw), _iptr(order), start, stop,
+                                              batch_size, lr_epoch, &theta[0], _ptr(state), &t,
+                                              &work[0], sp, sp_bytes, &loss, n_threads)
+        else:
+            if index_t is int32_t:
+                status = gd_epoch_csr_f32_i32(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0],
+                                              n, d, &y[0], _cptr(sw), _iptr(order), start, stop,
+                                              batch_size, lr_epoch, &theta[0], _ptr(state), &t,
+                                              &work[0], sp, sp_bytes, &loss, n_threads)
+            else:
+                status = gd_epoch_csr_f32_i64(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0],
+                                              n, d, &y[0], _cptr(sw), _iptr(order), start, stop,
+                                              batch_size, lr_epoch, &theta[0], _ptr(state), &t,
+                                              &work[0], sp, sp_bytes, &loss, n_threads)
     _end_interruptible(cfg, status)
     return status, t, loss

@@ -29,6 +29,10 @@ class NativeEngine:
         self.t = t
         self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=dtype)
         self._identity = np.empty(0, dtype=np.int64)
+        if problem.sparse:
+            # the sparse path's buffers (untouched pages cost no memory when the block path runs)
+            self.sparse_work = np.empty(
+                self.cfg.csr_work_bytes(d, spec.batch_size, self.n_threads), dtype=np.uint8)
 
     def run_epoch(self, order, lr_epoch):
         p, bs = self.problem, self.spec.batch_size
@@ -40,9 +44,16 @@ class NativeEngine:
         start, total = 0, 0.0
         while True:
             t_before = self.t
-            status, self.t, loss = _kernels.epoch_dense(
-                self.cfg, p.X, p.y, self._sw, order, start, p.n, bs, lr_epoch, self.theta,
-                self.state, self.work, self.t, self.n_threads, interruptible)
+            if p.sparse:
+                X = p.X
+                status, self.t, loss = _kernels.epoch_csr(
+                    self.cfg, X.data, X.indices, X.indptr, p.d, p.y, self._sw, order, start,
+                    p.n, bs, lr_epoch, self.theta, self.state, self.work, self.sparse_work,
+                    self.t, self.n_threads, interruptible)
+            else:
+                status, self.t, loss = _kernels.epoch_dense(
+                    self.cfg, p.X, p.y, self._sw, order, start, p.n, bs, lr_epoch, self.theta,
+                    self.state, self.work, self.t, self.n_threads, interruptible)
             total += loss
             if status != _kernels.STATUS_INTERRUPTED:
                 break

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from gdfast._core import N_STATE, make_fit, resolve_n_threads, row_loss_dz
+from gdfast._core import (ADAPTIVE_OPTIMIZERS, N_STATE, make_fit, resolve_n_threads,
+                          row_loss_dz)
 
 __all__ = ["fit", "batch_gradient", "update", "step_lr", "clip_gradient", "row_loss_dz",
            "softmax_loss_dz"]
@@ -34,11 +35,12 @@ def batch_gradient(loss, n_outputs, epsilon, X, y, sw, rows, theta):
     """The data gradient (1/m) sum_i sw_i grad loss_i over the m rows `rows` (None: all), as
     a flat vector laid out like theta, and sum_i sw_i loss_i (float64)."""
     K, d = n_outputs, X.shape[1]
+    X = getattr(X, "matrix", X)          # gdfast._core.CSR: its scipy matrix
     Xb = X if rows is None else X[rows]
     yb = y if rows is None else y[rows]
     m = Xb.shape[0]
     W = theta[:K * d].reshape(K, d)
-    Z = Xb @ W.T + theta[K * d:]
+    Z = np.asarray(Xb @ W.T) + theta[K * d:]
     if loss == "multinomial":
         row_loss, dZ = softmax_loss_dz(Z, yb.astype(np.intp))
     else:
@@ -48,7 +50,8 @@ def batch_gradient(loss, n_outputs, epsilon, X, y, sw, rows, theta):
         swb = sw if rows is None else sw[rows]
         row_loss = swb * row_loss
         dZ = dZ * swb[:, None]
-    grad = np.concatenate([(dZ.T @ Xb).ravel(), dZ.sum(axis=0)]) / m
+    XtdZ = np.asarray((Xb.T @ dZ).T) if not isinstance(Xb, np.ndarray) else dZ.T @ Xb
+    grad = np.concatenate([XtdZ.ravel(), dZ.sum(axis=0)]) / m
     return grad.astype(X.dtype, copy=False), float(np.sum(row_loss, dtype=np.float64))
 
 
@@ -130,6 +133,12 @@ def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
         w[...] = np.sign(w) * np.maximum(np.abs(w) - lr * spec.l1, 0)
 
 
+def _row_entries(indptr, rows):
+    """The positions in a CSR matrix's indices/data of the entries of `rows`."""
+    starts, stops = indptr[rows], indptr[np.asarray(rows) + 1]
+    return np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)] or [np.empty(0, int)])
+
+
 class ReferenceEngine:
     """Same interface as gdfast._native.NativeEngine, one numpy batch at a time."""
 
@@ -141,6 +150,10 @@ class ReferenceEngine:
         self.state = (np.zeros(shape, dtype=problem.dtype) if opt_state is None
                       else opt_state.reshape(shape))
         self.t = t
+        # sparse_updates="lazy" changes the adaptive optimizers only: sgd, momentum and
+        # nesterov always take the dense step (the native O(nnz) forms are exact)
+        self.lazy = (problem.sparse and spec.sparse_updates == "lazy"
+                     and spec.optimizer in ADAPTIVE_OPTIMIZERS)
 
     def flat_state(self):
         return self.state.reshape(-1)
@@ -161,8 +174,19 @@ class ReferenceEngine:
             if spec.clip_norm > 0:
                 clip_gradient(grad[:p.n_params if spec.fit_intercept else K * p.d],
                               spec.clip_norm)
-            update(spec, self.theta, grad, self.state, K * p.d, self.t,
-                   step_lr(spec, lr_epoch, self.t), spec.fit_intercept)
+            lr = step_lr(spec, lr_epoch, self.t)
+            if self.lazy:
+                # only the features present in the batch's rows, and the intercepts
+                touched = np.unique(p.X.indices[_row_entries(p.X.indptr, rows)])
+                sel = np.concatenate([(np.arange(K)[:, None] * p.d + touched).ravel(),
+                                      np.arange(K * p.d, p.n_params)])
+                th, st = self.theta[sel], self.state[:, sel]
+                update(spec, th, grad[sel], st, K * len(touched), self.t, lr,
+                       spec.fit_intercept)
+                self.theta[sel], self.state[:, sel] = th, st
+            else:
+                update(spec, self.theta, grad, self.state, K * p.d, self.t, lr,
+                       spec.fit_intercept)
         return True, total
 
     def step_lr(self, lr_epoch):
@@ -171,4 +195,4 @@ class ReferenceEngine:
 
 fit = make_fit(lambda: ReferenceEngine, __name__,
                "\n    This is the numpy reference implementation: same signature and semantics "
-               "as gdfast.fit.\n")
+               "as gdfast.fit\n    (parallel='hogwild' is validated, then run serially).\n")

@@ -1,0 +1,49 @@
+/* CSR block gradient: included by gd_kernels_impl.h once per index type with GD_I (int32_t or
+ * int64_t) and GD_ISFX(name) (name_iNN_fNN), inside the instantiation for GD_T. */
+
+/* block_grad on CSR rows: the partial gradient of positions r0..r1 of the order into g[P]
+ * (zeroed here, g[P..P+K) is scratch); returns sum_i sw_i * loss_i.  O(P + nnz of the rows). */
+GD_HOT static double GD_ISFX(block_grad_csr)(const gd_config *cfg, const GD_T *data,
+                                             const GD_I *ind, const GD_I *ptr, int64_t d,
+                                             const GD_T *y, const GD_T *sw,
+                                             const int64_t *order, int64_t r0, int64_t r1,
+                                             const GD_T *th, GD_T *g, int *stopped) {
+    const int64_t K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
+    const GD_T eps = (GD_T)cfg->epsilon;
+    GD_T *z = g + P;
+    double lsum = 0;
+    for (int64_t j = 0; j < P; j++) g[j] = 0;
+    *stopped = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        if (cfg->interruptible && (r == r0 || (r & 1023) == 0) && gd_interrupt_pending()) {
+            *stopped = 1;
+            break;
+        }
+        const int64_t i = order ? order[r] : r;
+        const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
+        for (int64_t k = 0; k < K; k++) {
+            const GD_T *wk = th + k * d;
+            GD_T s = 0;
+            for (int64_t e = lo; e < hi; e++) s += data[e] * wk[ind[e]];
+            z[k] = s + th[n_coef + k];
+        }
+        const GD_T wi = sw ? sw[i] : (GD_T)1;
+        GD_T li;
+        if (K == 1) {
+            GD_T dz;
+            li = GD_SFX(loss_dz)(cfg->loss, z[0], y[i], eps, &dz);
+            z[0] = dz;
+        } else {
+            li = GD_SFX(softmax_dz)(z, K, (int64_t)y[i]);
+        }
+        lsum += (double)(wi * li);
+        for (int64_t k = 0; k < K; k++) {
+            const GD_T a = wi * z[k];
+            if (a == 0) continue;
+            GD_T *gk = g + k * d;
+            for (int64_t e = lo; e < hi; e++) gk[ind[e]] += a * data[e];
+            g[n_coef + k] += a;
+        }
+    }
+    return lsum;
+}

@@ -1,0 +1,448 @@
+/* CSR epochs: the sparse (O(nnz) per step) path and the gd_*_csr entry points.  Included by
+ * gd_kernels_impl.h once per index type with GD_I (int32_t or int64_t) and GD_ISFX(name), inside
+ * the instantiation for GD_T.  See gdfast.h (gd_epoch_csr_*) for the contract.
+ *
+ * Kinds (gd_kernels.c):
+ *   GD_SP_SGD   plain SGD.  The coefficients are stored as u with w = P u, where P is the
+ *               product of the L2 factors (1 - lr_s l2) over the segment's steps, and the L1
+ *               soft-thresholds of the untouched steps are deferred: Q is the running sum of
+ *               lr_s l1 / P_s, aux[j] the value of Q when feature j was last brought up to date,
+ *               and soft-thresholding u_j by Q - aux[j] applies all of them at once (in u-space
+ *               successive thresholds add up).  A step costs O(nnz); P is brought back to 1
+ *               (every coefficient materialized, O(d)) at the end of a segment, cut where P
+ *               would fall below 1e-9, and at the end of the call.
+ *   GD_SP_MOM   momentum / nesterov without L1: aux[j] is the last step feature j is up to
+ *               date with; when touched again after k skipped steps, (w, buf) <- M^k (w, buf)
+ *               with the one-step map M of a zero data gradient (gd_mpow).  At the end of the
+ *               call every feature is caught up.
+ *   GD_SP_LAZY  adagrad, rmsprop, adam, adamw with lazy semantics: only the touched features
+ *               (and the intercepts) take the step.
+ * In every kind a step is: collect the batch's features once each (catching them up), the
+ * decision values, the gradient into g[P] (zero outside the touched entries), the update of the
+ * touched entries and the intercepts, then g and the flags are cleared over the same entries.
+ *
+ * Hogwild: each thread runs its own contiguous share of the batches; its k-th batch is the
+ * step tau = seg_t0 + k * nth + tid + 1 (an interleaving of the threads' steps), which sets
+ * the learning rate, the bias corrections, and for GD_SP_SGD the thread's P and Q at tau (it
+ * multiplies in the factors of the other threads' steps too).  Threads read and write the
+ * shared parameters, moments and aux[] without locks: these races are the algorithm. */
+
+typedef struct {
+    const gd_config *cfg;
+    const GD_T *data;
+    const GD_I *ind, *ptr;
+    const GD_T *y, *sw;
+    const int64_t *order;
+    int64_t d, start, stop, batch_size;
+    double lr_epoch;
+    GD_T *theta, *state;
+    double *aux;
+    unsigned char *tbase;
+    gd_sp_layout L;
+    int kind, nth;
+    int64_t seg_b0, seg_b1, seg_t0;   /* the segment: batches seg_b0..seg_b1 after step seg_t0 */
+    volatile int abort_flag;          /* a thread met a non-finite loss */
+} GD_ISFX(sp_ctx);
+
+GD_INLINE void GD_ISFX(sp_soft)(GD_T *th, int64_t K, int64_t d, int64_t j, GD_T thr) {
+    for (int64_t k = 0; k < K; k++) {
+        const GD_T v = th[k * d + j], a = GD_FABS(v) - thr;
+        th[k * d + j] = a > 0 ? (v > 0 ? a : -a) : 0;
+    }
+}
+
+GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
+    const gd_config *cfg = c->cfg;
+    const int64_t d = c->d, K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
+    const int kind = c->kind;
+    unsigned char *base = c->tbase + (int64_t)tid * c->L.stride;
+    gd_sp_thread *ts = (gd_sp_thread *)base;
+    GD_T *g = (GD_T *)(base + c->L.g), *gb = g + n_coef;
+    GD_T *zb = (GD_T *)(base + c->L.z);
+    int64_t *touched = (int64_t *)(base + c->L.touched);
+    unsigned char *mark = base + c->L.mark;
+    GD_T *th = c->theta, *st = c->state;
+    double *aux = c->aux;
+    const GD_T *data = c->data, *y = c->y, *sw = c->sw;
+    const GD_I *ind = c->ind, *ptr = c->ptr;
+    const GD_T eps = (GD_T)cfg->epsilon;
+    const double l2 = cfg->l2, l1 = cfg->l1;
+    const int64_t P_upd = cfg->fit_intercept ? P : n_coef;
+    const int64_t nbs = c->seg_b1 - c->seg_b0;
+    const int64_t B0 = c->seg_b0 + (nbs * tid) / nth, B1 = c->seg_b0 + (nbs * (tid + 1)) / nth;
+    double Pc = 1.0, Qc = 0.0;
+    int64_t tau_prev = c->seg_t0;
+    GD_SFX(step_consts) sc = {0};
+    ts->status = GD_OK;
+    ts->loss = 0;
+    ts->done = 0;
+    for (int64_t s = 0, ib = B0; ib < B1; s++, ib++) {
+        if (c->abort_flag) break;
+        if (cfg->interruptible && (s & 1023) == 0 && gd_interrupt_pending()) {
+            ts->status = GD_INTERRUPTED;
+            break;
+        }
+        const int64_t tau = c->seg_t0 + s * nth + tid + 1;
+        const int64_t b0 = c->start + ib * c->batch_size;
+        const int64_t b1 = b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop;
+        const int64_t m = b1 - b0;
+        const double lr = gd_step_lr(cfg, c->lr_epoch, tau);
+        if (kind == GD_SP_SGD) {
+            /* P and Q at step tau - 1 (the other threads' steps in between included) */
+            for (int64_t u = tau_prev + 1; u < tau; u++) {
+                const double lu = gd_step_lr(cfg, c->lr_epoch, u);
+                Pc *= 1.0 - lu * l2;
+                Qc += lu * l1 / Pc;
+            }
+        } else {
+            GD_SFX(step_consts_init)(cfg, &sc, tau, lr);
+            if (kind == GD_SP_MOM && ts->mp_lr != lr) {
+                mpow_init(&ts->mp, momentum_matrix(cfg, lr));
+                ts->mp_lr = lr;
+            }
+        }
+        /* 1. the batch's features, once each, brought up to date with step tau - 1 */
+        int64_t nt = 0;
+        for (int64_t r = b0; r < b1; r++) {
+            const int64_t i = c->order ? c->order[r] : r;
+            for (int64_t e = (int64_t)ptr[i]; e < (int64_t)ptr[i + 1]; e++) {
+                const int64_t j = (int64_t)ind[e];
+                if (mark[j]) continue;
+                mark[j] = 1;
+                touched[nt++] = j;
+                if (kind == GD_SP_SGD) {
+                    if (l1 > 0) {
+                        const double thr = Qc - aux[j];
+                        if (thr > 0) {
+                            GD_ISFX(sp_soft)(th, K, d, j, (GD_T)thr);
+                            aux[j] = Qc;
+                        }
+                    }
+                } else if (kind == GD_SP_MOM) {
+                    const int64_t kk = (tau - 1) - (int64_t)aux[j];
+                    if (kk > 0) {
+                        const gd_m2 A = mpow_get(&ts->mp, kk);
+                        for (int64_t k = 0; k < K; k++) {
+                            const double w = th[k * d + j], b = st[k * d + j];
+                            th[k * d + j] = (GD_T)(A.a * w + A.b * b);
+                            st[k * d + j] = (GD_T)(A.c * w + A.e * b);
+                        }
+                    }
+                    aux[j] = (double)(tau - 1);
+                }
+            }
+        }
+        /* 2. decision values and sw_i * dloss/dz of each row */
+        double lsum = 0;
+        for (int64_t r = b0; r < b1; r++) {
+            const int64_t i = c->order ? c->order[r] : r, q = r - b0;
+            const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
+            GD_T *z = zb + q * K;
+            for (int64_t k = 0; k < K; k++) {
+                const GD_T *wk = th + k * d;
+                GD_T acc = 0;
+                for (int64_t e = lo; e < hi; e++) acc += data[e] * wk[ind[e]];
+                z[k] = (kind == GD_SP_SGD ? (GD_T)Pc * acc : acc) + th[n_coef + k];
+            }
+            const GD_T wi = sw ? sw[i] : (GD_T)1;
+            GD_T li;
+            if (K == 1) {
+                GD_T dz;
+                li = GD_SFX(loss_dz)(cfg->loss, z[0], y[i], eps, &dz);
+                z[0] = wi * dz;
+            } else {
+                li = GD_SFX(softmax_dz)(z, K, (int64_t)y[i]);
+                for (int64_t k = 0; k < K; k++) z[k] *= wi;
+            }
+            lsum += (double)(wi * li);
+        }
+        ts->loss += lsum;
+        if (!isfinite(lsum)) {
+            for (int64_t q = 0; q < nt; q++) mark[touched[q]] = 0;
+            ts->status = GD_ERR_NONFINITE;
+            ts->done = s + 1;
+            c->abort_flag = 1;
+            break;
+        }
+        /* 3. the batch gradient (sums; divided by m below, as the block path does) */
+        for (int64_t r = b0; r < b1; r++) {
+            const int64_t i = c->order ? c->order[r] : r, q = r - b0;
+            const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
+            const GD_T *z = zb + q * K;
+            for (int64_t k = 0; k < K; k++) {
+                const GD_T a = z[k];
+                GD_T *gk = g + k * d;
+                for (int64_t e = lo; e < hi; e++) gk[ind[e]] += a * data[e];
+                gb[k] += a;
+            }
+        }
+        const GD_T fm = (GD_T)m;
+        GD_T gscale = 1;
+        if (cfg->clip_norm > 0) {
+            double sq = 0;
+            for (int64_t q = 0; q < nt; q++)
+                for (int64_t k = 0; k < K; k++) {
+                    const GD_T v = g[k * d + touched[q]] / fm;
+                    sq += (double)(v * v);
+                }
+            for (int64_t k = n_coef; k < P_upd; k++) {
+                const GD_T v = g[k] / fm;
+                sq += (double)(v * v);
+            }
+            const double coef = cfg->clip_norm / (sqrt(sq) + 1e-6);
+            gscale = coef < 1.0 ? (GD_T)coef : 1;
+        }
+        /* 4. the step on the touched coefficients and the intercepts; g cleared behind */
+        if (kind == GD_SP_SGD) {
+            const double Pn = Pc * (1.0 - lr * l2);
+            const GD_T f = (GD_T)(lr / Pn);
+            for (int64_t q = 0; q < nt; q++) {
+                const int64_t j = touched[q];
+                for (int64_t k = 0; k < K; k++) {
+                    GD_T gv = g[k * d + j] / fm;
+                    if (gscale != 1) gv *= gscale;
+                    th[k * d + j] -= f * gv;
+                    g[k * d + j] = 0;
+                }
+                mark[j] = 0;
+            }
+            for (int64_t k = n_coef; k < P; k++) {
+                GD_T gv = g[k] / fm;
+                if (gscale != 1) gv *= gscale;
+                if (cfg->fit_intercept) th[k] -= (GD_T)lr * gv;
+                g[k] = 0;
+            }
+            Pc = Pn;
+            Qc += lr * l1 / Pn;
+        } else {
+            for (int64_t q = 0; q < nt; q++) {
+                const int64_t j = touched[q];
+                for (int64_t k = 0; k < K; k++) {
+                    GD_T gv = g[k * d + j] / fm;
+                    if (gscale != 1) gv *= gscale;
+                    GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
+                    g[k * d + j] = 0;
+                }
+                if (kind == GD_SP_MOM) aux[j] = (double)tau;
+                mark[j] = 0;
+            }
+            for (int64_t k = n_coef; k < P; k++) {
+                GD_T gv = g[k] / fm;
+                if (gscale != 1) gv *= gscale;
+                if (cfg->fit_intercept) GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k, 0);
+                g[k] = 0;
+            }
+            if (kind == GD_SP_MOM && tau == 1 && nth == 1 && l2 != 0) {
+                /* torch's first step sets buf = g' (not (1 - dampening) g'): apply it to the
+                 * features this batch did not touch too (once per fit, O(d)) */
+                for (int64_t j = 0; j < d; j++) {
+                    if (aux[j] >= 1) continue;
+                    for (int64_t k = 0; k < K; k++)
+                        GD_SFX(coord_update)(cfg, &sc, th, 0, st, P, k * d + j, 1);
+                    aux[j] = 1;
+                }
+            }
+        }
+        ts->done = s + 1;
+        tau_prev = tau;
+    }
+    ts->tau = tau_prev;
+    ts->P = Pc;
+    ts->Q = Qc;
+}
+
+/* Bring every coefficient up to date with the scale P and threshold Q of GD_SP_SGD. */
+static void GD_ISFX(sp_materialize_sgd)(const gd_config *cfg, GD_T *th, double *aux, int64_t d,
+                                        double Pc, double Qc) {
+    const int64_t K = cfg->n_outputs;
+    const GD_T fP = (GD_T)Pc;
+    for (int64_t j = 0; j < d; j++) {
+        if (cfg->l1 > 0) {
+            const double thr = Qc - aux[j];
+            if (thr > 0) GD_ISFX(sp_soft)(th, K, d, j, (GD_T)thr);
+            aux[j] = 0;
+        }
+        if (Pc != 1.0)
+            for (int64_t k = 0; k < K; k++) th[k * d + j] *= fP;
+    }
+}
+
+/* Catch every feature up with step t_end (GD_SP_MOM). */
+static void GD_ISFX(sp_catch_up_mom)(const gd_config *cfg, GD_T *th, GD_T *st, double *aux,
+                                     int64_t d, int64_t t_end, gd_mpow *mp) {
+    const int64_t K = cfg->n_outputs;
+    for (int64_t j = 0; j < d; j++) {
+        const int64_t kk = t_end - (int64_t)aux[j];
+        if (kk <= 0) continue;
+        const gd_m2 A = mpow_get(mp, kk);
+        for (int64_t k = 0; k < K; k++) {
+            const double w = th[k * d + j], b = st[k * d + j];
+            th[k * d + j] = (GD_T)(A.a * w + A.b * b);
+            st[k * d + j] = (GD_T)(A.c * w + A.e * b);
+        }
+        aux[j] = (double)t_end;
+    }
+}
+
+static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, const GD_I *ind,
+                             const GD_I *ptr, int64_t d, const GD_T *y, const GD_T *sw,
+                             const int64_t *order, int64_t start, int64_t stop,
+                             int64_t batch_size, double lr_epoch, GD_T *theta, GD_T *state,
+                             int64_t *t, void *sparse_work, int64_t sparse_work_bytes,
+                             double *loss_out, int n_threads) {
+    const int64_t K = cfg->n_outputs, P = K * (d + 1);
+    const gd_sp_layout L = sp_layout(K, d, batch_size);
+    unsigned char *wbase = (unsigned char *)sp_align((int64_t)(uintptr_t)sparse_work);
+    const int64_t head = (int64_t)(wbase - (unsigned char *)sparse_work) + sp_align(d * 8);
+    const int64_t fit = (sparse_work_bytes - head) / L.stride;
+    int nth = sp_n_threads(cfg, n_threads);
+    if (fit < 1) return GD_ERR_ARGUMENT;
+    if (nth > fit) nth = (int)fit;
+    GD_ISFX(sp_ctx) c = {.cfg = cfg, .data = data, .ind = ind, .ptr = ptr, .y = y, .sw = sw,
+                         .order = order, .d = d, .start = start, .stop = stop,
+                         .batch_size = batch_size, .lr_epoch = lr_epoch, .theta = theta,
+                         .state = state, .aux = (double *)wbase, .tbase = wbase + sp_align(d * 8),
+                         .L = L, .kind = kind, .nth = nth, .abort_flag = 0};
+    for (int q = 0; q < nth; q++) {
+        unsigned char *b = c.tbase + (int64_t)q * L.stride;
+        gd_sp_thread *ts = (gd_sp_thread *)b;
+        GD_T *g = (GD_T *)(b + L.g);
+        for (int64_t j = 0; j < P; j++) g[j] = 0;
+        memset(b + L.mark, 0, (size_t)d);
+        ts->mp_lr = NAN;
+    }
+    const double aux0 = kind == GD_SP_MOM ? (double)*t : 0.0;
+    for (int64_t j = 0; j < d; j++) c.aux[j] = aux0;
+
+    const int64_t n_batches = (stop - start + batch_size - 1) / batch_size;
+    int64_t b = 0, t_cur = *t;
+    double total = 0;
+    int status = GD_OK;
+    while (b < n_batches && status == GD_OK) {
+        int64_t e = n_batches;
+        if (kind == GD_SP_SGD && cfg->l2 > 0) {
+            /* the segment ends where the scale would fall below 1e-9 */
+            double Ps = 1.0;
+            for (e = b; e < n_batches;) {
+                Ps *= 1.0 - gd_step_lr(cfg, lr_epoch, t_cur + (e - b) + 1) * cfg->l2;
+                e++;
+                if (Ps < 1e-9) break;
+            }
+        }
+        c.seg_b0 = b;
+        c.seg_b1 = e;
+        c.seg_t0 = t_cur;
+        if (nth > 1) {
+            gd_mark_parallel_used();
+#pragma omp parallel num_threads(nth)
+            GD_ISFX(sp_worker)(&c, gd_thread_num(), gd_num_threads());
+        } else {
+            GD_ISFX(sp_worker)(&c, 0, 1);
+        }
+        int64_t done = 0, tau_max = t_cur;
+        double Pl = 1.0, Ql = 0.0;
+        for (int q = 0; q < nth; q++) {
+            const gd_sp_thread *ts = (const gd_sp_thread *)(c.tbase + (int64_t)q * L.stride);
+            done += ts->done;
+            total += ts->loss;
+            if (ts->status == GD_ERR_NONFINITE || (ts->status != GD_OK && status == GD_OK))
+                status = ts->status;
+            if (ts->tau > tau_max || q == 0) {
+                tau_max = ts->tau;
+                Pl = ts->P;
+                Ql = ts->Q;
+            }
+        }
+        if (kind == GD_SP_SGD) GD_ISFX(sp_materialize_sgd)(cfg, theta, c.aux, d, Pl, Ql);
+        if (nth == 1) {
+            t_cur += done;
+        } else {
+            t_cur += done;
+            if (tau_max > t_cur) tau_max = t_cur;
+        }
+        b += done;
+        if (kind == GD_SP_MOM) {
+            /* the parameters of the last step applied (on a non-finite loss: the ones it saw) */
+            gd_sp_thread *t0s = (gd_sp_thread *)c.tbase;
+            const int64_t t_end = nth == 1 ? t0s->tau : tau_max;
+            const double lr_end = gd_step_lr(cfg, lr_epoch, t_end > 0 ? t_end : 1);
+            if (t0s->mp_lr != lr_end) {
+                mpow_init(&t0s->mp, momentum_matrix(cfg, lr_end));
+                t0s->mp_lr = lr_end;
+            }
+            GD_ISFX(sp_catch_up_mom)(cfg, theta, state, c.aux, d, t_end, &t0s->mp);
+        }
+    }
+    *t = t_cur;
+    *loss_out = total;
+    return status;
+}
+
+/* Which path an epoch takes: -1 for the block path, else a GD_SP_* kind.  Depends on the
+ * configuration, the learning rates, the batch size and the data, never on n_threads. */
+static int GD_ISFX(csr_kind)(const gd_config *cfg, int64_t n, int64_t d, int64_t nnz,
+                             int64_t batch_size, double lr_epoch, int64_t t0,
+                             int64_t n_batches) {
+    const int opt = cfg->optimizer;
+    const int64_t K = cfg->n_outputs, P = K * (d + 1);
+    const int64_t row_nnz = nnz / n > 1 ? nnz / n : 1;
+    const int dense_batch = batch_size * row_nnz * K >= P;
+    if (opt == GD_OPT_ADAGRAD || opt == GD_OPT_RMSPROP || opt == GD_OPT_ADAM ||
+        opt == GD_OPT_ADAMW)
+        return (cfg->sparse_updates == GD_SPARSE_LAZY || cfg->hogwild) ? GD_SP_LAZY : -1;
+    if (opt == GD_OPT_SGD) {
+        if (cfg->hogwild) return GD_SP_SGD;
+        if (dense_batch) return -1;
+        /* a step that scales the weights by less than 1/2 gains nothing from the scale */
+        const double lr_a = gd_step_lr(cfg, lr_epoch, t0 + 1);
+        const double lr_b = gd_step_lr(cfg, lr_epoch, t0 + (n_batches > 0 ? n_batches : 1));
+        const double lr_max = lr_a > lr_b ? lr_a : lr_b;
+        return 1.0 - lr_max * cfg->l2 < 0.5 ? -1 : GD_SP_SGD;
+    }
+    /* momentum, nesterov: the closed form needs one learning rate for the whole call */
+    if (cfg->hogwild) return GD_SP_MOM;
+    if (dense_batch || cfg->l1 > 0 || cfg->schedule != GD_SCHED_CONSTANT) return -1;
+    return GD_SP_MOM;
+}
+
+int GD_PUB(gd_grad_csr)(const gd_config *cfg, const GD_T *data, const GD_I *indices,
+                         const GD_I *indptr, int64_t n, int64_t d, const GD_T *y,
+                         const GD_T *sw, const int64_t *rows, int64_t n_rows,
+                         const GD_T *theta, GD_T *grad_out, double *loss_out, GD_T *work,
+                         int n_threads) {
+    GD_SFX(rows_src) src = {.data = data, .ind = indices, .ptr = indptr,
+                            .idx64 = sizeof(GD_I) == 8};
+    const int64_t nnz = n > 0 ? (int64_t)indptr[n] : 0;
+    const int64_t row_work = cfg->n_outputs * (n > 0 && nnz / n > 1 ? nnz / n : 1);
+    return GD_SFX(grad_run)(cfg, src, n, d, y, sw, rows, n_rows, theta, grad_out, loss_out,
+                            work, row_work, n_threads);
+}
+
+int GD_PUB(gd_epoch_csr)(const gd_config *cfg, const GD_T *data, const GD_I *indices,
+                          const GD_I *indptr, int64_t n, int64_t d, const GD_T *y,
+                          const GD_T *sw, const int64_t *order, int64_t start, int64_t stop,
+                          int64_t batch_size, double lr_epoch, GD_T *theta, GD_T *state,
+                          int64_t *t, GD_T *work, void *sparse_work,
+                          int64_t sparse_work_bytes, double *loss_out, int n_threads) {
+    int status = check_config(cfg, d);
+    if (status != GD_OK) return status;
+    if (n < 1 || start < 0 || stop > n || start > stop || batch_size < 1 || n_threads < 1)
+        return GD_ERR_ARGUMENT;
+    if (cfg->hogwild && cfg->l1 > 0 &&
+        (cfg->optimizer == GD_OPT_MOMENTUM || cfg->optimizer == GD_OPT_NESTEROV))
+        return GD_ERR_ARGUMENT;
+    const int64_t nnz = (int64_t)indptr[n];
+    const int64_t n_batches = (stop - start + batch_size - 1) / batch_size;
+    const int kind = GD_ISFX(csr_kind)(cfg, n, d, nnz, batch_size, lr_epoch, *t, n_batches);
+    if (kind >= 0) {
+        if (!sparse_work) return GD_ERR_ARGUMENT;
+        return GD_ISFX(sp_epoch)(cfg, kind, data, indices, indptr, d, y, sw, order, start, stop,
+                                 batch_size, lr_epoch, theta, state, t, sparse_work,
+                                 sparse_work_bytes, loss_out, n_threads);
+    }
+    GD_SFX(rows_src) src = {.data = data, .ind = indices, .ptr = indptr,
+                            .idx64 = sizeof(GD_I) == 8};
+    const int64_t row_work = cfg->n_outputs * (nnz / n > 1 ? nnz / n : 1) + 1;
+    return GD_SFX(epoch_run)(cfg, src, n, d, y, sw, order, start, stop, batch_size, lr_epoch,
+                             theta, state, t, work, loss_out, row_work, n_threads);
+}
