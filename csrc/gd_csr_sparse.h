@@ -51,6 +51,34 @@ GD_INLINE void GD_ISFX(sp_soft)(GD_T *th, int64_t K, int64_t d, int64_t j, GD_T 
     }
 }
 
+/* Prefetch along a shuffled order: the CSR arrays of the row GD_SP_PF_ROW positions ahead,
+ * and the weights (and aux[], for L1) of the row GD_SP_PF_W positions ahead, whose indices
+ * were fetched earlier. */
+#ifndef GD_SP_PF_ROW
+#define GD_SP_PF_ROW 8
+#endif
+#ifndef GD_SP_PF_W
+#define GD_SP_PF_W 3
+#endif
+GD_INLINE void GD_ISFX(sp_prefetch)(const GD_ISFX(sp_ctx) *c, int64_t r, int64_t r_end,
+                                    const GD_T *th, int with_aux) {
+    if (r + GD_SP_PF_ROW < r_end) {
+        const int64_t i = c->order ? c->order[r + GD_SP_PF_ROW] : r + GD_SP_PF_ROW;
+        const int64_t lo = (int64_t)c->ptr[i], hi = (int64_t)c->ptr[i + 1];
+        const char *pi = (const char *)(c->ind + lo), *pe = (const char *)(c->ind + hi);
+        for (; pi < pe; pi += 64) GD_PREFETCH(pi);
+        const char *pd = (const char *)(c->data + lo), *pde = (const char *)(c->data + hi);
+        for (; pd < pde; pd += 64) GD_PREFETCH(pd);
+    }
+    if (r + GD_SP_PF_W < r_end) {
+        const int64_t i = c->order ? c->order[r + GD_SP_PF_W] : r + GD_SP_PF_W;
+        for (int64_t e = (int64_t)c->ptr[i]; e < (int64_t)c->ptr[i + 1]; e++) {
+            GD_PREFETCH(th + c->ind[e]);
+            if (with_aux) GD_PREFETCH(c->aux + c->ind[e]);
+        }
+    }
+}
+
 GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     const gd_config *cfg = c->cfg;
     const int64_t d = c->d, K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
@@ -100,6 +128,52 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 mpow_init(&ts->mp, momentum_matrix(cfg, lr));
                 ts->mp_lr = lr;
             }
+        }
+        if (kind == GD_SP_SGD && m == 1 && K == 1 && !(cfg->clip_norm > 0)) {
+            /* per-sample SGD fused: the dot product (catching L1 up), then the update, two
+             * passes over the row (repeated indices add up in both) */
+            const int64_t end = c->start + B1 * c->batch_size < c->stop
+                                    ? c->start + B1 * c->batch_size : c->stop;
+            GD_ISFX(sp_prefetch)(c, b0, end, th, l1 > 0);
+            const int64_t i = c->order ? c->order[b0] : b0;
+            const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
+            GD_T acc = 0;
+            if (l1 > 0) {
+                for (int64_t e = lo; e < hi; e++) {
+                    const int64_t j = (int64_t)ind[e];
+                    const double thr = Qc - aux[j];
+                    if (thr > 0) {
+                        GD_ISFX(sp_soft)(th, 1, d, j, (GD_T)thr);
+                        aux[j] = Qc;
+                    }
+                    acc += data[e] * th[j];
+                }
+            } else {
+                for (int64_t e = lo; e < hi; e++) acc += data[e] * th[ind[e]];
+            }
+            const GD_T z = (GD_T)Pc * acc + th[d];
+            GD_T dz;
+            const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], eps, &dz);
+            const GD_T wi = sw ? sw[i] : (GD_T)1;
+            const double lrow = (double)(wi * li);
+            ts->loss += lrow;
+            if (!isfinite(lrow)) {
+                ts->status = GD_ERR_NONFINITE;
+                ts->done = s + 1;
+                c->abort_flag = 1;
+                break;
+            }
+            const GD_T a = wi * dz;
+            const double Pn = Pc * (1.0 - lr * l2);
+            const GD_T f = (GD_T)(lr / Pn);
+            if (a != 0)
+                for (int64_t e = lo; e < hi; e++) th[ind[e]] -= f * (a * data[e]);
+            if (cfg->fit_intercept) th[d] -= (GD_T)lr * a;
+            Pc = Pn;
+            Qc += lr * l1 / Pn;
+            ts->done = s + 1;
+            tau_prev = tau;
+            continue;
         }
         /* 1. the batch's features, once each, brought up to date with step tau - 1 */
         int64_t nt = 0;

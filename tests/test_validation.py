@@ -95,6 +95,69 @@ BAD = [
 ]
 
 
+sp = pytest.importorskip("scipy.sparse")
+
+
+def _csr(mutate=None, X_=XC):
+    """A CSR copy of X_ (a few entries zeroed), with its arrays changed by mutate."""
+    A = X_.copy()
+    A[np.abs(A) < 0.5] = 0
+    M = sp.csr_matrix(A)
+    if mutate is not None:
+        mutate(M)
+    return M
+
+
+def _set(attr, i, value):
+    def mutate(M):
+        getattr(M, attr)[i] = value
+    return mutate
+
+
+def _entry_row(M, e):
+    return int(np.searchsorted(M.indptr, e, side="right") - 1)
+
+
+_CSR = _csr()
+_E = int(_CSR.indptr[4]) + 1            # an entry of row 4 (rows 0-3 are not empty)
+assert _entry_row(_CSR, _E) == 4
+
+BAD += [
+    ("sparse NaN", _csr(_set("data", _E, np.nan)), YC, {}, ValueError,
+     f"X contains NaN (first at row 4, column {_CSR.indices[_E]})"),
+    ("sparse inf", _csr(_set("data", _E, np.inf)), YC, {}, ValueError,
+     f"X contains infinity (first at row 4, column {_CSR.indices[_E]})"),
+    ("sparse index too large", _csr(_set("indices", _E, 3)), YC, {}, ValueError,
+     "column index 3 in row 4 is outside [0, 3)"),
+    ("sparse negative index", _csr(_set("indices", _E, -1)), YC, {}, ValueError,
+     "column index -1 in row 4 is outside [0, 3)"),
+    ("sparse indptr decreasing", _csr(_set("indptr", 5, 0)), YC, {}, ValueError,
+     "indptr decreases at row 4 (8 -> 0)"),
+    ("sparse indptr start", _csr(_set("indptr", 0, 1)), YC, {}, ValueError,
+     "indptr[0] is 1, expected 0"),
+    ("sparse indptr past the end", _csr(_set("indptr", -1, 10 ** 6)), YC, {}, ValueError,
+     "indptr[-1] = 1000000 but indices has"),
+    ("sparse no rows", sp.csr_matrix((0, 3)), YC[:0], {}, ValueError,
+     "at least 1 sample and 1 feature"),
+    ("sparse no features", sp.csr_matrix((20, 0)), YC, {}, ValueError,
+     "at least 1 sample and 1 feature"),
+    ("sparse complex", _csr().astype(complex), YC, {}, ValueError, "complex data"),
+    ("sparse y", XC, sp.csr_matrix(YC[:, None]), {}, TypeError, "got a sparse matrix"),
+    ("sparse length mismatch", _csr(), YC[:-1], {}, ValueError, "X has 20 samples, y has 19"),
+    ("unknown parallel", _csr(), YC, dict(parallel="threads"), ValueError,
+     "parallel='threads' is not valid; expected one of 'deterministic', 'hogwild'"),
+    ("unknown sparse_updates", _csr(), YC, dict(sparse_updates="sparse"), ValueError,
+     "sparse_updates='sparse' is not valid; expected one of 'dense', 'lazy'"),
+    ("hogwild on dense X", XC, YC, dict(parallel="hogwild"), ValueError,
+     "parallel='hogwild' needs a sparse X"),
+    ("hogwild adam without lazy", _csr(), YC, dict(parallel="hogwild", optimizer="adam"),
+     ValueError, "needs sparse_updates='lazy'"),
+    ("hogwild momentum with L1", _csr(), YC,
+     dict(parallel="hogwild", optimizer="momentum", l1_ratio=0.5), ValueError,
+     "does not support an L1 penalty"),
+]
+
+
 @pytest.mark.parametrize("fit", [gdfast.fit, gdfast.reference.fit], ids=["native", "reference"])
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
 def test_bad_input_is_rejected_with_a_clear_message(case, fit):
@@ -105,6 +168,18 @@ def test_bad_input_is_rejected_with_a_clear_message(case, fit):
     assert fragment in str(info.value), str(info.value)
 
 
+def test_malformed_csr_is_caught_before_the_kernel_would_read_out_of_bounds():
+    """The kernels trust the CSR structure (checking it per epoch would cost a pass); the
+    validation must therefore reject every structure that could make them read out of
+    bounds.  Each mutation of a valid matrix is rejected, and the matrix is not modified."""
+    for mutate in (_set("indices", 0, 3), _set("indices", 0, -5), _set("indptr", 1, 99),
+                   _set("indptr", -1, -1), _set("indptr", 3, 1)):
+        M = _csr(mutate)
+        before = (M.data.copy(), M.indices.copy(), M.indptr.copy())
+        with pytest.raises(ValueError, match="malformed CSR matrix"):
+            gdfast.fit(M, YC, loss="logistic", max_epochs=1)
+        for a, b in zip(before, (M.data, M.indices, M.indptr)):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_labels_of_any_type_for_classification():
