@@ -85,10 +85,11 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     const int kind = c->kind;
     unsigned char *base = c->tbase + (int64_t)tid * c->L.stride;
     gd_sp_thread *ts = (gd_sp_thread *)base;
-    GD_T *g = (GD_T *)(base + c->L.g), *gb = g + n_coef;
+    GD_T *gc = (GD_T *)(base + c->L.g), *gb = gc + n_coef;   /* compact gradient, intercepts */
     GD_T *zb = (GD_T *)(base + c->L.z);
     int64_t *touched = (int64_t *)(base + c->L.touched);
-    unsigned char *mark = base + c->L.mark;
+    int32_t *slot = (int32_t *)(base + c->L.mark);   /* 1 + position in touched, 0: absent */
+    const int n_st = gd_n_state(cfg->optimizer);
     GD_T *th = c->theta, *st = c->state;
     double *aux = c->aux;
     const GD_T *data = c->data, *y = c->y, *sw = c->sw;
@@ -175,15 +176,20 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             tau_prev = tau;
             continue;
         }
-        /* 1. the batch's features, once each, brought up to date with step tau - 1 */
+        /* 1. the batch's features, once each (their parameters prefetched for steps 2 and 4),
+         * brought up to date with step tau - 1 */
         int64_t nt = 0;
         for (int64_t r = b0; r < b1; r++) {
             const int64_t i = c->order ? c->order[r] : r;
             for (int64_t e = (int64_t)ptr[i]; e < (int64_t)ptr[i + 1]; e++) {
                 const int64_t j = (int64_t)ind[e];
-                if (mark[j]) continue;
-                mark[j] = 1;
+                if (slot[j]) continue;
                 touched[nt++] = j;
+                slot[j] = (int32_t)nt;
+                for (int64_t k = 0; k < K; k++) {
+                    GD_PREFETCH(th + k * d + j);
+                    for (int q = 0; q < n_st; q++) GD_PREFETCH(st + q * P + k * d + j);
+                }
                 if (kind == GD_SP_SGD) {
                     if (l1 > 0) {
                         const double thr = Qc - aux[j];
@@ -232,35 +238,41 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
         }
         ts->loss += lsum;
         if (!isfinite(lsum)) {
-            for (int64_t q = 0; q < nt; q++) mark[touched[q]] = 0;
+            for (int64_t q = 0; q < nt; q++) slot[touched[q]] = 0;
             ts->status = GD_ERR_NONFINITE;
             ts->done = s + 1;
             c->abort_flag = 1;
             break;
         }
-        /* 3. the batch gradient (sums; divided by m below, as the block path does) */
+        /* 3. the batch gradient (sums; divided by m below, as the block path does), in
+         * touched order: gc[q * K + k] for feature touched[q] */
+        for (int64_t q = 0; q < nt * K; q++) gc[q] = 0;
         for (int64_t r = b0; r < b1; r++) {
             const int64_t i = c->order ? c->order[r] : r, q = r - b0;
             const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
             const GD_T *z = zb + q * K;
-            for (int64_t k = 0; k < K; k++) {
-                const GD_T a = z[k];
-                GD_T *gk = g + k * d;
-                for (int64_t e = lo; e < hi; e++) gk[ind[e]] += a * data[e];
-                gb[k] += a;
+            if (K == 1) {
+                const GD_T a = z[0];
+                for (int64_t e = lo; e < hi; e++) gc[slot[ind[e]] - 1] += a * data[e];
+                gb[0] += a;
+                continue;
             }
+            for (int64_t e = lo; e < hi; e++) {
+                GD_T *gq = gc + (int64_t)(slot[ind[e]] - 1) * K;
+                for (int64_t k = 0; k < K; k++) gq[k] += z[k] * data[e];
+            }
+            for (int64_t k = 0; k < K; k++) gb[k] += z[k];
         }
         const GD_T fm = (GD_T)m;
         GD_T gscale = 1;
         if (cfg->clip_norm > 0) {
             double sq = 0;
-            for (int64_t q = 0; q < nt; q++)
-                for (int64_t k = 0; k < K; k++) {
-                    const GD_T v = g[k * d + touched[q]] / fm;
-                    sq += (double)(v * v);
-                }
-            for (int64_t k = n_coef; k < P_upd; k++) {
-                const GD_T v = g[k] / fm;
+            for (int64_t q = 0; q < nt * K; q++) {
+                const GD_T v = gc[q] / fm;
+                sq += (double)(v * v);
+            }
+            for (int64_t k = 0; k < P_upd - n_coef; k++) {
+                const GD_T v = gb[k] / fm;
                 sq += (double)(v * v);
             }
             const double coef = cfg->clip_norm / (sqrt(sq) + 1e-6);
@@ -273,18 +285,17 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             for (int64_t q = 0; q < nt; q++) {
                 const int64_t j = touched[q];
                 for (int64_t k = 0; k < K; k++) {
-                    GD_T gv = g[k * d + j] / fm;
+                    GD_T gv = gc[q * K + k] / fm;
                     if (gscale != 1) gv *= gscale;
                     th[k * d + j] -= f * gv;
-                    g[k * d + j] = 0;
                 }
-                mark[j] = 0;
+                slot[j] = 0;
             }
-            for (int64_t k = n_coef; k < P; k++) {
-                GD_T gv = g[k] / fm;
+            for (int64_t k = 0; k < K; k++) {
+                GD_T gv = gb[k] / fm;
                 if (gscale != 1) gv *= gscale;
-                if (cfg->fit_intercept) th[k] -= (GD_T)lr * gv;
-                g[k] = 0;
+                if (cfg->fit_intercept) th[n_coef + k] -= (GD_T)lr * gv;
+                gb[k] = 0;
             }
             Pc = Pn;
             Qc += lr * l1 / Pn;
@@ -292,19 +303,19 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             for (int64_t q = 0; q < nt; q++) {
                 const int64_t j = touched[q];
                 for (int64_t k = 0; k < K; k++) {
-                    GD_T gv = g[k * d + j] / fm;
+                    GD_T gv = gc[q * K + k] / fm;
                     if (gscale != 1) gv *= gscale;
                     GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
-                    g[k * d + j] = 0;
                 }
                 if (kind == GD_SP_MOM) aux[j] = (double)tau;
-                mark[j] = 0;
+                slot[j] = 0;
             }
-            for (int64_t k = n_coef; k < P; k++) {
-                GD_T gv = g[k] / fm;
+            for (int64_t k = 0; k < K; k++) {
+                GD_T gv = gb[k] / fm;
                 if (gscale != 1) gv *= gscale;
-                if (cfg->fit_intercept) GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k, 0);
-                g[k] = 0;
+                if (cfg->fit_intercept)
+                    GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, n_coef + k, 0);
+                gb[k] = 0;
             }
             if (kind == GD_SP_MOM && tau == 1 && nth == 1 && l2 != 0) {
                 /* torch's first step sets buf = g' (not (1 - dampening) g'): apply it to the
@@ -381,8 +392,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         unsigned char *b = c.tbase + (int64_t)q * L.stride;
         gd_sp_thread *ts = (gd_sp_thread *)b;
         GD_T *g = (GD_T *)(b + L.g);
-        for (int64_t j = 0; j < P; j++) g[j] = 0;
-        memset(b + L.mark, 0, (size_t)d);
+        for (int64_t j = K * d; j < P; j++) g[j] = 0;       /* the intercepts' gradient */
+        memset(b + L.mark, 0, (size_t)d * sizeof(int32_t));
         ts->mp_lr = NAN;
     }
     const double aux0 = kind == GD_SP_MOM ? (double)*t : 0.0;
@@ -452,7 +463,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
     return status;
 }
 
-/* Which path an epoch takes: -1 for the block path, else a GD_SP_* kind.  Depends on the
+/* Which path an epoch takes: -1 for the block path, else a GD_SP_* kind (-2: none can give
+ * the semantics asked for: lazy or hogwild with 2^31 - 1 features or more).  Depends on the
  * configuration, the learning rates, the batch size and the data, never on n_threads. */
 static int GD_ISFX(csr_kind)(const gd_config *cfg, int64_t n, int64_t d, int64_t nnz,
                              int64_t batch_size, double lr_epoch, int64_t t0,
@@ -461,9 +473,12 @@ static int GD_ISFX(csr_kind)(const gd_config *cfg, int64_t n, int64_t d, int64_t
     const int64_t K = cfg->n_outputs, P = K * (d + 1);
     const int64_t row_nnz = nnz / n > 1 ? nnz / n : 1;
     const int dense_batch = batch_size * row_nnz * K >= P;
-    if (opt == GD_OPT_ADAGRAD || opt == GD_OPT_RMSPROP || opt == GD_OPT_ADAM ||
-        opt == GD_OPT_ADAMW)
-        return (cfg->sparse_updates == GD_SPARSE_LAZY || cfg->hogwild) ? GD_SP_LAZY : -1;
+    const int lazy_or_hog = cfg->sparse_updates == GD_SPARSE_LAZY || cfg->hogwild;
+    const int adaptive = opt == GD_OPT_ADAGRAD || opt == GD_OPT_RMSPROP ||
+                         opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW;
+    if (d >= INT32_MAX)      /* the sparse path's slots are int32: the block path, if exact */
+        return (cfg->hogwild || (adaptive && lazy_or_hog)) ? -2 : -1;
+    if (adaptive) return lazy_or_hog ? GD_SP_LAZY : -1;
     if (opt == GD_OPT_SGD) {
         if (cfg->hogwild) return GD_SP_SGD;
         if (dense_batch) return -1;
@@ -508,6 +523,7 @@ int GD_PUB(gd_epoch_csr)(const gd_config *cfg, const GD_T *data, const GD_I *ind
     const int64_t nnz = (int64_t)indptr[n];
     const int64_t n_batches = (stop - start + batch_size - 1) / batch_size;
     const int kind = GD_ISFX(csr_kind)(cfg, n, d, nnz, batch_size, lr_epoch, *t, n_batches);
+    if (kind == -2) return GD_ERR_ARGUMENT;
     if (kind >= 0) {
         if (!sparse_work) return GD_ERR_ARGUMENT;
         return GD_ISFX(sp_epoch)(cfg, kind, data, indices, indptr, d, y, sw, order, start, stop,

@@ -181,9 +181,10 @@ typedef struct {
 
 static inline int64_t sp_align(int64_t x) { return (x + 63) & ~(int64_t)63; }
 
-/* Per-thread work region: the report, the gradient accumulator g[P], the batch's
- * dloss/dz[batch_size * K], the touched feature list[d] and the touched flags[d].  Sized for
- * 8-byte values (float32 uses half of the first two). */
+/* Per-thread work region: the report, the batch gradient of the touched features in touched
+ * order then the intercepts' (P values), the batch's sw * dloss/dz (batch_size * K values), the
+ * touched feature list (d int64) and each feature's slot in it (d int32).  Sized for 8-byte
+ * values (float32 uses half of the first two). */
 typedef struct { int64_t g, z, touched, mark, stride; } gd_sp_layout;
 
 static gd_sp_layout sp_layout(int64_t K, int64_t d, int64_t batch_size) {
@@ -196,7 +197,7 @@ static gd_sp_layout sp_layout(int64_t K, int64_t d, int64_t batch_size) {
     L.touched = o;
     o += sp_align(d * 8);
     L.mark = o;
-    o += sp_align(d);
+    o += sp_align(d * 4);
     L.stride = o;
     return L;
 }

@@ -830,6 +830,10 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None
 
     Xa = _as_float_2d(X, "X")
     n, d = Xa.shape
+    if (isinstance(Xa, CSR) and d >= 2 ** 31 - 1
+            and (parallel == "hogwild" or sparse_updates == "lazy")):
+        raise ValueError(f"parallel='hogwild' and sparse_updates='lazy' support fewer than "
+                         f"2**31 - 1 features, got {d}")
     if parallel == "hogwild":
         if not isinstance(Xa, CSR):
             raise ValueError("parallel='hogwild' needs a sparse X (scipy.sparse); dense X is "
