@@ -388,16 +388,21 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                          .batch_size = batch_size, .lr_epoch = lr_epoch, .theta = theta,
                          .state = state, .aux = (double *)wbase, .tbase = wbase + sp_align(d * 8),
                          .L = L, .kind = kind, .nth = nth, .abort_flag = 0};
+    /* per-sample plain SGD runs the fused row step only, which needs neither the slots nor
+     * (without L1) aux: their pages are then never touched */
+    const int fused_only = kind == GD_SP_SGD && batch_size == 1 && K == 1 &&
+                           !(cfg->clip_norm > 0);
     for (int q = 0; q < nth; q++) {
         unsigned char *b = c.tbase + (int64_t)q * L.stride;
         gd_sp_thread *ts = (gd_sp_thread *)b;
         GD_T *g = (GD_T *)(b + L.g);
         for (int64_t j = K * d; j < P; j++) g[j] = 0;       /* the intercepts' gradient */
-        memset(b + L.mark, 0, (size_t)d * sizeof(int32_t));
+        if (!fused_only) memset(b + L.mark, 0, (size_t)d * sizeof(int32_t));
         ts->mp_lr = NAN;
     }
     const double aux0 = kind == GD_SP_MOM ? (double)*t : 0.0;
-    for (int64_t j = 0; j < d; j++) c.aux[j] = aux0;
+    if (kind == GD_SP_MOM || cfg->l1 > 0)
+        for (int64_t j = 0; j < d; j++) c.aux[j] = aux0;
 
     const int64_t n_batches = (stop - start + batch_size - 1) / batch_size;
     int64_t b = 0, t_cur = *t;
