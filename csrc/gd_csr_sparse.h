@@ -21,11 +21,13 @@
  * decision values, the gradient into g[P] (zero outside the touched entries), the update of the
  * touched entries and the intercepts, then g and the flags are cleared over the same entries.
  *
- * Hogwild: each thread runs its own contiguous share of the batches; its k-th batch is the
- * step tau = seg_t0 + k * nth + tid + 1 (an interleaving of the threads' steps), which sets
- * the learning rate, the bias corrections, and for GD_SP_SGD the thread's P and Q at tau (it
- * multiplies in the factors of the other threads' steps too).  Threads read and write the
- * shared parameters, moments and aux[] without locks: these races are the algorithm. */
+ * Hogwild: the batches are dealt round-robin (thread tid runs batches tid, tid + nth, ...,
+ * disjoint shards of the order); batch ib is step seg_t0 + ib + 1, as it is serially, which
+ * sets the learning rate, the bias corrections, and for GD_SP_SGD the thread's P and Q at that
+ * step (it multiplies in the factors of the other threads' steps too).  Threads read and write
+ * the shared parameters, moments and aux[] without locks: these races are the algorithm.  When
+ * threads stop early (an interrupt), the longest complete prefix of batches is reported, so a
+ * resumed epoch skips no row (it repeats the few batches beyond the prefix). */
 
 typedef struct {
     const gd_config *cfg;
@@ -61,21 +63,36 @@ GD_INLINE void GD_ISFX(sp_soft)(GD_T *th, int64_t K, int64_t d, int64_t j, GD_T 
 #define GD_SP_PF_W 3
 #endif
 GD_INLINE void GD_ISFX(sp_prefetch)(const GD_ISFX(sp_ctx) *c, int64_t r, int64_t r_end,
-                                    const GD_T *th, int with_aux) {
-    if (r + GD_SP_PF_ROW < r_end) {
-        const int64_t i = c->order ? c->order[r + GD_SP_PF_ROW] : r + GD_SP_PF_ROW;
+                                    int64_t stride, const GD_T *th, int with_aux) {
+    /* rows r + stride, r + 2 stride, ... are this thread's next per-sample batches */
+    const int64_t ra = r + GD_SP_PF_ROW * stride, rw = r + GD_SP_PF_W * stride;
+    if (ra < r_end) {
+        const int64_t i = c->order ? c->order[ra] : ra;
         const int64_t lo = (int64_t)c->ptr[i], hi = (int64_t)c->ptr[i + 1];
         const char *pi = (const char *)(c->ind + lo), *pe = (const char *)(c->ind + hi);
         for (; pi < pe; pi += 64) GD_PREFETCH(pi);
         const char *pd = (const char *)(c->data + lo), *pde = (const char *)(c->data + hi);
         for (; pd < pde; pd += 64) GD_PREFETCH(pd);
     }
-    if (r + GD_SP_PF_W < r_end) {
-        const int64_t i = c->order ? c->order[r + GD_SP_PF_W] : r + GD_SP_PF_W;
+    if (rw < r_end) {
+        const int64_t i = c->order ? c->order[rw] : rw;
         for (int64_t e = (int64_t)c->ptr[i]; e < (int64_t)c->ptr[i + 1]; e++) {
             GD_PREFETCH(th + c->ind[e]);
             if (with_aux) GD_PREFETCH(c->aux + c->ind[e]);
         }
+    }
+}
+
+#ifndef GD_HOG_FLUSH
+#define GD_HOG_FLUSH 32
+#endif
+/* b[k] += pending[k] atomically (Hogwild's shared intercepts); pending is cleared. */
+GD_INLINE void GD_ISFX(sp_flush)(GD_T *b, GD_T *pending, int64_t K) {
+    for (int64_t k = 0; k < K; k++) {
+        const GD_T v = pending[k];
+#pragma omp atomic
+        b[k] += v;
+        pending[k] = 0;
     }
 }
 
@@ -90,6 +107,13 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     int64_t *touched = (int64_t *)(base + c->L.touched);
     int32_t *slot = (int32_t *)(base + c->L.mark);   /* 1 + position in touched, 0: absent */
     const int n_st = gd_n_state(cfg->optimizer);
+    /* Hogwild and plain SGD: every step updates the intercepts, so racing read-modify-writes
+     * would lose a large share of their updates (the others' lost updates are rare).  Each
+     * thread keeps its intercept updates in bpend and adds them atomically every
+     * GD_HOG_FLUSH steps; its decision values see the shared value plus its own pending. */
+    GD_T *bpend = (GD_T *)(base + c->L.bpend);
+    const int pend = nth > 1 && kind == GD_SP_SGD && cfg->fit_intercept;
+    for (int64_t k = 0; k < K; k++) bpend[k] = 0;
     GD_T *th = c->theta, *st = c->state;
     double *aux = c->aux;
     const GD_T *data = c->data, *y = c->y, *sw = c->sw;
@@ -97,21 +121,20 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     const GD_T eps = (GD_T)cfg->epsilon;
     const double l2 = cfg->l2, l1 = cfg->l1;
     const int64_t P_upd = cfg->fit_intercept ? P : n_coef;
-    const int64_t nbs = c->seg_b1 - c->seg_b0;
-    const int64_t B0 = c->seg_b0 + (nbs * tid) / nth, B1 = c->seg_b0 + (nbs * (tid + 1)) / nth;
     double Pc = 1.0, Qc = 0.0;
     int64_t tau_prev = c->seg_t0;
     GD_SFX(step_consts) sc = {0};
     ts->status = GD_OK;
     ts->loss = 0;
     ts->done = 0;
-    for (int64_t s = 0, ib = B0; ib < B1; s++, ib++) {
+    /* this thread's batches: seg_b0 + tid, + nth, + 2 nth, ... (round-robin) */
+    for (int64_t s = 0, ib = c->seg_b0 + tid; ib < c->seg_b1; s++, ib += nth) {
         if (c->abort_flag) break;
-        if (cfg->interruptible && (s & 1023) == 0 && gd_interrupt_pending()) {
+        if (cfg->interruptible && (s & 63) == 0 && gd_interrupt_pending()) {
             ts->status = GD_INTERRUPTED;
             break;
         }
-        const int64_t tau = c->seg_t0 + s * nth + tid + 1;
+        const int64_t tau = c->seg_t0 + (ib - c->seg_b0) + 1;     /* the batch's serial step */
         const int64_t b0 = c->start + ib * c->batch_size;
         const int64_t b1 = b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop;
         const int64_t m = b1 - b0;
@@ -133,9 +156,9 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
         if (kind == GD_SP_SGD && m == 1 && K == 1 && !(cfg->clip_norm > 0)) {
             /* per-sample SGD fused: the dot product (catching L1 up), then the update, two
              * passes over the row (repeated indices add up in both) */
-            const int64_t end = c->start + B1 * c->batch_size < c->stop
-                                    ? c->start + B1 * c->batch_size : c->stop;
-            GD_ISFX(sp_prefetch)(c, b0, end, th, l1 > 0);
+            const int64_t end = c->start + c->seg_b1 * c->batch_size < c->stop
+                                    ? c->start + c->seg_b1 * c->batch_size : c->stop;
+            GD_ISFX(sp_prefetch)(c, b0, end, nth, th, l1 > 0);
             const int64_t i = c->order ? c->order[b0] : b0;
             const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
             GD_T acc = 0;
@@ -152,7 +175,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             } else {
                 for (int64_t e = lo; e < hi; e++) acc += data[e] * th[ind[e]];
             }
-            const GD_T z = (GD_T)Pc * acc + th[d];
+            const GD_T z = (GD_T)Pc * acc + th[d] + bpend[0];
             GD_T dz;
             const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], eps, &dz);
             const GD_T wi = sw ? sw[i] : (GD_T)1;
@@ -169,11 +192,14 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             const GD_T f = (GD_T)(lr / Pn);
             if (a != 0)
                 for (int64_t e = lo; e < hi; e++) th[ind[e]] -= f * (a * data[e]);
-            if (cfg->fit_intercept) th[d] -= (GD_T)lr * a;
+            if (pend) bpend[0] -= (GD_T)lr * a;
+            else if (cfg->fit_intercept) th[d] -= (GD_T)lr * a;
             Pc = Pn;
             Qc += lr * l1 / Pn;
             ts->done = s + 1;
             tau_prev = tau;
+            if (pend && (s & (GD_HOG_FLUSH - 1)) == GD_HOG_FLUSH - 1)
+                GD_ISFX(sp_flush)(th + n_coef, bpend, K);
             continue;
         }
         /* 1. the batch's features, once each (their parameters prefetched for steps 2 and 4),
@@ -222,7 +248,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 const GD_T *wk = th + k * d;
                 GD_T acc = 0;
                 for (int64_t e = lo; e < hi; e++) acc += data[e] * wk[ind[e]];
-                z[k] = (kind == GD_SP_SGD ? (GD_T)Pc * acc : acc) + th[n_coef + k];
+                z[k] = (kind == GD_SP_SGD ? (GD_T)Pc * acc : acc) + th[n_coef + k] + bpend[k];
             }
             const GD_T wi = sw ? sw[i] : (GD_T)1;
             GD_T li;
@@ -294,11 +320,14 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             for (int64_t k = 0; k < K; k++) {
                 GD_T gv = gb[k] / fm;
                 if (gscale != 1) gv *= gscale;
-                if (cfg->fit_intercept) th[n_coef + k] -= (GD_T)lr * gv;
+                if (pend) bpend[k] -= (GD_T)lr * gv;
+                else if (cfg->fit_intercept) th[n_coef + k] -= (GD_T)lr * gv;
                 gb[k] = 0;
             }
             Pc = Pn;
             Qc += lr * l1 / Pn;
+            if (pend && (s & (GD_HOG_FLUSH - 1)) == GD_HOG_FLUSH - 1)
+                GD_ISFX(sp_flush)(th + n_coef, bpend, K);
         } else {
             for (int64_t q = 0; q < nt; q++) {
                 const int64_t j = touched[q];
@@ -331,6 +360,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
         ts->done = s + 1;
         tau_prev = tau;
     }
+    if (pend) GD_ISFX(sp_flush)(th + n_coef, bpend, K);
     ts->tau = tau_prev;
     ts->P = Pc;
     ts->Q = Qc;
@@ -422,18 +452,38 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         c.seg_b0 = b;
         c.seg_b1 = e;
         c.seg_t0 = t_cur;
+        for (int q = 0; q < nth; q++) {
+            gd_sp_thread *ts = (gd_sp_thread *)(c.tbase + (int64_t)q * L.stride);
+            ts->done = 0;
+            ts->loss = 0;
+            ts->status = GD_OK;
+            ts->tau = t_cur;
+            ts->P = 1.0;
+            ts->Q = 0.0;
+        }
+        int team = 1;
         if (nth > 1) {
             gd_mark_parallel_used();
+            /* the runtime may give fewer threads than asked: the deal and the reports below
+             * use the team it gave */
 #pragma omp parallel num_threads(nth)
-            GD_ISFX(sp_worker)(&c, gd_thread_num(), gd_num_threads());
+            {
+                const int size = gd_num_threads();
+                if (gd_thread_num() == 0) team = size;
+                GD_ISFX(sp_worker)(&c, gd_thread_num(), size);
+            }
         } else {
             GD_ISFX(sp_worker)(&c, 0, 1);
         }
-        int64_t done = 0, tau_max = t_cur;
+        /* the batches completed: all of them, or (a thread stopped early) the longest prefix
+         * of the segment's batches that is complete: the round-robin deal makes it nth times
+         * the fewest batches a thread completed, plus the leading threads that did one more */
+        int64_t done = 0, min_done = INT64_MAX, tau_max = t_cur;
         double Pl = 1.0, Ql = 0.0;
-        for (int q = 0; q < nth; q++) {
+        for (int q = 0; q < team; q++) {
             const gd_sp_thread *ts = (const gd_sp_thread *)(c.tbase + (int64_t)q * L.stride);
             done += ts->done;
+            if (ts->done < min_done) min_done = ts->done;
             total += ts->loss;
             if (ts->status == GD_ERR_NONFINITE || (ts->status != GD_OK && status == GD_OK))
                 status = ts->status;
@@ -443,18 +493,34 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                 Ql = ts->Q;
             }
         }
-        if (kind == GD_SP_SGD) GD_ISFX(sp_materialize_sgd)(cfg, theta, c.aux, d, Pl, Ql);
-        if (nth == 1) {
-            t_cur += done;
-        } else {
-            t_cur += done;
-            if (tau_max > t_cur) tau_max = t_cur;
+        if (status != GD_OK && team > 1) {
+            int64_t prefix = team * min_done;
+            for (int q = 0; q < team; q++) {
+                const gd_sp_thread *ts = (const gd_sp_thread *)(c.tbase + (int64_t)q * L.stride);
+                if (ts->done <= min_done) break;
+                prefix++;
+            }
+            if (prefix > e - b) prefix = e - b;
+            done = prefix;
+            if (kind == GD_SP_SGD) {
+                /* the scale and threshold at the step the epoch resumes from */
+                Pl = 1.0;
+                Ql = 0.0;
+                for (int64_t u = t_cur + 1; u <= t_cur + done; u++) {
+                    const double lu = gd_step_lr(cfg, lr_epoch, u);
+                    Pl *= 1.0 - lu * cfg->l2;
+                    Ql += lu * cfg->l1 / Pl;
+                }
+            }
         }
+        if (kind == GD_SP_SGD) GD_ISFX(sp_materialize_sgd)(cfg, theta, c.aux, d, Pl, Ql);
+        t_cur += done;
+        if (tau_max > t_cur) tau_max = t_cur;
         b += done;
         if (kind == GD_SP_MOM) {
             /* the parameters of the last step applied (on a non-finite loss: the ones it saw) */
             gd_sp_thread *t0s = (gd_sp_thread *)c.tbase;
-            const int64_t t_end = nth == 1 ? t0s->tau : tau_max;
+            const int64_t t_end = team == 1 ? t0s->tau : tau_max;
             const double lr_end = gd_step_lr(cfg, lr_epoch, t_end > 0 ? t_end : 1);
             if (t0s->mp_lr != lr_end) {
                 mpow_init(&t0s->mp, momentum_matrix(cfg, lr_end));

@@ -185,7 +185,7 @@ static inline int64_t sp_align(int64_t x) { return (x + 63) & ~(int64_t)63; }
  * order then the intercepts' (P values), the batch's sw * dloss/dz (batch_size * K values), the
  * touched feature list (d int64) and each feature's slot in it (d int32).  Sized for 8-byte
  * values (float32 uses half of the first two). */
-typedef struct { int64_t g, z, touched, mark, stride; } gd_sp_layout;
+typedef struct { int64_t g, z, touched, mark, bpend, stride; } gd_sp_layout;
 
 static gd_sp_layout sp_layout(int64_t K, int64_t d, int64_t batch_size) {
     gd_sp_layout L;
@@ -198,6 +198,8 @@ static gd_sp_layout sp_layout(int64_t K, int64_t d, int64_t batch_size) {
     o += sp_align(d * 8);
     L.mark = o;
     o += sp_align(d * 4);
+    L.bpend = o;
+    o += sp_align(K * 8);
     L.stride = o;
     return L;
 }
