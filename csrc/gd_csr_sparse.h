@@ -39,6 +39,7 @@ typedef struct {
     double lr_epoch;
     GD_T *theta, *state;
     double *aux;
+    GD_T *ilv;                /* GD_SP_LAZY: [w, s0, s1, s2] per coefficient, or NULL */
     unsigned char *tbase;
     gd_sp_layout L;
     int kind, nth;
@@ -107,6 +108,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     int64_t *touched = (int64_t *)(base + c->L.touched);
     int32_t *slot = (int32_t *)(base + c->L.mark);   /* 1 + position in touched, 0: absent */
     const int n_st = gd_n_state(cfg->optimizer);
+    GD_T *ilv = c->ilv;
     /* Hogwild and plain SGD: every step updates the intercepts, so racing read-modify-writes
      * would lose a large share of their updates (the others' lost updates are rare).  Each
      * thread keeps its intercept updates in bpend and adds them atomically every
@@ -207,14 +209,23 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
         int64_t nt = 0;
         for (int64_t r = b0; r < b1; r++) {
             const int64_t i = c->order ? c->order[r] : r;
+            if (r + 2 < b1) {            /* the slots of the row after next */
+                const int64_t i2 = c->order ? c->order[r + 2] : r + 2;
+                for (int64_t e = (int64_t)ptr[i2]; e < (int64_t)ptr[i2 + 1]; e++)
+                    GD_PREFETCH(slot + ind[e]);
+            }
             for (int64_t e = (int64_t)ptr[i]; e < (int64_t)ptr[i + 1]; e++) {
                 const int64_t j = (int64_t)ind[e];
                 if (slot[j]) continue;
                 touched[nt++] = j;
                 slot[j] = (int32_t)nt;
-                for (int64_t k = 0; k < K; k++) {
-                    GD_PREFETCH(th + k * d + j);
-                    for (int q = 0; q < n_st; q++) GD_PREFETCH(st + q * P + k * d + j);
+                if (ilv) {
+                    for (int64_t k = 0; k < K; k++) GD_PREFETCH(ilv + (k * d + j) * GD_ILV);
+                } else {
+                    for (int64_t k = 0; k < K; k++) {
+                        GD_PREFETCH(th + k * d + j);
+                        for (int q = 0; q < n_st; q++) GD_PREFETCH(st + q * P + k * d + j);
+                    }
                 }
                 if (kind == GD_SP_SGD) {
                     if (l1 > 0) {
@@ -245,9 +256,15 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
             GD_T *z = zb + q * K;
             for (int64_t k = 0; k < K; k++) {
-                const GD_T *wk = th + k * d;
                 GD_T acc = 0;
-                for (int64_t e = lo; e < hi; e++) acc += data[e] * wk[ind[e]];
+                if (ilv) {
+                    const GD_T *wk = ilv + k * d * GD_ILV;
+                    for (int64_t e = lo; e < hi; e++)
+                        acc += data[e] * wk[(int64_t)ind[e] * GD_ILV];
+                } else {
+                    const GD_T *wk = th + k * d;
+                    for (int64_t e = lo; e < hi; e++) acc += data[e] * wk[ind[e]];
+                }
                 z[k] = (kind == GD_SP_SGD ? (GD_T)Pc * acc : acc) + th[n_coef + k] + bpend[k];
             }
             const GD_T wi = sw ? sw[i] : (GD_T)1;
@@ -334,7 +351,12 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 for (int64_t k = 0; k < K; k++) {
                     GD_T gv = gc[q * K + k] / fm;
                     if (gscale != 1) gv *= gscale;
-                    GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
+                    if (ilv) {
+                        GD_T *v = ilv + (k * d + j) * GD_ILV;
+                        GD_SFX(coord_update_p)(cfg, &sc, v, gv, v + 1, v + 2, v + 3, 1);
+                    } else {
+                        GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
+                    }
                 }
                 if (kind == GD_SP_MOM) aux[j] = (double)tau;
                 slot[j] = 0;
@@ -408,7 +430,9 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
     const int64_t K = cfg->n_outputs, P = K * (d + 1);
     const gd_sp_layout L = sp_layout(K, d, batch_size);
     unsigned char *wbase = (unsigned char *)sp_align((int64_t)(uintptr_t)sparse_work);
-    const int64_t head = (int64_t)(wbase - (unsigned char *)sparse_work) + sp_align(d * 8);
+    const int64_t ilv_bytes = kind == GD_SP_LAZY ? sp_ilv_bytes(cfg, d) : 0;
+    const int64_t head = (int64_t)(wbase - (unsigned char *)sparse_work) + sp_align(d * 8) +
+                         sp_ilv_bytes(cfg, d);
     const int64_t fit = (sparse_work_bytes - head) / L.stride;
     int nth = sp_n_threads(cfg, n_threads);
     if (fit < 1) return GD_ERR_ARGUMENT;
@@ -416,7 +440,9 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
     GD_ISFX(sp_ctx) c = {.cfg = cfg, .data = data, .ind = ind, .ptr = ptr, .y = y, .sw = sw,
                          .order = order, .d = d, .start = start, .stop = stop,
                          .batch_size = batch_size, .lr_epoch = lr_epoch, .theta = theta,
-                         .state = state, .aux = (double *)wbase, .tbase = wbase + sp_align(d * 8),
+                         .state = state, .aux = (double *)wbase,
+                         .ilv = ilv_bytes ? (GD_T *)(wbase + sp_align(d * 8)) : NULL,
+                         .tbase = wbase + sp_align(d * 8) + sp_ilv_bytes(cfg, d),
                          .L = L, .kind = kind, .nth = nth, .abort_flag = 0};
     /* per-sample plain SGD runs the fused row step only, which needs neither the slots nor
      * (without L1) aux: their pages are then never touched */
@@ -430,6 +456,13 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         if (!fused_only) memset(b + L.mark, 0, (size_t)d * sizeof(int32_t));
         ts->mp_lr = NAN;
     }
+    const int n_st = gd_n_state(cfg->optimizer);
+    if (c.ilv)
+        for (int64_t q = 0; q < K * d; q++) {
+            GD_T *v = c.ilv + q * GD_ILV;
+            v[0] = theta[q];
+            for (int r = 0; r < GD_ILV - 1; r++) v[1 + r] = r < n_st ? state[r * P + q] : 0;
+        }
     const double aux0 = kind == GD_SP_MOM ? (double)*t : 0.0;
     if (kind == GD_SP_MOM || cfg->l1 > 0)
         for (int64_t j = 0; j < d; j++) c.aux[j] = aux0;
@@ -529,6 +562,12 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
             GD_ISFX(sp_catch_up_mom)(cfg, theta, state, c.aux, d, t_end, &t0s->mp);
         }
     }
+    if (c.ilv)
+        for (int64_t q = 0; q < K * d; q++) {
+            const GD_T *v = c.ilv + q * GD_ILV;
+            theta[q] = v[0];
+            for (int r = 0; r < n_st; r++) state[r * P + q] = v[1 + r];
+        }
     *t = t_cur;
     *loss_out = total;
     return status;

@@ -208,11 +208,25 @@ static int sp_n_threads(const gd_config *cfg, int n_threads) {
     return (cfg->hogwild && n_threads > 1 && !gd_in_forked_child()) ? n_threads : 1;
 }
 
+/* The lazy adaptive path keeps each coefficient and its optimizer state interleaved during a
+ * call, GD_ILV values per coefficient (a touched feature costs one cache line, not four). */
+#define GD_ILV 4
+static int sp_interleaves(const gd_config *cfg) {
+    const int opt = cfg->optimizer;
+    return (opt == GD_OPT_ADAGRAD || opt == GD_OPT_RMSPROP || opt == GD_OPT_ADAM ||
+            opt == GD_OPT_ADAMW) && (cfg->sparse_updates == GD_SPARSE_LAZY || cfg->hogwild);
+}
+
+static int64_t sp_ilv_bytes(const gd_config *cfg, int64_t d) {
+    return sp_interleaves(cfg) ? sp_align(cfg->n_outputs * d * GD_ILV * 8) : 0;
+}
+
 int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads) {
     if (d < 1 || batch_size < 1 || cfg->n_outputs < 1) return 0;
     const gd_sp_layout L = sp_layout(cfg->n_outputs, d, batch_size);
-    /* alignment slack, the shared per-feature array aux[d], then the thread regions */
-    return 64 + sp_align(d * 8) + sp_n_threads(cfg, n_threads) * L.stride;
+    /* alignment slack, the shared per-feature array aux[d], the interleaved coefficients,
+     * then the thread regions */
+    return 64 + sp_align(d * 8) + sp_ilv_bytes(cfg, d) + sp_n_threads(cfg, n_threads) * L.stride;
 }
 
 #define GD_T double

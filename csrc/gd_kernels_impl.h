@@ -697,12 +697,14 @@ GD_INLINE void GD_SFX(step_consts_init)(const gd_config *cfg, GD_SFX(step_consts
     sc->amsgrad = cfg->amsgrad;
 }
 
-/* update_loop for the single entry j (pen: penalized or not), gradient value gv. */
-GD_INLINE void GD_SFX(coord_update)(const gd_config *cfg, const GD_SFX(step_consts) *sc,
-                                    GD_T *th, GD_T gv, GD_T *st, int64_t P, int64_t j,
-                                    int pen) {
+/* update_loop for one coordinate (pen: penalized or not), gradient value gv: its value *w and
+ * its optimizer state *s0, *s1, *s2 (those the optimizer has). */
+GD_INLINE void GD_SFX(coord_update_p)(const gd_config *cfg, const GD_SFX(step_consts) *sc,
+                                      GD_T *w, GD_T gv, GD_T *s0, GD_T *s1, GD_T *s2,
+                                      int pen) {
     const GD_T l2 = pen ? sc->l2 : 0, flr = sc->flr;
-    GD_T *s0 = st, *s1 = st + P, *s2 = st + 2 * P;
+    const int64_t j = 0;
+    GD_T *th = w;
     const GD_T gj = gv + l2 * th[j];
     switch (cfg->optimizer) {
     case GD_OPT_SGD:
@@ -755,6 +757,15 @@ GD_INLINE void GD_SFX(coord_update)(const gd_config *cfg, const GD_SFX(step_cons
         const GD_T a = GD_FABS(th[j]) - sc->l1thr;
         th[j] = a > 0 ? (th[j] > 0 ? a : -a) : 0;
     }
+}
+
+/* coord_update_p on entry j of theta[P] and state[n_state * P] (state may be NULL). */
+GD_INLINE void GD_SFX(coord_update)(const gd_config *cfg, const GD_SFX(step_consts) *sc,
+                                    GD_T *th, GD_T gv, GD_T *st, int64_t P, int64_t j,
+                                    int pen) {
+    const int n_st = gd_n_state(cfg->optimizer);
+    GD_SFX(coord_update_p)(cfg, sc, th + j, gv, n_st > 0 ? st + j : NULL,
+                           n_st > 1 ? st + P + j : NULL, n_st > 2 ? st + 2 * P + j : NULL, pen);
 }
 
 #define GD_I int32_t
