@@ -67,6 +67,8 @@ GD_INLINE void GD_ISFX(sp_prefetch)(const GD_ISFX(sp_ctx) *c, int64_t r, int64_t
                                     int64_t stride, const GD_T *th, int with_aux) {
     /* rows r + stride, r + 2 stride, ... are this thread's next per-sample batches */
     const int64_t ra = r + GD_SP_PF_ROW * stride, rw = r + GD_SP_PF_W * stride;
+    if (c->order && r + 2 * GD_SP_PF_ROW * stride < r_end)
+        GD_PREFETCH(c->ptr + c->order[r + 2 * GD_SP_PF_ROW * stride]);
     if (ra < r_end) {
         const int64_t i = c->order ? c->order[ra] : ra;
         const int64_t lo = (int64_t)c->ptr[i], hi = (int64_t)c->ptr[i + 1];
@@ -207,11 +209,24 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
         /* 1. the batch's features, once each (their parameters prefetched for steps 2 and 4),
          * brought up to date with step tau - 1 */
         int64_t nt = 0;
+        const int64_t r_end = c->start + c->seg_b1 * c->batch_size < c->stop
+                                  ? c->start + c->seg_b1 * c->batch_size : c->stop;
         for (int64_t r = b0; r < b1; r++) {
             const int64_t i = c->order ? c->order[r] : r;
-            if (r + 2 < b1) {            /* the slots of the row after next */
-                const int64_t i2 = c->order ? c->order[r + 2] : r + 2;
-                for (int64_t e = (int64_t)ptr[i2]; e < (int64_t)ptr[i2 + 1]; e++)
+            /* along the (shuffled) order, into the next batch: the CSR arrays of the row
+             * GD_SP_PF_ROW ahead, the slots of the row GD_SP_PF_W ahead */
+            if (c->order && r + 2 * GD_SP_PF_ROW < r_end)
+                GD_PREFETCH(ptr + c->order[r + 2 * GD_SP_PF_ROW]);
+            if (r + GD_SP_PF_ROW < r_end) {
+                const int64_t ia = c->order ? c->order[r + GD_SP_PF_ROW] : r + GD_SP_PF_ROW;
+                const char *pi = (const char *)(ind + ptr[ia]), *pe = (const char *)(ind + ptr[ia + 1]);
+                for (; pi < pe; pi += 64) GD_PREFETCH(pi);
+                const char *pd = (const char *)(data + ptr[ia]), *pde = (const char *)(data + ptr[ia + 1]);
+                for (; pd < pde; pd += 64) GD_PREFETCH(pd);
+            }
+            if (r + GD_SP_PF_W < r_end) {
+                const int64_t iw = c->order ? c->order[r + GD_SP_PF_W] : r + GD_SP_PF_W;
+                for (int64_t e = (int64_t)ptr[iw]; e < (int64_t)ptr[iw + 1]; e++)
                     GD_PREFETCH(slot + ind[e]);
             }
             for (int64_t e = (int64_t)ptr[i]; e < (int64_t)ptr[i + 1]; e++) {
