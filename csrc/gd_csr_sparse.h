@@ -605,13 +605,15 @@ static int GD_ISFX(csr_kind)(const gd_config *cfg, int64_t n, int64_t d, int64_t
         return (cfg->hogwild || (adaptive && lazy_or_hog)) ? -2 : -1;
     if (adaptive) return lazy_or_hog ? GD_SP_LAZY : -1;
     if (opt == GD_OPT_SGD) {
-        if (cfg->hogwild) return GD_SP_SGD;
-        if (dense_batch) return -1;
-        /* a step that scales the weights by less than 1/2 gains nothing from the scale */
+        /* a step that scales the weights by less than 1/2 (or flips or zeroes them) gains
+         * nothing from the scale and could not be held by it: the block path, exact (also
+         * under hogwild, which then runs deterministically) */
         const double lr_a = gd_step_lr(cfg, lr_epoch, t0 + 1);
         const double lr_b = gd_step_lr(cfg, lr_epoch, t0 + (n_batches > 0 ? n_batches : 1));
         const double lr_max = lr_a > lr_b ? lr_a : lr_b;
-        return 1.0 - lr_max * cfg->l2 < 0.5 ? -1 : GD_SP_SGD;
+        if (1.0 - lr_max * cfg->l2 < 0.5) return -1;
+        if (cfg->hogwild) return GD_SP_SGD;
+        return dense_batch ? -1 : GD_SP_SGD;
     }
     /* momentum, nesterov: the closed form needs one learning rate for the whole call */
     if (cfg->hogwild) return GD_SP_MOM;
