@@ -251,6 +251,8 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                         }
                     }
                 } else if (kind == GD_SP_MOM) {
+                    /* (under hogwild another thread may have brought j further already: then
+                     * it is left as it is, never moved back) */
                     const int64_t kk = (tau - 1) - (int64_t)aux[j];
                     if (kk > 0) {
                         const gd_m2 A = mpow_get(&ts->mp, kk);
@@ -259,8 +261,8 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                             th[k * d + j] = (GD_T)(A.a * w + A.b * b);
                             st[k * d + j] = (GD_T)(A.c * w + A.e * b);
                         }
+                        aux[j] = (double)(tau - 1);
                     }
-                    aux[j] = (double)(tau - 1);
                 }
             }
         }
@@ -373,7 +375,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                         GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
                     }
                 }
-                if (kind == GD_SP_MOM) aux[j] = (double)tau;
+                if (kind == GD_SP_MOM && aux[j] < (double)tau) aux[j] = (double)tau;
                 slot[j] = 0;
             }
             for (int64_t k = 0; k < K; k++) {
