@@ -13,6 +13,15 @@ Dense logistic regression (default n=400_000, d=128, float64, all threads):
     python benchmarks/peers.py [--quick] [--n N] [--d D] [--repeats R]
                                [--out benchmarks/peers.png] [--json out.json]
 
+Sparse logistic regression (--sparse; default n=1_000_000, d=2^20, 40 non-zeros per row,
+float64; --quick: n=100_000, d=2^17): the issue's CSR problem (benchmarks/common.py,
+make_sparse_data), one epoch of scikit-learn's SGDClassifier and of gdfast's per-sample SGD
+(1 thread, Hogwild on 2), lazy Adam 256 (1 thread, Hogwild on 2), the held-out accuracy of
+each fit, and the extra peak memory of a gdfast fit against CSR bytes + O(d) state + 20 MiB.
+
+    python benchmarks/peers.py --sparse [--quick] [--n N] [--d D] [--nnz K] [--repeats R]
+                               [--out benchmarks/peers_sparse.png] [--json out.json]
+
 Peers that are not installed are skipped with a note.  Times are medians over --repeats
 runs (after one warm-up run), fewer when the runs of one row exceed RUN_BUDGET_S, more
 when they took less than MIN_MEASURE_S in all; the "runs" column says how many.  The
@@ -38,7 +47,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import gdfast  # noqa: E402
-from benchmarks.common import ALPHA, fit_kwargs, logistic_objective, make_data  # noqa: E402
+from benchmarks.common import (ALPHA, SPARSE_NNZ_PER_ROW, fit_kwargs,  # noqa: E402
+                               fit_sklearn_quietly, heldout_scores, logistic_objective,
+                               make_data, make_sparse_data, resolve, sklearn_sgd_sparse,
+                               sparse_fit_kwargs)
 
 RUN_BUDGET_S = 30.0          # stop repeating a row once its runs took this long
 MIN_MEASURE_S = 0.2          # repeat a row beyond --repeats until its runs took this long
@@ -107,6 +119,8 @@ class Row:
     others: float | None = None
     estimated: bool = False
     note: str = ""
+    accuracy: float | None = None    # sparse section: held-out accuracy (median over the runs)
+    logloss: float | None = None     # ... and mean logistic loss
 
     @classmethod
     def timed(cls, name, library, timing, note=""):
@@ -571,20 +585,21 @@ def print_optimum(o):
               f" median of {r['runs']}, others {busy(r['others'])}{mark}")
 
 
-def print_targets(report):
+def print_targets(report, targets=TARGETS):
     others = report.meta["others"]
     if others is not None and others > OTHERS_WARN:
         print(f"\nWARNING: other processes kept {others:.2f} cores busy on average during this "
               "run:\nits timings, and the results below, are not to be trusted.")
-    print(f"\n{'target':<54}{'wanted':>10}{'measured':>10}  result")
-    for name, key, op, threshold in TARGETS:
+    width = max(54, max(len(t[0]) for t in targets) + 2)
+    print(f"\n{'target':<{width}}{'wanted':>10}{'measured':>10}  result")
+    for name, key, op, threshold in targets:
         value = report.measured.get(key)
         wanted = f"{op} {threshold:g}"
         if value is None:
-            print(f"{name:<54}{wanted:>10}{'n/a':>10}  not measured")
+            print(f"{name:<{width}}{wanted:>10}{'n/a':>10}  not measured")
             continue
         ok = {"<=": value <= threshold, "<": value < threshold, ">=": value >= threshold}[op]
-        print(f"{name:<54}{wanted:>10}{value:>10.3f}  {'PASS' if ok else 'FAIL'}")
+        print(f"{name:<{width}}{wanted:>10}{value:>10.3f}  {'PASS' if ok else 'FAIL'}")
 
 
 def plot(report, path):
@@ -617,19 +632,365 @@ def plot(report, path):
     print(f"\nchart written to {path}")
 
 
+# --- the sparse section (--sparse) ------------------------------------------------------------
+
+SPARSE_SIZE = (1_000_000, 2**20)          # the issue's n, d
+SPARSE_QUICK_SIZE = (100_000, 2**17)
+SPARSE_N_TEST = 100_000                   # held-out rows (at most n // 5)
+SPARSE_ACCURACY_TOL = 0.01                # per-sample SGD vs scikit-learn's, held out
+SKLEARN_SGD = "SGDClassifier log_loss, optimal"
+# row name -> SPARSE_MODES key (benchmarks/common.py)
+SPARSE_SGD1, SPARSE_HOG2 = "per-sample SGD, 1 thread", "per-sample SGD, Hogwild 2 threads"
+SPARSE_ADAM1, SPARSE_ADAM_HOG2 = "lazy Adam 256, 1 thread", "lazy Adam 256, Hogwild 2 threads"
+SPARSE_JOBS = {SPARSE_SGD1: "sgd-1thread", SPARSE_HOG2: "sgd-hogwild-2",
+               SPARSE_ADAM1: "lazy-adam-256", SPARSE_ADAM_HOG2: "lazy-adam-256-hogwild-2"}
+
+# The issue's sparse targets.  The speed-ups compare whole fit() calls (scikit-learn has no
+# other); the Adam / SGD ratio compares epochs as gdfast's driver times them, both 1 thread.
+SPARSE_TARGETS = [
+    ("per-sample SGD 1 thread: speed-up over sklearn SGDClassifier", "sparse_sgd1_speedup",
+     ">=", 1.5),
+    ("per-sample SGD Hogwild 2 threads: speed-up over sklearn", "sparse_hogwild2_speedup",
+     ">=", 2.5),
+    ("lazy Adam 256 epoch / per-sample SGD epoch (1 thread)", "sparse_adam256_over_sgd1",
+     "<=", 2.0),
+    ("peak memory / (CSR + O(d) state + 20 MiB), worst fit", "sparse_memory_over_budget",
+     "<=", 1.0),
+]
+
+
+def csr_bytes(X):
+    return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+
+
+def sparse_state_bytes(X, y, kwargs):
+    """The O(d) memory that a gdfast fit of X (CSR) with these arguments allocates by design,
+    item by item in bytes: NativeEngine's buffers (src/gdfast/_native.py), built from the
+    spec that gdfast.fit itself resolves (benchmarks/common.py, resolve), and the result's
+    copies.  With P = K (d + 1) parameters (K = 1 output here) of `itemsize` bytes:
+
+      theta        P values: the coefficients and intercepts the engine updates in place;
+      opt_state    N_STATE[optimizer] * P values (sgd: none; adam: 3 vectors: m, v and
+                   amsgrad's max v, zero pages until written);
+      sparse_work  Config.csr_work_bytes(d, batch_size, n_threads): the sparse path's aux[d]
+                   doubles (shared), then per thread (1; n_threads under Hogwild) a gradient
+                   accumulator of P, the batch's dloss/dz, a touched-feature list of d int64
+                   and d flag bytes (csrc/gd_kernels.c, sp_layout);
+      result       the FitResult returned: coef/intercept (a copy of theta) and
+                   state.opt_state (a copy of opt_state, for warm restarts).
+
+    Not counted: the engine's dense work buffer (Config.work_size(d) values, np.empty, written
+    by the block path only: the sparse path never touches its pages, so they take no RSS; if
+    it did, the measured peak would show it), and the O(n) buffers (the shuffled row order,
+    n int64, and y encoded in X's dtype), which have to fit in the 20 MiB."""
+    from gdfast import _kernels
+    from gdfast._core import N_STATE
+
+    problem, spec, _ = resolve(X, y, **kwargs)
+    itemsize, K, d = problem.dtype.itemsize, problem.n_outputs, problem.d
+    cfg = _kernels.Config(**spec.kernel_config(K, d, itemsize))
+    n_threads = gdfast.effective_n_threads(kwargs.get("n_threads"))
+    theta = problem.n_params * itemsize
+    state = N_STATE[spec.optimizer] * problem.n_params * itemsize
+    items = {"theta": theta, "opt_state": state,
+             "sparse_work": cfg.csr_work_bytes(d, spec.batch_size, n_threads),
+             "result": theta + state}
+    not_counted = {"dense_work (untouched)": cfg.work_size(d) * itemsize,
+                   "order + y (O(n))": problem.n * (8 + itemsize)}
+    return items, not_counted
+
+
+SPARSE_MEMORY_CHILD = """
+import json, sys
+sys.path.insert(0, {here!r})
+import gdfast
+from benchmarks.common import make_sparse_data, sparse_fit_kwargs
+spec = json.loads(sys.argv[1])
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024          # kB -> MiB
+
+X, y, *_ = make_sparse_data(spec["n"], spec["d"], spec["nnz"])
+rss, hwm = status("VmRSS"), status("VmHWM")
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")                                    # resets VmHWM to VmRSS
+    method, base = "VmHWM reset by clear_refs", rss
+except OSError:
+    method, base = "VmHWM after - before", hwm
+res = gdfast.fit(X, y, **sparse_fit_kwargs(spec["mode"]))
+print(json.dumps(dict(method=method, extra_mib=status("VmHWM") - base,
+                      csr_mib=(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20,
+                      build_slack_mib=hwm - rss)))
+"""
+
+
+def run_sparse_memory(report, X, y, nnz):
+    """Extra peak RSS of one gdfast fit on the CSR data, per mode, in a fresh interpreter
+    that builds the same data (as run_memory does for dense X); measured = extra peak + the
+    CSR arrays, budget = the CSR arrays + sparse_state_bytes + 20 MiB."""
+    n, d = X.shape
+    code = SPARSE_MEMORY_CHILD.format(here=str(HERE))
+    jobs, csr_mib = {}, csr_bytes(X) / 2**20
+    for name, mode in SPARSE_JOBS.items():
+        kwargs = sparse_fit_kwargs(mode)
+        if gdfast.effective_n_threads(kwargs["n_threads"]) != kwargs["n_threads"]:
+            report.notes.append(f"sparse memory: {name} skipped (not {kwargs['n_threads']} "
+                                "threads here)")
+            continue
+        spec = dict(n=n, d=d, nnz=nnz, mode=mode)
+        out = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], check=True,
+                             capture_output=True, text=True, cwd=HERE)
+        r = json.loads(out.stdout)
+        items, not_counted = sparse_state_bytes(X, y, kwargs)
+        r["state_mib"] = {k: v / 2**20 for k, v in items.items()}
+        r["not_counted_mib"] = {k: v / 2**20 for k, v in not_counted.items()}
+        r["budget_mib"] = csr_mib + sum(items.values()) / 2**20 + 20
+        r["measured_mib"] = csr_mib + r["extra_mib"]
+        r["ratio"] = r["measured_mib"] / r["budget_mib"]
+        jobs[name] = r
+    if not jobs:
+        return
+    worst = max(jobs, key=lambda k: jobs[k]["ratio"])
+    report.sections["sparse_memory"] = {"jobs": jobs, "csr_mib": csr_mib, "worst": worst}
+    report.measured["sparse_memory_over_budget"] = jobs[worst]["ratio"]
+
+
+def sparse_timed(report, name, library, one_fit, X_test, y_test, repeats, note=""):
+    """Times one_fit() -> (coef, intercept, epoch seconds or None) with measure(), and scores
+    every fit it made (the warm-up too) on the held-out rows; the row gives the median
+    accuracy and log loss, the note their range when the runs differ (Hogwild)."""
+    scores = []
+
+    def run():
+        t0 = time.perf_counter()
+        coef, intercept, epoch = one_fit()
+        call = time.perf_counter() - t0
+        scores.append(heldout_scores(X_test, y_test, coef, intercept))
+        return (call if epoch is None else epoch), call
+
+    r = Row.timed(name, library, measure(run, repeats), note=note)
+    accs, losses = [a for a, _ in scores], [lo for _, lo in scores]
+    r.accuracy, r.logloss = statistics.median(accs), statistics.median(losses)
+    if max(accs) > min(accs):
+        r.note = (r.note + "; " if r.note else "") + (f"accuracy {min(accs):.4f}.."
+                                                      f"{max(accs):.4f} over {len(accs)} fits")
+    report.rows.append(r)
+    return r
+
+
+def run_sparse_sklearn(report, X, y, X_test, y_test, repeats):
+    if optional("sklearn.linear_model") is None:
+        report.rows.append(Row(SKLEARN_SGD, "scikit-learn", None, note="not installed: skipped"))
+        return
+
+    def one_fit():
+        clf = fit_sklearn_quietly(sklearn_sgd_sparse(), X, y)
+        return clf.coef_.ravel(), clf.intercept_, None
+
+    sparse_timed(report, SKLEARN_SGD, "scikit-learn", one_fit, X_test, y_test, repeats,
+                 note="whole fit() call, per-sample, 1 thread")
+
+
+def run_sparse_gdfast(report, X, y, X_test, y_test, repeats):
+    for name, mode in SPARSE_JOBS.items():
+        kwargs = sparse_fit_kwargs(mode)
+        if gdfast.effective_n_threads(kwargs["n_threads"]) != kwargs["n_threads"]:
+            report.rows.append(Row(name, "gdfast", None, note=f"skipped: gdfast cannot use "
+                                   f"{kwargs['n_threads']} threads here"))
+            continue
+
+        def one_fit(kw=kwargs):
+            seen = {}
+            res = gdfast.fit(X, y, callback=lambda rec: seen.update(rec), **kw)
+            return res.coef, res.intercept, seen["time"]
+
+        sparse_timed(report, name, "gdfast", one_fit, X_test, y_test, repeats,
+                     note=f"mode {mode}")
+
+
+def sparse_ratios(report):
+    rows = {r.name: r for r in report.rows if r.seconds is not None}
+    out = {}
+    sk = rows.get(SKLEARN_SGD)
+    if sk is not None:
+        for key, name in (("sparse_sgd1_speedup", SPARSE_SGD1),
+                          ("sparse_hogwild2_speedup", SPARSE_HOG2)):
+            if name in rows:
+                out[key] = sk.call_seconds / rows[name].call_seconds
+    if SPARSE_ADAM1 in rows and SPARSE_SGD1 in rows:
+        out["sparse_adam256_over_sgd1"] = rows[SPARSE_ADAM1].seconds / rows[SPARSE_SGD1].seconds
+    return out
+
+
+def sparse_checks(report):
+    """Not targets, sanity: gdfast's per-sample SGD runs scikit-learn's algorithm (same loss,
+    alpha, schedule), so its held-out accuracy should be within SPARSE_ACCURACY_TOL of
+    scikit-learn's; Hogwild's within it of the deterministic run's.  Lazy Adam runs another
+    algorithm, whose accuracy is only reported."""
+    rows = {r.name: r for r in report.rows if r.accuracy is not None}
+    short = {SKLEARN_SGD: "sklearn", SPARSE_SGD1: "SGD 1 thread", SPARSE_HOG2: "SGD Hogwild 2",
+             SPARSE_ADAM1: "lazy Adam 1 thread", SPARSE_ADAM_HOG2: "lazy Adam Hogwild 2"}
+    pairs = [(SPARSE_SGD1, SKLEARN_SGD), (SPARSE_HOG2, SKLEARN_SGD), (SPARSE_HOG2, SPARSE_SGD1),
+             (SPARSE_ADAM_HOG2, SPARSE_ADAM1)]
+    checks = []
+    for a, b in pairs:
+        if a in rows and b in rows:
+            diff = rows[a].accuracy - rows[b].accuracy
+            checks.append({"name": f"{short[a]} - {short[b]}", "diff": diff,
+                           "ok": bool(abs(diff) <= SPARSE_ACCURACY_TOL)})
+    return checks
+
+
+def print_sparse_report(report):
+    m = report.meta
+    print(f"\ngdfast {m['gdfast']} peers, sparse: logistic, CSR n={m['n']}, d={m['d']}, "
+          f"{m['nnz']} non-zeros per row, float64 (X: {m['csr_mib']:.0f} MiB of data + "
+          f"indices + indptr), OpenMP {m['openmp']}, {m['threads']} threads available, "
+          f"repeats={m['repeats']}; load average {m['load_before']:.2f} before, "
+          f"{m['load_after']:.2f} after; other processes used {busy(m['others'])} cores on "
+          "average")
+    print(f"held out: {m['n_test']} more rows of the same problem; the planted w scores "
+          f"accuracy {m['planted_accuracy']:.4f} on them\n")
+    sk = next((r for r in report.rows if r.library == "scikit-learn" and r.seconds), None)
+    header = (f"{'job':<36}{'library':<13}{'s/epoch':>9}{'call s':>9}{'speed-up':>9}"
+              f"{'runs':>5}{'others':>7}{'accuracy':>9}{'logloss':>9}  note")
+    print(header)
+    print("-" * len(header))
+    for r in report.rows:
+        if r.seconds is None:
+            print(f"{r.name:<36}{r.library:<13}{'skipped':>9}  {r.note}")
+            continue
+        up = "" if sk is None else f"{sk.call_seconds / r.call_seconds:.2f}x"
+        print(f"{r.name:<36}{r.library:<13}{r.seconds:>9.4g}{r.call_seconds:>9.4g}{up:>9}"
+              f"{r.runs:>5}{busy(r.others):>7}{r.accuracy:>9.4f}{r.logloss:>9.4g}  {r.note}")
+    print("s/epoch: the epoch as gdfast's driver times it (no validation; scikit-learn: the "
+          "call); call s:\nthe whole fit() call; speed-up: scikit-learn's call s / this row's; "
+          "accuracy, logloss:\nheld out, median over the fits; others: cores that other "
+          f"processes kept busy meanwhile\n(! above {OTHERS_WARN}: that row is not to be "
+          "trusted)")
+    if "sparse_memory" in report.sections:
+        s = report.sections["sparse_memory"]
+        print(f"\npeak memory of one gdfast fit (fresh subprocess; CSR arrays {s['csr_mib']:.1f}"
+              " MiB; budget = CSR + O(d) state + 20 MiB):")
+        for name, r in s["jobs"].items():
+            items = ", ".join(f"{k} {v:.1f}" for k, v in r["state_mib"].items())
+            print(f"  {name:<34} extra {r['extra_mib']:6.1f} MiB -> {r['measured_mib']:7.1f}"
+                  f" / {r['budget_mib']:7.1f} MiB = {r['ratio']:.3f}   (O(d) state: {items})")
+        print("  (" + next(iter(s["jobs"].values()))["method"] + "; not counted in the budget: "
+              + ", ".join(f"{k} {v:.1f} MiB" for k, v in
+                          next(iter(s["jobs"].values()))["not_counted_mib"].items()) + ")")
+    checks = report.sections.get("sparse_checks", [])
+    if checks:
+        print(f"\nchecks: held-out accuracy differences, wanted within +-{SPARSE_ACCURACY_TOL} "
+              "(the same algorithm)")
+        for c in checks:
+            print(f"  {c['name']:<44}{c['diff']:+.4f}  {'ok' if c['ok'] else 'CHECK'}")
+    print_targets(report, SPARSE_TARGETS)
+    for note in report.notes:
+        print(f"note: {note}")
+
+
+def plot_sparse(report, path):
+    matplotlib = optional("matplotlib")
+    if matplotlib is None:
+        report.notes.append("matplotlib is not installed: no chart")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [r for r in report.rows if r.seconds is not None]
+    colors = {"gdfast": "tab:blue", "scikit-learn": "tab:orange"}
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    labels = [f"{r.library}: {r.name} (acc {r.accuracy:.3f})" for r in rows]
+    bars = ax.barh(labels, [r.call_seconds for r in rows],
+                   color=[colors[r.library] for r in rows])
+    sk = next((r for r in rows if r.library == "scikit-learn"), None)
+    if sk is not None:
+        ax.axvline(sk.call_seconds, color="k", linestyle="--")
+        for bar, r in zip(bars, rows, strict=True):      # speed-up over scikit-learn
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                    f" {sk.call_seconds / r.call_seconds:.2f}x", va="center")
+    ax.set_xlim(0, 1.15 * max(r.call_seconds for r in rows))
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds per one-epoch fit() call (dashed: scikit-learn; labels: speed-up "
+                  "over it)")
+    m = report.meta
+    ax.set_title(f"sparse logistic, CSR n={m['n']}, d={m['d']}, {m['nnz']} nnz/row, float64",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"\nchart written to {path}")
+
+
+def main_sparse(args):
+    n, d = SPARSE_QUICK_SIZE if args.quick else SPARSE_SIZE
+    n, d = args.n or n, args.d or d
+    repeats = args.repeats or (1 if args.quick else 3)
+    n_test = min(SPARSE_N_TEST, max(1, n // 5))
+    print(f"building the CSR problem: n={n} (+{n_test} held out), d={d}, {args.nnz} non-zeros "
+          "per row ...", flush=True)
+    X, y, X_test, y_test, w = make_sparse_data(n, d, args.nnz, n_test=n_test)
+    gdfast.fit(X[:1000], y[:1000], **sparse_fit_kwargs("sgd-hogwild-2"))  # starts OpenMP threads
+    print(f"running: {repeats} repeat(s) ...", flush=True)
+    load_before, counters = os.getloadavg()[0], cpu_counters()
+    report = Report(meta=dict(section="sparse", gdfast=gdfast.__version__, n=n, d=d,
+                              nnz=args.nnz, n_test=n_test, threads=gdfast.effective_n_threads(None),
+                              openmp=gdfast.openmp_enabled(), repeats=repeats,
+                              csr_mib=csr_bytes(X) / 2**20,
+                              planted_accuracy=heldout_scores(X_test, y_test, w, 0.0)[0],
+                              python=platform.python_version(), numpy=np.__version__,
+                              load_before=load_before))
+    run_sparse_sklearn(report, X, y, X_test, y_test, repeats)
+    run_sparse_gdfast(report, X, y, X_test, y_test, repeats)
+    run_sparse_memory(report, X, y, args.nnz)
+    report.measured |= sparse_ratios(report)
+    report.sections["sparse_checks"] = sparse_checks(report)
+    report.sections["sparse_targets"] = [
+        {"target": name, "key": key, "wanted": f"{op} {threshold:g}",
+         "measured": report.measured.get(key),
+         "result": (None if key not in report.measured else
+                    "PASS" if {"<=": report.measured[key] <= threshold,
+                               ">=": report.measured[key] >= threshold}[op] else "FAIL")}
+        for name, key, op, threshold in SPARSE_TARGETS]
+    report.meta |= {"load_after": os.getloadavg()[0],
+                    "others": others_cores(counters, cpu_counters())}
+    print_sparse_report(report)
+    plot_sparse(report, args.out or str(HERE / "peers_sparse.png"))
+    if args.json:
+        Path(args.json).write_text(json.dumps(asdict(report), indent=1, default=float))
+        print(f"results written to {args.json}")
+    return 0
+
+
 # --- main -------------------------------------------------------------------------------
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=None, help="rows (default 400_000)")
-    parser.add_argument("--d", type=int, default=128, help="features")
+    parser.add_argument("--sparse", action="store_true",
+                        help="run the sparse (CSR) section instead of the dense one")
+    parser.add_argument("--n", type=int, default=None,
+                        help="rows (default 400_000; --sparse: 1_000_000)")
+    parser.add_argument("--d", type=int, default=None,
+                        help="features (default 128; --sparse: 2^20)")
+    parser.add_argument("--nnz", type=int, default=SPARSE_NNZ_PER_ROW,
+                        help="--sparse: non-zeros per row (default 40)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="runs per row, median reported (default 5, 3 with --quick; "
-                        "more for rows under 0.2 s in all, fewer past 30 s)")
-    parser.add_argument("--quick", action="store_true", help="n=50_000 and 3 repeats")
-    parser.add_argument("--out", default=str(HERE / "peers.png"), help="PNG bar chart")
+                        "--sparse: 3, 1 with --quick; more for rows under 0.2 s in all, "
+                        "fewer past 30 s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="n=50_000 and 3 repeats (--sparse: n=100_000, d=2^17, 1 repeat)")
+    parser.add_argument("--out", default=None, help="PNG bar chart (default "
+                        "benchmarks/peers.png; --sparse: benchmarks/peers_sparse.png)")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    if args.sparse:
+        return main_sparse(args)
+    args.d = args.d or 128
+    args.out = args.out or str(HERE / "peers.png")
     n = args.n or (50_000 if args.quick else 400_000)
     repeats = args.repeats or (3 if args.quick else 5)
     threads = gdfast.effective_n_threads(None)

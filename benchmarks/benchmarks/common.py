@@ -136,3 +136,96 @@ class BlasThreads:
         limit = getattr(self, "_blas_limit", None)     # None when setup skipped early
         if limit is not None:
             limit.restore_original_limits()
+
+
+# --- sparse (CSR) problems ------------------------------------------------------------------
+
+SPARSE_NNZ_PER_ROW = 40
+SPARSE_ALPHA = 1e-6           # the issue's: scikit-learn SGDClassifier(alpha=1e-6) and gdfast alike
+# name -> gdfast.fit arguments of a one-epoch logistic fit on CSR data (loss, alpha, epochs,
+# tol and random_state come from sparse_fit_kwargs).  "dense-adam-256" takes every step on all
+# d + 1 parameters (O(d) per step): time it on a small d only.
+SPARSE_MODES = {
+    "sgd-1thread": dict(optimizer="sgd", schedule="optimal", batch_size=1, n_threads=1),
+    "sgd-hogwild-2": dict(optimizer="sgd", schedule="optimal", batch_size=1, n_threads=2,
+                          parallel="hogwild"),
+    "lazy-adam-256": dict(optimizer="adam", sparse_updates="lazy", batch_size=256,
+                          learning_rate=1e-3, n_threads=1),
+    "lazy-adam-256-hogwild-2": dict(optimizer="adam", sparse_updates="lazy", batch_size=256,
+                                    learning_rate=1e-3, n_threads=2, parallel="hogwild"),
+    "dense-adam-256": dict(optimizer="adam", sparse_updates="dense", batch_size=256,
+                           learning_rate=1e-3, n_threads=1),
+}
+
+
+def make_sparse_data(n, d, nnz_per_row=SPARSE_NNZ_PER_ROW, dtype="float64", random_state=0,
+                     n_test=0):
+    """The issue's synthetic CSR logistic problem: every row has nnz_per_row non-zeros at
+    uniformly drawn columns (repeats possible; they add up), values N(0, 1), a planted
+    w ~ N(0, 1 / nnz_per_row) (so X @ w ~ N(0, 1)) and y = X @ w + 0.1 N(0, 1) > 0 (bool).
+
+    Returns (X, y, X_test, y_test, w): X a scipy.sparse.csr_matrix with int32 indices and
+    indptr (int64 past 2^31 - 1 non-zeros) and values of `dtype`; X_test, y_test n_test more
+    rows of the same problem (drawn after the training rows, so the training data does not
+    depend on n_test; None when n_test is 0).  The labels are computed in float64, so they
+    are the same for float32 and float64 X.  Apart from X itself it allocates O(n + d)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(random_state)
+    itype = np.int32 if (n + 1) * nnz_per_row <= np.iinfo(np.int32).max else np.int64
+    w = None
+
+    def rows(m):
+        nonlocal w
+        indptr = np.arange(0, (m + 1) * nnz_per_row, nnz_per_row, dtype=itype)
+        indices = rng.integers(0, d, m * nnz_per_row, dtype=itype)
+        data = rng.standard_normal(m * nnz_per_row)
+        if w is None:
+            w = rng.standard_normal(d) / np.sqrt(nnz_per_row)
+        X = sp.csr_matrix((data, indices, indptr), shape=(m, d), copy=False)
+        y = X @ w + 0.1 * rng.standard_normal(m) > 0
+        if np.dtype(dtype) != data.dtype:
+            X = sp.csr_matrix((data.astype(dtype), indices, indptr), shape=(m, d), copy=False)
+        return X, y
+
+    X, y = rows(n)
+    X_test, y_test = rows(n_test) if n_test else (None, None)
+    return X, y, X_test, y_test, w
+
+
+def sparse_fit_kwargs(mode, **extra):
+    """gdfast.fit's arguments for one epoch of SPARSE_MODES[mode]: logistic, alpha=1e-6,
+    tol=None, shuffled, random_state=0; extra ones override them."""
+    kw = dict(loss="logistic", alpha=SPARSE_ALPHA, max_epochs=1, tol=None, shuffle=True,
+              random_state=0)
+    kw.update(SPARSE_MODES[mode])
+    kw.update(extra)
+    return kw
+
+
+def sklearn_sgd_sparse(random_state=0):
+    """The issue's scikit-learn baseline: SGDClassifier for one epoch of per-sample SGD with
+    the "optimal" schedule, the same loss and alpha as sparse_fit_kwargs."""
+    from sklearn.linear_model import SGDClassifier
+    return SGDClassifier(loss="log_loss", alpha=SPARSE_ALPHA, max_iter=1, tol=None,
+                         learning_rate="optimal", random_state=random_state)
+
+
+def fit_sklearn_quietly(clf, X, y):
+    """clf.fit(X, y) without the ConvergenceWarning that max_iter=1 always raises."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, y)
+
+
+def heldout_scores(X, y, coef, intercept):
+    """(accuracy, mean logistic loss) of the linear model (coef, intercept) on X, y (bool or
+    {0, 1} labels), computed here in float64 from the returned coefficients."""
+    p = np.asarray(X @ np.asarray(coef, dtype=np.float64).ravel(), dtype=np.float64)
+    p += float(np.asarray(intercept).ravel()[0])
+    y = np.asarray(y) > 0
+    m = np.where(y, p, -p)
+    return float(np.mean((p > 0) == y)), float(np.mean(np.logaddexp(0.0, -m)))
