@@ -28,14 +28,7 @@ GD_HOT static double GD_ISFX(block_grad_csr)(const gd_config *cfg, const GD_T *d
             z[k] = s + th[n_coef + k];
         }
         const GD_T wi = sw ? sw[i] : (GD_T)1;
-        GD_T li;
-        if (K == 1) {
-            GD_T dz;
-            li = GD_SFX(loss_dz)(cfg->loss, z[0], y[i], eps, &dz);
-            z[0] = dz;
-        } else {
-            li = GD_SFX(softmax_dz)(z, K, (int64_t)y[i]);
-        }
+        const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
         lsum += (double)(wi * li);
         for (int64_t k = 0; k < K; k++) {
             const GD_T a = wi * z[k];

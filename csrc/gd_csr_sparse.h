@@ -42,7 +42,7 @@ typedef struct {
     GD_T *ilv;                /* GD_SP_LAZY: [w, s0, s1, s2] per coefficient, or NULL */
     unsigned char *tbase;
     gd_sp_layout L;
-    int kind, nth;
+    int kind;
     int64_t seg_b0, seg_b1, seg_t0;   /* the segment: batches seg_b0..seg_b1 after step seg_t0 */
     volatile int abort_flag;          /* a thread met a non-finite loss */
 } GD_ISFX(sp_ctx);
@@ -285,15 +285,8 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 z[k] = (kind == GD_SP_SGD ? (GD_T)Pc * acc : acc) + th[n_coef + k] + bpend[k];
             }
             const GD_T wi = sw ? sw[i] : (GD_T)1;
-            GD_T li;
-            if (K == 1) {
-                GD_T dz;
-                li = GD_SFX(loss_dz)(cfg->loss, z[0], y[i], eps, &dz);
-                z[0] = wi * dz;
-            } else {
-                li = GD_SFX(softmax_dz)(z, K, (int64_t)y[i]);
-                for (int64_t k = 0; k < K; k++) z[k] *= wi;
-            }
+            const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
+            for (int64_t k = 0; k < K; k++) z[k] *= wi;
             lsum += (double)(wi * li);
         }
         ts->loss += lsum;
@@ -460,7 +453,7 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                          .state = state, .aux = (double *)wbase,
                          .ilv = ilv_bytes ? (GD_T *)(wbase + sp_align(d * 8)) : NULL,
                          .tbase = wbase + sp_align(d * 8) + sp_ilv_bytes(cfg, d),
-                         .L = L, .kind = kind, .nth = nth, .abort_flag = 0};
+                         .L = L, .kind = kind, .abort_flag = 0};
     /* per-sample plain SGD runs the fused row step only, which needs neither the slots nor
      * (without L1) aux: their pages are then never touched */
     const int fused_only = kind == GD_SP_SGD && batch_size == 1 && K == 1 &&

@@ -64,6 +64,16 @@ GD_INLINE GD_T GD_SFX(softmax_dz)(GD_T *z, int64_t K, int64_t label) {
     return mx + GD_LOG(s) - zy;
 }
 
+/* The loss of a row with decision values z[K] (K = 1: a single-output loss with target yi;
+ * K > 1: softmax with label yi); z holds dloss/dz on exit. */
+GD_INLINE GD_T GD_SFX(row_loss_dz)(const gd_config *cfg, GD_T *z, int64_t K, GD_T yi, GD_T eps) {
+    if (K > 1) return GD_SFX(softmax_dz)(z, K, (int64_t)yi);
+    GD_T dz;
+    const GD_T li = GD_SFX(loss_dz)(cfg->loss, z[0], yi, eps, &dz);
+    z[0] = dz;
+    return li;
+}
+
 /* x . w over d entries: GD_LANES independent partial sums, then a fixed tree. */
 GD_INLINE GD_T GD_SFX(dot)(const GD_T *x, const GD_T *w, int64_t d) {
     GD_T acc[GD_LANES] = {0};
@@ -174,14 +184,7 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
             GD_SFX(prefetch_row)(X + order[r + GD_PREFETCH_ROWS] * d, d);
         for (int64_t k = 0; k < K; k++) z[k] = GD_SFX(dot)(x, th + k * d, d) + th[n_coef + k];
         const GD_T wi = sw ? sw[i] : (GD_T)1;
-        GD_T li;
-        if (K == 1) {
-            GD_T dz;
-            li = GD_SFX(loss_dz)(cfg->loss, z[0], y[i], eps, &dz);
-            z[0] = dz;
-        } else {
-            li = GD_SFX(softmax_dz)(z, K, (int64_t)y[i]);
-        }
+        const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
         lsum += (double)(wi * li);
         for (int64_t k = 0; k < K; k++) {
             const GD_T a = wi * z[k];
@@ -208,98 +211,137 @@ GD_INLINE void GD_SFX(reduce_blocks)(GD_T *work, int64_t stride, int64_t nb, int
     for (int64_t j = j0; j < j1; j++) work[j] = work[j] / fm;
 }
 
+/* Constants of one optimizer step t with learning rate lr. */
+typedef struct {
+    GD_T flr, l2, l1thr, mu, damp, eps, rho, fb1, fb2, step_size, bc2_sqrt, decay;
+    int first, nesterov, centered, use_mom, amsgrad;
+} GD_SFX(step_consts);
+
+GD_INLINE void GD_SFX(step_consts_init)(const gd_config *cfg, GD_SFX(step_consts) *sc,
+                                         int64_t t, double lr) {
+    const int opt = cfg->optimizer;
+    sc->flr = (GD_T)lr;
+    sc->l2 = opt != GD_OPT_ADAMW ? (GD_T)cfg->l2 : 0;
+    sc->l1thr = (GD_T)lr * (GD_T)cfg->l1;
+    sc->mu = (GD_T)cfg->momentum;
+    sc->damp = 1 - (GD_T)cfg->dampening;
+    sc->eps = (GD_T)cfg->eps;
+    sc->rho = (GD_T)cfg->rho;
+    sc->fb1 = (GD_T)cfg->beta1;
+    sc->fb2 = (GD_T)cfg->beta2;
+    sc->step_size = sc->bc2_sqrt = 1;
+    if (opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW) {
+        sc->step_size = (GD_T)(lr / (1.0 - pow(cfg->beta1, (double)t)));
+        sc->bc2_sqrt = (GD_T)sqrt(1.0 - pow(cfg->beta2, (double)t));
+    }
+    sc->decay = opt == GD_OPT_ADAMW ? 1 - (GD_T)lr * (GD_T)cfg->l2 : 1;
+    sc->first = t == 1;
+    sc->nesterov = opt == GD_OPT_NESTEROV;
+    sc->centered = cfg->centered;
+    sc->use_mom = cfg->momentum > 0;
+    sc->amsgrad = cfg->amsgrad;
+}
+
+/* torch.optim's update rules on one coordinate, written once for the dense loop (update_loop)
+ * and the sparse path (coord_update_p): w is its value, gj its gradient with the L2 term
+ * already added (weight_decay; adamw: the decoupled decay factor instead), s0..s2 its state. */
+GD_INLINE void GD_SFX(rule_sgd)(const GD_SFX(step_consts) *sc, GD_T *w, GD_T gj) {
+    *w -= sc->flr * gj;
+}
+
+GD_INLINE void GD_SFX(rule_momentum)(const GD_SFX(step_consts) *sc, GD_T *w, GD_T gj,
+                                     GD_T *s0) {
+    const GD_T b = sc->first ? gj : sc->mu * *s0 + sc->damp * gj;
+    *s0 = b;
+    *w -= sc->flr * (sc->nesterov ? gj + sc->mu * b : b);
+}
+
+GD_INLINE void GD_SFX(rule_adagrad)(const GD_SFX(step_consts) *sc, GD_T *w, GD_T gj,
+                                    GD_T *s0) {
+    *s0 += gj * gj;
+    *w -= sc->flr * gj / (GD_SQRT(*s0) + sc->eps);
+}
+
+GD_INLINE void GD_SFX(rule_rmsprop)(const GD_SFX(step_consts) *sc, GD_T *w, GD_T gj, GD_T *s0,
+                                    GD_T *s1, GD_T *s2) {
+    const GD_T rho = sc->rho;
+    *s0 = rho * *s0 + (1 - rho) * gj * gj;
+    GD_T var = *s0;
+    if (sc->centered) {
+        *s1 = rho * *s1 + (1 - rho) * gj;
+        var = var - *s1 * *s1;
+        var = var > 0 ? var : 0;   /* rounding can make it -0.0..01; torch would give NaN */
+    }
+    const GD_T avg = GD_SQRT(var) + sc->eps;
+    if (sc->use_mom) {
+        *s2 = sc->mu * *s2 + gj / avg;
+        *w -= sc->flr * *s2;
+    } else {
+        *w -= sc->flr * gj / avg;
+    }
+}
+
+GD_INLINE void GD_SFX(rule_adam)(const GD_SFX(step_consts) *sc, GD_T decay, GD_T *w, GD_T gj,
+                                 GD_T *s0, GD_T *s1, GD_T *s2) {
+    *w *= decay;
+    *s0 = sc->fb1 * *s0 + (1 - sc->fb1) * gj;
+    *s1 = sc->fb2 * *s1 + (1 - sc->fb2) * gj * gj;
+    GD_T v = *s1;
+    if (sc->amsgrad) {
+        *s2 = *s2 > v ? *s2 : v;
+        v = *s2;
+    }
+    *w -= sc->step_size * *s0 / (GD_SQRT(v) / sc->bc2_sqrt + sc->eps);
+}
+
+/* The L1 proximal step: soft-threshold by thr. */
+GD_INLINE void GD_SFX(rule_l1)(GD_T *w, GD_T thr) {
+    const GD_T a = GD_FABS(*w) - thr;
+    *w = a > 0 ? (*w > 0 ? a : -a) : 0;
+}
+
 /* One optimizer step on entries j0..j1, all penalized (pen = 1) or none (pen = 0).
- * The rules are torch.optim's, with weight_decay = l2 (adamw: decoupled decay). */
+ * The rules are torch.optim's, with weight_decay = l2 (adamw: decoupled decay); the switch on
+ * the optimizer is outside the vectorized loops. */
 GD_INLINE void GD_SFX(update_loop)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
                                 int64_t P, int64_t j0, int64_t j1, int pen, int64_t t,
                                 double lr) {
     if (j1 <= j0) return;
-    const int opt = cfg->optimizer;
-    const GD_T l2 = (pen && opt != GD_OPT_ADAMW) ? (GD_T)cfg->l2 : 0;
-    const GD_T flr = (GD_T)lr;
+    GD_SFX(step_consts) sc;
+    GD_SFX(step_consts_init)(cfg, &sc, t, lr);
+    const GD_T l2 = pen ? sc.l2 : 0, decay = pen ? sc.decay : 1;
     GD_T *s0 = st, *s1 = st + P, *s2 = st + 2 * P;
-    switch (opt) {
+    switch (cfg->optimizer) {
     case GD_OPT_SGD:
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) th[j] -= flr * (g[j] + l2 * th[j]);
+        for (int64_t j = j0; j < j1; j++) GD_SFX(rule_sgd)(&sc, th + j, g[j] + l2 * th[j]);
         break;
     case GD_OPT_MOMENTUM:
-    case GD_OPT_NESTEROV: {
-        const GD_T mu = (GD_T)cfg->momentum, damp = 1 - (GD_T)cfg->dampening;
-        const int nesterov = opt == GD_OPT_NESTEROV, first = t == 1;
+    case GD_OPT_NESTEROV:
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) {
-            const GD_T gj = g[j] + l2 * th[j];
-            const GD_T b = first ? gj : mu * s0[j] + damp * gj;
-            s0[j] = b;
-            th[j] -= flr * (nesterov ? gj + mu * b : b);
-        }
+        for (int64_t j = j0; j < j1; j++)
+            GD_SFX(rule_momentum)(&sc, th + j, g[j] + l2 * th[j], s0 + j);
         break;
-    }
-    case GD_OPT_ADAGRAD: {
-        const GD_T eps = (GD_T)cfg->eps;
+    case GD_OPT_ADAGRAD:
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) {
-            const GD_T gj = g[j] + l2 * th[j];
-            s0[j] += gj * gj;
-            th[j] -= flr * gj / (GD_SQRT(s0[j]) + eps);
-        }
+        for (int64_t j = j0; j < j1; j++)
+            GD_SFX(rule_adagrad)(&sc, th + j, g[j] + l2 * th[j], s0 + j);
         break;
-    }
-    case GD_OPT_RMSPROP: {
-        const GD_T rho = (GD_T)cfg->rho, eps = (GD_T)cfg->eps, mu = (GD_T)cfg->momentum;
-        const int centered = cfg->centered, use_mom = cfg->momentum > 0;
+    case GD_OPT_RMSPROP:
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) {
-            const GD_T gj = g[j] + l2 * th[j];
-            s0[j] = rho * s0[j] + (1 - rho) * gj * gj;
-            GD_T var = s0[j];
-            if (centered) {
-                s1[j] = rho * s1[j] + (1 - rho) * gj;
-                var = var - s1[j] * s1[j];
-                var = var > 0 ? var : 0;   /* rounding can make it -0.0..01; torch would give NaN */
-            }
-            const GD_T avg = GD_SQRT(var) + eps;
-            if (use_mom) {
-                s2[j] = mu * s2[j] + gj / avg;
-                th[j] -= flr * s2[j];
-            } else {
-                th[j] -= flr * gj / avg;
-            }
-        }
+        for (int64_t j = j0; j < j1; j++)
+            GD_SFX(rule_rmsprop)(&sc, th + j, g[j] + l2 * th[j], s0 + j, s1 + j, s2 + j);
         break;
-    }
     case GD_OPT_ADAM:
-    case GD_OPT_ADAMW: {
-        const double b1 = cfg->beta1, b2 = cfg->beta2;
-        const GD_T fb1 = (GD_T)b1, fb2 = (GD_T)b2, eps = (GD_T)cfg->eps;
-        const GD_T step_size = (GD_T)(lr / (1.0 - pow(b1, (double)t)));
-        const GD_T bc2_sqrt = (GD_T)sqrt(1.0 - pow(b2, (double)t));
-        const GD_T decay = (pen && opt == GD_OPT_ADAMW) ? 1 - flr * (GD_T)cfg->l2 : 1;
-        const int amsgrad = cfg->amsgrad;
+    case GD_OPT_ADAMW:
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) {
-            const GD_T gj = g[j] + l2 * th[j];
-            th[j] *= decay;
-            s0[j] = fb1 * s0[j] + (1 - fb1) * gj;
-            s1[j] = fb2 * s1[j] + (1 - fb2) * gj * gj;
-            GD_T v = s1[j];
-            if (amsgrad) {
-                s2[j] = s2[j] > v ? s2[j] : v;
-                v = s2[j];
-            }
-            th[j] -= step_size * s0[j] / (GD_SQRT(v) / bc2_sqrt + eps);
-        }
+        for (int64_t j = j0; j < j1; j++)
+            GD_SFX(rule_adam)(&sc, decay, th + j, g[j] + l2 * th[j], s0 + j, s1 + j, s2 + j);
         break;
     }
-    }
-    if (pen && cfg->l1 > 0) {
-        const GD_T thr = flr * (GD_T)cfg->l1;
+    if (pen && sc.l1thr > 0) {
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) {
-            const GD_T a = GD_FABS(th[j]) - thr;
-            th[j] = a > 0 ? (th[j] > 0 ? a : -a) : 0;
-        }
+        for (int64_t j = j0; j < j1; j++) GD_SFX(rule_l1)(th + j, sc.l1thr);
     }
 }
 
@@ -666,97 +708,22 @@ int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64
 
 /* ---- the sparse (O(nnz)) path of CSR epochs ------------------------------------------------ */
 
-/* Constants of one optimizer step t with learning rate lr (coord_update). */
-typedef struct {
-    GD_T flr, l2, l1thr, mu, damp, eps, rho, fb1, fb2, step_size, bc2_sqrt, decay;
-    int first, nesterov, centered, use_mom, amsgrad;
-} GD_SFX(step_consts);
-
-GD_INLINE void GD_SFX(step_consts_init)(const gd_config *cfg, GD_SFX(step_consts) *sc,
-                                         int64_t t, double lr) {
-    const int opt = cfg->optimizer;
-    sc->flr = (GD_T)lr;
-    sc->l2 = opt != GD_OPT_ADAMW ? (GD_T)cfg->l2 : 0;
-    sc->l1thr = (GD_T)lr * (GD_T)cfg->l1;
-    sc->mu = (GD_T)cfg->momentum;
-    sc->damp = 1 - (GD_T)cfg->dampening;
-    sc->eps = (GD_T)cfg->eps;
-    sc->rho = (GD_T)cfg->rho;
-    sc->fb1 = (GD_T)cfg->beta1;
-    sc->fb2 = (GD_T)cfg->beta2;
-    sc->step_size = sc->bc2_sqrt = 1;
-    if (opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW) {
-        sc->step_size = (GD_T)(lr / (1.0 - pow(cfg->beta1, (double)t)));
-        sc->bc2_sqrt = (GD_T)sqrt(1.0 - pow(cfg->beta2, (double)t));
-    }
-    sc->decay = opt == GD_OPT_ADAMW ? 1 - (GD_T)lr * (GD_T)cfg->l2 : 1;
-    sc->first = t == 1;
-    sc->nesterov = opt == GD_OPT_NESTEROV;
-    sc->centered = cfg->centered;
-    sc->use_mom = cfg->momentum > 0;
-    sc->amsgrad = cfg->amsgrad;
-}
-
 /* update_loop for one coordinate (pen: penalized or not), gradient value gv: its value *w and
  * its optimizer state *s0, *s1, *s2 (those the optimizer has). */
 GD_INLINE void GD_SFX(coord_update_p)(const gd_config *cfg, const GD_SFX(step_consts) *sc,
                                       GD_T *w, GD_T gv, GD_T *s0, GD_T *s1, GD_T *s2,
                                       int pen) {
-    const GD_T l2 = pen ? sc->l2 : 0, flr = sc->flr;
-    const int64_t j = 0;
-    GD_T *th = w;
-    const GD_T gj = gv + l2 * th[j];
+    const GD_T gj = gv + (pen ? sc->l2 : 0) * *w;
     switch (cfg->optimizer) {
-    case GD_OPT_SGD:
-        th[j] -= flr * gj;
-        break;
+    case GD_OPT_SGD: GD_SFX(rule_sgd)(sc, w, gj); break;
     case GD_OPT_MOMENTUM:
-    case GD_OPT_NESTEROV: {
-        const GD_T b = sc->first ? gj : sc->mu * s0[j] + sc->damp * gj;
-        s0[j] = b;
-        th[j] -= flr * (sc->nesterov ? gj + sc->mu * b : b);
-        break;
-    }
-    case GD_OPT_ADAGRAD:
-        s0[j] += gj * gj;
-        th[j] -= flr * gj / (GD_SQRT(s0[j]) + sc->eps);
-        break;
-    case GD_OPT_RMSPROP: {
-        const GD_T rho = sc->rho;
-        s0[j] = rho * s0[j] + (1 - rho) * gj * gj;
-        GD_T var = s0[j];
-        if (sc->centered) {
-            s1[j] = rho * s1[j] + (1 - rho) * gj;
-            var = var - s1[j] * s1[j];
-            var = var > 0 ? var : 0;
-        }
-        const GD_T avg = GD_SQRT(var) + sc->eps;
-        if (sc->use_mom) {
-            s2[j] = sc->mu * s2[j] + gj / avg;
-            th[j] -= flr * s2[j];
-        } else {
-            th[j] -= flr * gj / avg;
-        }
-        break;
-    }
+    case GD_OPT_NESTEROV: GD_SFX(rule_momentum)(sc, w, gj, s0); break;
+    case GD_OPT_ADAGRAD: GD_SFX(rule_adagrad)(sc, w, gj, s0); break;
+    case GD_OPT_RMSPROP: GD_SFX(rule_rmsprop)(sc, w, gj, s0, s1, s2); break;
     case GD_OPT_ADAM:
-    case GD_OPT_ADAMW: {
-        if (pen) th[j] *= sc->decay;
-        s0[j] = sc->fb1 * s0[j] + (1 - sc->fb1) * gj;
-        s1[j] = sc->fb2 * s1[j] + (1 - sc->fb2) * gj * gj;
-        GD_T v = s1[j];
-        if (sc->amsgrad) {
-            s2[j] = s2[j] > v ? s2[j] : v;
-            v = s2[j];
-        }
-        th[j] -= sc->step_size * s0[j] / (GD_SQRT(v) / sc->bc2_sqrt + sc->eps);
-        break;
+    case GD_OPT_ADAMW: GD_SFX(rule_adam)(sc, pen ? sc->decay : 1, w, gj, s0, s1, s2); break;
     }
-    }
-    if (pen && sc->l1thr > 0) {
-        const GD_T a = GD_FABS(th[j]) - sc->l1thr;
-        th[j] = a > 0 ? (th[j] > 0 ? a : -a) : 0;
-    }
+    if (pen && sc->l1thr > 0) GD_SFX(rule_l1)(w, sc->l1thr);
 }
 
 /* coord_update_p on entry j of theta[P] and state[n_state * P] (state may be NULL). */

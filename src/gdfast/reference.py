@@ -133,12 +133,6 @@ def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
         w[...] = np.sign(w) * np.maximum(np.abs(w) - lr * spec.l1, 0)
 
 
-def _row_entries(indptr, rows):
-    """The positions in a CSR matrix's indices/data of the entries of `rows`."""
-    starts, stops = indptr[rows], indptr[np.asarray(rows) + 1]
-    return np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)] or [np.empty(0, int)])
-
-
 class ReferenceEngine:
     """Same interface as gdfast._native.NativeEngine, one numpy batch at a time."""
 
@@ -177,7 +171,7 @@ class ReferenceEngine:
             lr = step_lr(spec, lr_epoch, self.t)
             if self.lazy:
                 # only the features present in the batch's rows, and the intercepts
-                touched = np.unique(p.X.indices[_row_entries(p.X.indptr, rows)])
+                touched = np.unique(p.X.matrix[rows].indices)   # explicit zeros included
                 sel = np.concatenate([(np.arange(K)[:, None] * p.d + touched).ravel(),
                                       np.arange(K * p.d, p.n_params)])
                 th, st = self.theta[sel], self.state[:, sel]
