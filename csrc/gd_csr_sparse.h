@@ -40,6 +40,8 @@ typedef struct {
     GD_T *theta, *state;
     double *aux;
     GD_T *ilv;                /* GD_SP_LAZY: [w, s0, s1, s2] per coefficient, or NULL */
+    int gin;                  /* one thread, s2 unused, no clipping: s2's place sums the
+                               * batch gradient */
     unsigned char *tbase;
     gd_sp_layout L;
     int kind;
@@ -54,7 +56,8 @@ GD_INLINE void GD_ISFX(sp_soft)(GD_T *th, int64_t K, int64_t d, int64_t j, GD_T 
     }
 }
 
-/* Prefetch along a shuffled order: the CSR arrays of the row GD_SP_PF_ROW positions ahead,
+/* Prefetch along a shuffled order: the CSR arrays, target and weight of the row GD_SP_PF_ROW
+ * positions ahead,
  * and the weights (and aux[], for L1) of the row GD_SP_PF_W positions ahead, whose indices
  * were fetched earlier. */
 #ifndef GD_SP_PF_ROW
@@ -76,6 +79,8 @@ GD_INLINE void GD_ISFX(sp_prefetch)(const GD_ISFX(sp_ctx) *c, int64_t r, int64_t
         for (; pi < pe; pi += 64) GD_PREFETCH(pi);
         const char *pd = (const char *)(c->data + lo), *pde = (const char *)(c->data + hi);
         for (; pd < pde; pd += 64) GD_PREFETCH(pd);
+        GD_PREFETCH(c->y + i);
+        if (c->sw) GD_PREFETCH(c->sw + i);
     }
     if (rw < r_end) {
         const int64_t i = c->order ? c->order[rw] : rw;
@@ -86,6 +91,9 @@ GD_INLINE void GD_ISFX(sp_prefetch)(const GD_ISFX(sp_ctx) *c, int64_t r, int64_t
     }
 }
 
+#ifndef GD_LZ_CH
+#define GD_LZ_CH 64   /* lazy steps: touched entries per gathered chunk */
+#endif
 #ifndef GD_HOG_FLUSH
 #define GD_HOG_FLUSH 32
 #endif
@@ -109,6 +117,11 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     GD_T *zb = (GD_T *)(base + c->L.z);
     int64_t *touched = (int64_t *)(base + c->L.touched);
     int32_t *slot = (int32_t *)(base + c->L.mark);   /* 1 + position in touched, 0: absent */
+    /* gin: the gradient of feature j (output k) is summed in place in its line, at
+     * ilv[(k d + j) GD_ILV + 3], and the batch's features are marked in a bitmap over the
+     * slots' memory; no slot lookups, one line per touched feature */
+    const int gin = c->gin;
+    uint64_t *bmap = (uint64_t *)slot;
     const int n_st = gd_n_state(cfg->optimizer);
     GD_T *ilv = c->ilv;
     /* Hogwild and plain SGD: every step updates the intercepts, so racing read-modify-writes
@@ -206,15 +219,22 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 GD_ISFX(sp_flush)(th + n_coef, bpend, K);
             continue;
         }
-        /* 1. the batch's features, once each (their parameters prefetched for steps 2 and 4),
-         * brought up to date with step tau - 1 */
+        /* 1. one pass over the batch's rows, each row read twice while it is in L1: first
+         * its new features are collected (touched, slot; brought up to date with step tau - 1
+         * on first sight) and its decision values computed, then sw_i * dloss/dz times the row
+         * is added to the gradient sums (divided by m below, as the block path does), kept in
+         * touched order: gc[q * K + k] for feature touched[q]; rows in order, as the block
+         * path sums them */
         int64_t nt = 0;
+        double lsum = 0;
         const int64_t r_end = c->start + c->seg_b1 * c->batch_size < c->stop
                                   ? c->start + c->seg_b1 * c->batch_size : c->stop;
+        const int with_aux = kind == GD_SP_MOM || (kind == GD_SP_SGD && l1 > 0);
+        GD_T *z = zb;
         for (int64_t r = b0; r < b1; r++) {
             const int64_t i = c->order ? c->order[r] : r;
             /* along the (shuffled) order, into the next batch: the CSR arrays of the row
-             * GD_SP_PF_ROW ahead, the slots of the row GD_SP_PF_W ahead */
+             * GD_SP_PF_ROW ahead, the slots and parameters of the row GD_SP_PF_W ahead */
             if (c->order && r + 2 * GD_SP_PF_ROW < r_end)
                 GD_PREFETCH(ptr + c->order[r + 2 * GD_SP_PF_ROW]);
             if (r + GD_SP_PF_ROW < r_end) {
@@ -223,25 +243,52 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 for (; pi < pe; pi += 64) GD_PREFETCH(pi);
                 const char *pd = (const char *)(data + ptr[ia]), *pde = (const char *)(data + ptr[ia + 1]);
                 for (; pd < pde; pd += 64) GD_PREFETCH(pd);
+                GD_PREFETCH(y + ia);
+                if (sw) GD_PREFETCH(sw + ia);
             }
             if (r + GD_SP_PF_W < r_end) {
                 const int64_t iw = c->order ? c->order[r + GD_SP_PF_W] : r + GD_SP_PF_W;
-                for (int64_t e = (int64_t)ptr[iw]; e < (int64_t)ptr[iw + 1]; e++)
-                    GD_PREFETCH(slot + ind[e]);
+                for (int64_t e = (int64_t)ptr[iw]; e < (int64_t)ptr[iw + 1]; e++) {
+                    const int64_t j = (int64_t)ind[e];
+                    if (!gin) GD_PREFETCH(slot + j);
+                    for (int64_t k = 0; k < K; k++) {
+                        if (ilv) {
+                            GD_PREFETCH(ilv + (k * d + j) * GD_ILV);
+                        } else {
+                            GD_PREFETCH(th + k * d + j);
+                            if (kind == GD_SP_MOM) GD_PREFETCH(st + k * d + j);
+                        }
+                    }
+                    if (with_aux) GD_PREFETCH(aux + j);
+                }
             }
-            for (int64_t e = (int64_t)ptr[i]; e < (int64_t)ptr[i + 1]; e++) {
+            const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
+            if (gin && K == 1) {
+                /* one pass: mark (branch-free), and the decision value */
+                GD_T acc = 0;
+                for (int64_t e = lo; e < hi; e++) {
+                    const int64_t j = (int64_t)ind[e];
+                    const uint64_t bit = (uint64_t)1 << (j & 63), word = bmap[j >> 6];
+                    touched[nt] = j;
+                    nt += !(word & bit);
+                    bmap[j >> 6] = word | bit;
+                    acc += data[e] * ilv[j * GD_ILV];
+                }
+                z[0] = acc + th[n_coef] + bpend[0];
+            } else if (gin) {
+                for (int64_t e = lo; e < hi; e++) {
+                    const int64_t j = (int64_t)ind[e];
+                    const uint64_t bit = (uint64_t)1 << (j & 63);
+                    if (bmap[j >> 6] & bit) continue;
+                    bmap[j >> 6] |= bit;
+                    touched[nt++] = j;
+                }
+            } else for (int64_t e = lo; e < hi; e++) {
                 const int64_t j = (int64_t)ind[e];
                 if (slot[j]) continue;
+                for (int64_t k = 0; k < K; k++) gc[nt * K + k] = 0;
                 touched[nt++] = j;
                 slot[j] = (int32_t)nt;
-                if (ilv) {
-                    for (int64_t k = 0; k < K; k++) GD_PREFETCH(ilv + (k * d + j) * GD_ILV);
-                } else {
-                    for (int64_t k = 0; k < K; k++) {
-                        GD_PREFETCH(th + k * d + j);
-                        for (int q = 0; q < n_st; q++) GD_PREFETCH(st + q * P + k * d + j);
-                    }
-                }
                 if (kind == GD_SP_SGD) {
                     if (l1 > 0) {
                         const double thr = Qc - aux[j];
@@ -265,14 +312,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                     }
                 }
             }
-        }
-        /* 2. decision values and sw_i * dloss/dz of each row */
-        double lsum = 0;
-        for (int64_t r = b0; r < b1; r++) {
-            const int64_t i = c->order ? c->order[r] : r, q = r - b0;
-            const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
-            GD_T *z = zb + q * K;
-            for (int64_t k = 0; k < K; k++) {
+            for (int64_t k = 0; k < K && !(gin && K == 1); k++) {
                 GD_T acc = 0;
                 if (ilv) {
                     const GD_T *wk = ilv + k * d * GD_ILV;
@@ -286,35 +326,46 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             }
             const GD_T wi = sw ? sw[i] : (GD_T)1;
             const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
-            for (int64_t k = 0; k < K; k++) z[k] *= wi;
             lsum += (double)(wi * li);
-        }
-        ts->loss += lsum;
-        if (!isfinite(lsum)) {
-            for (int64_t q = 0; q < nt; q++) slot[touched[q]] = 0;
-            ts->status = GD_ERR_NONFINITE;
-            ts->done = s + 1;
-            c->abort_flag = 1;
-            break;
-        }
-        /* 3. the batch gradient (sums; divided by m below, as the block path does), in
-         * touched order: gc[q * K + k] for feature touched[q] */
-        for (int64_t q = 0; q < nt * K; q++) gc[q] = 0;
-        for (int64_t r = b0; r < b1; r++) {
-            const int64_t i = c->order ? c->order[r] : r, q = r - b0;
-            const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
-            const GD_T *z = zb + q * K;
+            if (!isfinite(lsum)) break;
             if (K == 1) {
-                const GD_T a = z[0];
-                for (int64_t e = lo; e < hi; e++) gc[slot[ind[e]] - 1] += a * data[e];
+                const GD_T a = wi * z[0];
+                if (gin) {
+                    for (int64_t e = lo; e < hi; e++)
+                        ilv[(int64_t)ind[e] * GD_ILV + 3] += a * data[e];
+                } else {
+                    for (int64_t e = lo; e < hi; e++) gc[slot[ind[e]] - 1] += a * data[e];
+                }
                 gb[0] += a;
                 continue;
             }
-            for (int64_t e = lo; e < hi; e++) {
+            for (int64_t k = 0; k < K; k++) z[k] *= wi;
+            if (gin) {
+                for (int64_t e = lo; e < hi; e++)
+                    for (int64_t k = 0; k < K; k++)
+                        ilv[(k * d + (int64_t)ind[e]) * GD_ILV + 3] += z[k] * data[e];
+            } else for (int64_t e = lo; e < hi; e++) {
                 GD_T *gq = gc + (int64_t)(slot[ind[e]] - 1) * K;
                 for (int64_t k = 0; k < K; k++) gq[k] += z[k] * data[e];
             }
             for (int64_t k = 0; k < K; k++) gb[k] += z[k];
+        }
+        ts->loss += lsum;
+        if (!isfinite(lsum)) {
+            for (int64_t q = 0; q < nt; q++) {
+                const int64_t j = touched[q];
+                if (gin) {
+                    bmap[j >> 6] = 0;
+                    for (int64_t k = 0; k < K; k++) ilv[(k * d + j) * GD_ILV + 3] = 0;
+                } else {
+                    slot[j] = 0;
+                }
+            }
+            for (int64_t k = 0; k < K; k++) gb[k] = 0;
+            ts->status = GD_ERR_NONFINITE;
+            ts->done = s + 1;
+            c->abort_flag = 1;
+            break;
         }
         const GD_T fm = (GD_T)m;
         GD_T gscale = 1;
@@ -355,18 +406,87 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             Qc += lr * l1 / Pn;
             if (pend && (s & (GD_HOG_FLUSH - 1)) == GD_HOG_FLUSH - 1)
                 GD_ISFX(sp_flush)(th + n_coef, bpend, K);
+        } else if (ilv) {
+            /* lazy: the touched entries (q, k) in touched order, GD_LZ_CH at a time, gathered
+             * from ilv into contiguous arrays, stepped by the dense (vectorized) update loop
+             * and scattered back */
+            const int64_t ne_all = nt * K;
+            if (!gin) {
+#pragma omp simd
+                for (int64_t q = 0; q < ne_all; q++) gc[q] = gc[q] / fm;
+                if (gscale != 1) {
+#pragma omp simd
+                    for (int64_t q = 0; q < ne_all; q++) gc[q] *= gscale;
+                }
+            }
+            _Alignas(64) GD_T cw[GD_LZ_CH], cs[3 * GD_LZ_CH], cg[GD_LZ_CH];
+            GD_T *vp[GD_LZ_CH];
+            /* chunks from the end: the lines the batch read last are the likeliest still in
+             * cache (each entry's step is independent of the others', so any order gives the
+             * same result) */
+            for (int64_t e1 = ne_all; e1 > 0; e1 -= GD_LZ_CH) {
+                const int64_t e0 = e1 > GD_LZ_CH ? e1 - GD_LZ_CH : 0, ne = e1 - e0;
+                /* the next chunk's lines, fetched while this one is stepped */
+                const int64_t pf0 = e0 > GD_LZ_CH ? e0 - GD_LZ_CH : 0;
+                if (K == 1) {
+                    for (int64_t l = pf0; l < e0; l++)
+                        GD_PREFETCH(ilv + touched[l] * GD_ILV);
+                    for (int64_t l = 0; l < ne; l++) vp[l] = ilv + touched[e0 + l] * GD_ILV;
+                } else {
+                    for (int64_t l = pf0; l < e0; l++)
+                        GD_PREFETCH(ilv + ((l % K) * d + touched[l / K]) * GD_ILV);
+                    int64_t q = e0 / K, k = e0 % K;
+                    for (int64_t l = 0; l < ne; l++) {
+                        vp[l] = ilv + (k * d + touched[q]) * GD_ILV;
+                        if (++k == K) k = 0, q++;
+                    }
+                }
+                for (int64_t l = 0; l < ne; l++) {
+                    const GD_T *v = vp[l];
+                    cw[l] = v[0];
+                    cs[l] = v[1];
+                    cs[GD_LZ_CH + l] = v[2];
+                    cs[2 * GD_LZ_CH + l] = v[3];
+                }
+                const GD_T *gsrc = gc + e0;
+                if (gin) {
+                    /* the gradient sums sat in s2's place */
+#pragma omp simd
+                    for (int64_t l = 0; l < ne; l++) cg[l] = cs[2 * GD_LZ_CH + l] / fm;
+                    if (gscale != 1) {
+#pragma omp simd
+                        for (int64_t l = 0; l < ne; l++) cg[l] *= gscale;
+                    }
+                    gsrc = cg;
+                }
+                GD_SFX(update_loop_sc)(cfg, &sc, cw, gsrc, cs, GD_LZ_CH, 0, ne, 1);
+                for (int64_t l = 0; l < ne; l++) {
+                    GD_T *v = vp[l];
+                    v[0] = cw[l];
+                    v[1] = cs[l];
+                    v[2] = cs[GD_LZ_CH + l];
+                    v[3] = gin ? 0 : cs[2 * GD_LZ_CH + l];
+                }
+            }
+            if (gin) {
+                for (int64_t q = 0; q < nt; q++) bmap[touched[q] >> 6] = 0;
+            } else {
+                for (int64_t q = 0; q < nt; q++) slot[touched[q]] = 0;
+            }
+            for (int64_t k = 0; k < K; k++) {
+                GD_T gv = gb[k] / fm;
+                if (gscale != 1) gv *= gscale;
+                if (cfg->fit_intercept)
+                    GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, n_coef + k, 0);
+                gb[k] = 0;
+            }
         } else {
             for (int64_t q = 0; q < nt; q++) {
                 const int64_t j = touched[q];
                 for (int64_t k = 0; k < K; k++) {
                     GD_T gv = gc[q * K + k] / fm;
                     if (gscale != 1) gv *= gscale;
-                    if (ilv) {
-                        GD_T *v = ilv + (k * d + j) * GD_ILV;
-                        GD_SFX(coord_update_p)(cfg, &sc, v, gv, v + 1, v + 2, v + 3, 1);
-                    } else {
-                        GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
-                    }
+                    GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
                 }
                 if (kind == GD_SP_MOM && aux[j] < (double)tau) aux[j] = (double)tau;
                 slot[j] = 0;
@@ -454,6 +574,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                          .ilv = ilv_bytes ? (GD_T *)(wbase + sp_align(d * 8)) : NULL,
                          .tbase = wbase + sp_align(d * 8) + sp_ilv_bytes(cfg, d),
                          .L = L, .kind = kind, .abort_flag = 0};
+    /* (gradient clipping needs the compact sums) */
+    c.gin = c.ilv && nth == 1 && !GD_SFX(uses_s2)(cfg) && !(cfg->clip_norm > 0);
     /* per-sample plain SGD runs the fused row step only, which needs neither the slots nor
      * (without L1) aux: their pages are then never touched */
     const int fused_only = kind == GD_SP_SGD && batch_size == 1 && K == 1 &&
@@ -471,7 +593,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         for (int64_t q = 0; q < K * d; q++) {
             GD_T *v = c.ilv + q * GD_ILV;
             v[0] = theta[q];
-            for (int r = 0; r < GD_ILV - 1; r++) v[1 + r] = r < n_st ? state[r * P + q] : 0;
+            for (int r = 0; r < GD_ILV - 1; r++)
+                v[1 + r] = r < n_st && !(c.gin && r == 2) ? state[r * P + q] : 0;
         }
     const double aux0 = kind == GD_SP_MOM ? (double)*t : 0.0;
     if (kind == GD_SP_MOM || cfg->l1 > 0)
@@ -576,7 +699,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         for (int64_t q = 0; q < K * d; q++) {
             const GD_T *v = c.ilv + q * GD_ILV;
             theta[q] = v[0];
-            for (int r = 0; r < n_st; r++) state[r * P + q] = v[1 + r];
+            for (int r = 0; r < n_st; r++)
+                if (!(c.gin && r == 2)) state[r * P + q] = v[1 + r];
         }
     *t = t_cur;
     *loss_out = total;

@@ -195,7 +195,7 @@ static gd_sp_layout sp_layout(int64_t K, int64_t d, int64_t batch_size) {
     L.z = o;
     o += sp_align(batch_size * K * 8);
     L.touched = o;
-    o += sp_align(d * 8);
+    o += sp_align((d + 1) * 8);   /* (+1: the branch-free append writes one past the end) */
     L.mark = o;
     o += sp_align(d * 4);
     L.bpend = o;

@@ -96,6 +96,15 @@ GD_INLINE void GD_SFX(prefetch_row)(const GD_T *row, int64_t d) {
     for (int64_t off = 0; off < bytes; off += 64) GD_PREFETCH(p + off);
 }
 
+/* prefetch_row for row i, with its target and weight (random accesses too, along a shuffled
+ * order). */
+GD_INLINE void GD_SFX(prefetch_obs)(const GD_T *X, int64_t d, const GD_T *y, const GD_T *sw,
+                                    int64_t i) {
+    GD_SFX(prefetch_row)(X + i * d, d);
+    GD_PREFETCH(y + i);
+    if (sw) GD_PREFETCH(sw + i);
+}
+
 /* The K = 1 case of block_grad, four rows at a time: four dot products and loss derivatives,
  * then one pass g_j += a0 x0_j + a1 x1_j + a2 x2_j + a3 x3_j over the four rows, still in L1
  * (the gradient is loaded and stored once per four rows instead of once per row). */
@@ -121,7 +130,7 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
             const int64_t i = order ? order[r + q] : r + q;
             x[q] = X + i * d;
             if (order && r + q + GD_PREFETCH_ROWS < r_end)
-                GD_SFX(prefetch_row)(X + order[r + q + GD_PREFETCH_ROWS] * d, d);
+                GD_SFX(prefetch_obs)(X, d, y, sw, order[r + q + GD_PREFETCH_ROWS]);
             const GD_T z = GD_SFX(dot)(x[q], th, d) + b;
             GD_T dz;
             const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], eps, &dz);
@@ -168,7 +177,7 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
     for (int64_t j = 0; j < P; j++) g[j] = 0;
     if (order) {
         const int64_t pf_end = r0 + GD_PREFETCH_ROWS < r_end ? r0 + GD_PREFETCH_ROWS : r_end;
-        for (int64_t r = r0 + 1; r < pf_end; r++) GD_SFX(prefetch_row)(X + order[r] * d, d);
+        for (int64_t r = r0 + 1; r < pf_end; r++) GD_SFX(prefetch_obs)(X, d, y, sw, order[r]);
     }
     *stopped = 0;
     if (K == 1) return GD_SFX(block_grad_k1)(cfg, X, d, y, sw, order, r0, r1, r_end, th, g, stopped);
@@ -181,7 +190,7 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
         const int64_t i = order ? order[r] : r;
         const GD_T *x = X + i * d;
         if (order && r + GD_PREFETCH_ROWS < r_end)
-            GD_SFX(prefetch_row)(X + order[r + GD_PREFETCH_ROWS] * d, d);
+            GD_SFX(prefetch_obs)(X, d, y, sw, order[r + GD_PREFETCH_ROWS]);
         for (int64_t k = 0; k < K; k++) z[k] = GD_SFX(dot)(x, th + k * d, d) + th[n_coef + k];
         const GD_T wi = sw ? sw[i] : (GD_T)1;
         const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
@@ -294,6 +303,14 @@ GD_INLINE void GD_SFX(rule_adam)(const GD_SFX(step_consts) *sc, GD_T decay, GD_T
     *w -= sc->step_size * *s0 / (GD_SQRT(v) / sc->bc2_sqrt + sc->eps);
 }
 
+/* Whether the optimizer's rule uses its third state row s2 (rmsprop's momentum buffer,
+ * adam's amsgrad maximum). */
+GD_INLINE int GD_SFX(uses_s2)(const gd_config *cfg) {
+    const int opt = cfg->optimizer;
+    return (opt == GD_OPT_RMSPROP && cfg->momentum > 0) ||
+           ((opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW) && cfg->amsgrad);
+}
+
 /* The L1 proximal step: soft-threshold by thr. */
 GD_INLINE void GD_SFX(rule_l1)(GD_T *w, GD_T thr) {
     const GD_T a = GD_FABS(*w) - thr;
@@ -303,12 +320,10 @@ GD_INLINE void GD_SFX(rule_l1)(GD_T *w, GD_T thr) {
 /* One optimizer step on entries j0..j1, all penalized (pen = 1) or none (pen = 0).
  * The rules are torch.optim's, with weight_decay = l2 (adamw: decoupled decay); the switch on
  * the optimizer is outside the vectorized loops. */
-GD_INLINE void GD_SFX(update_loop)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
-                                int64_t P, int64_t j0, int64_t j1, int pen, int64_t t,
-                                double lr) {
-    if (j1 <= j0) return;
-    GD_SFX(step_consts) sc;
-    GD_SFX(step_consts_init)(cfg, &sc, t, lr);
+GD_INLINE void GD_SFX(update_loop_sc)(const gd_config *cfg, const GD_SFX(step_consts) *scp,
+                                       GD_T *th, const GD_T *g, GD_T *st, int64_t P, int64_t j0,
+                                       int64_t j1, int pen) {
+    const GD_SFX(step_consts) sc = *scp;
     const GD_T l2 = pen ? sc.l2 : 0, decay = pen ? sc.decay : 1;
     GD_T *s0 = st, *s1 = st + P, *s2 = st + 2 * P;
     switch (cfg->optimizer) {
@@ -345,6 +360,16 @@ GD_INLINE void GD_SFX(update_loop)(const gd_config *cfg, GD_T *th, const GD_T *g
     }
 }
 
+/* update_loop_sc at step t with learning rate lr. */
+GD_INLINE void GD_SFX(update_loop)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
+                                int64_t P, int64_t j0, int64_t j1, int pen, int64_t t,
+                                double lr) {
+    if (j1 <= j0) return;
+    GD_SFX(step_consts) sc;
+    GD_SFX(step_consts_init)(cfg, &sc, t, lr);
+    GD_SFX(update_loop_sc)(cfg, &sc, th, g, st, P, j0, j1, pen);
+}
+
 /* One optimizer step on entries j0..j1: the penalized coefficients, then the intercepts. */
 GD_INLINE void GD_SFX(update_entries)(const gd_config *cfg, GD_T *th, const GD_T *g, GD_T *st,
                                       int64_t P, int64_t n_coef, int64_t j0, int64_t j1,
@@ -371,7 +396,7 @@ GD_HOT static double GD_SFX(sgd_row_step)(const gd_config *cfg, const GD_T *X, i
     const int64_t i = order ? order[r] : r;
     const GD_T *x = X + i * d;
     if (order && r + GD_PREFETCH_ROWS < r_end)
-        GD_SFX(prefetch_row)(X + order[r + GD_PREFETCH_ROWS] * d, d);
+        GD_SFX(prefetch_obs)(X, d, y, sw, order[r + GD_PREFETCH_ROWS]);
     const GD_T z = GD_SFX(dot)(x, th, d) + th[d];
     GD_T dz;
     const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], (GD_T)cfg->epsilon, &dz);
