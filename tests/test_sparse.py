@@ -689,6 +689,29 @@ def test_divergence_is_reported_at_the_same_step(optimizer, options):
     assert (a.epoch, a.step) == (b.epoch, b.step)
 
 
+@pytest.mark.parametrize("batch_size", [1, 16])
+@pytest.mark.parametrize("optimizer,options", [("adam", {}), ("adagrad", {}),
+                                               ("rmsprop", dict(centered=True)),
+                                               ("adam", dict(amsgrad=True))])
+def test_lazy_divergence_leaves_the_last_good_step(optimizer, options, batch_size):
+    """A non-finite loss stops a lazy adaptive fit mid-batch (the serial lazy step sums the
+    batch gradient in the coefficients' own lines, amsgrad not): same step as the reference,
+    and the partial result is the parameters and state before that batch."""
+    X, y = make_sparse_problem("poisson")
+    X = X * 100
+    kw = base_kw("poisson", optimizer, batch_size, learning_rate=1e3, max_epochs=5,
+                 sparse_updates="lazy", **options)
+    errors = []
+    for f in (gdfast.fit, reference.fit):
+        with pytest.raises(gdfast.DivergenceError) as info:
+            f(X, y, **kw)
+        errors.append(info.value)
+    a, b = errors
+    assert (a.epoch, a.step) == (b.epoch, b.step)
+    assert rel_err(params(a.result), params(b.result)) <= tol(np.float64)
+    assert rel_err(a.result.state.opt_state, b.result.state.opt_state) <= tol(np.float64)
+
+
 # --- 9. hogwild -------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)
