@@ -312,7 +312,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                     }
                 }
             }
-            for (int64_t k = 0; k < K && !(gin && K == 1); k++) {
+            for (int64_t k = 0; k < (gin && K == 1 ? 0 : K); k++) {   /* (K = 1 gin: above) */
                 GD_T acc = 0;
                 if (ilv) {
                     const GD_T *wk = ilv + k * d * GD_ILV;
@@ -406,90 +406,85 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             Qc += lr * l1 / Pn;
             if (pend && (s & (GD_HOG_FLUSH - 1)) == GD_HOG_FLUSH - 1)
                 GD_ISFX(sp_flush)(th + n_coef, bpend, K);
-        } else if (ilv) {
-            /* lazy: the touched entries (q, k) in touched order, GD_LZ_CH at a time, gathered
-             * from ilv into contiguous arrays, stepped by the dense (vectorized) update loop
-             * and scattered back */
-            const int64_t ne_all = nt * K;
-            if (!gin) {
+        } else {
+            if (ilv) {
+                /* lazy: the touched entries (q, k) in touched order, GD_LZ_CH at a time, gathered
+                 * from ilv into contiguous arrays, stepped by the dense (vectorized) update loop
+                 * and scattered back */
+                const int64_t ne_all = nt * K;
+                if (!gin) {
 #pragma omp simd
-                for (int64_t q = 0; q < ne_all; q++) gc[q] = gc[q] / fm;
-                if (gscale != 1) {
-#pragma omp simd
-                    for (int64_t q = 0; q < ne_all; q++) gc[q] *= gscale;
-                }
-            }
-            _Alignas(64) GD_T cw[GD_LZ_CH], cs[3 * GD_LZ_CH], cg[GD_LZ_CH];
-            GD_T *vp[GD_LZ_CH];
-            /* chunks from the end: the lines the batch read last are the likeliest still in
-             * cache (each entry's step is independent of the others', so any order gives the
-             * same result) */
-            for (int64_t e1 = ne_all; e1 > 0; e1 -= GD_LZ_CH) {
-                const int64_t e0 = e1 > GD_LZ_CH ? e1 - GD_LZ_CH : 0, ne = e1 - e0;
-                /* the next chunk's lines, fetched while this one is stepped */
-                const int64_t pf0 = e0 > GD_LZ_CH ? e0 - GD_LZ_CH : 0;
-                if (K == 1) {
-                    for (int64_t l = pf0; l < e0; l++)
-                        GD_PREFETCH(ilv + touched[l] * GD_ILV);
-                    for (int64_t l = 0; l < ne; l++) vp[l] = ilv + touched[e0 + l] * GD_ILV;
-                } else {
-                    for (int64_t l = pf0; l < e0; l++)
-                        GD_PREFETCH(ilv + ((l % K) * d + touched[l / K]) * GD_ILV);
-                    int64_t q = e0 / K, k = e0 % K;
-                    for (int64_t l = 0; l < ne; l++) {
-                        vp[l] = ilv + (k * d + touched[q]) * GD_ILV;
-                        if (++k == K) k = 0, q++;
-                    }
-                }
-                for (int64_t l = 0; l < ne; l++) {
-                    const GD_T *v = vp[l];
-                    cw[l] = v[0];
-                    cs[l] = v[1];
-                    cs[GD_LZ_CH + l] = v[2];
-                    cs[2 * GD_LZ_CH + l] = v[3];
-                }
-                const GD_T *gsrc = gc + e0;
-                if (gin) {
-                    /* the gradient sums sat in s2's place */
-#pragma omp simd
-                    for (int64_t l = 0; l < ne; l++) cg[l] = cs[2 * GD_LZ_CH + l] / fm;
+                    for (int64_t q = 0; q < ne_all; q++) gc[q] = gc[q] / fm;
                     if (gscale != 1) {
 #pragma omp simd
-                        for (int64_t l = 0; l < ne; l++) cg[l] *= gscale;
+                        for (int64_t q = 0; q < ne_all; q++) gc[q] *= gscale;
                     }
-                    gsrc = cg;
                 }
-                GD_SFX(update_loop_sc)(cfg, &sc, cw, gsrc, cs, GD_LZ_CH, 0, ne, 1);
-                for (int64_t l = 0; l < ne; l++) {
-                    GD_T *v = vp[l];
-                    v[0] = cw[l];
-                    v[1] = cs[l];
-                    v[2] = cs[GD_LZ_CH + l];
-                    v[3] = gin ? 0 : cs[2 * GD_LZ_CH + l];
+                _Alignas(64) GD_T cw[GD_LZ_CH], cs[3 * GD_LZ_CH], cg[GD_LZ_CH];
+                GD_T *vp[GD_LZ_CH];
+                /* chunks from the end: the lines the batch read last are the likeliest still in
+                 * cache (each entry's step is independent of the others', so any order gives the
+                 * same result) */
+                for (int64_t e1 = ne_all; e1 > 0; e1 -= GD_LZ_CH) {
+                    const int64_t e0 = e1 > GD_LZ_CH ? e1 - GD_LZ_CH : 0, ne = e1 - e0;
+                    /* the next chunk's lines, fetched while this one is stepped */
+                    const int64_t pf0 = e0 > GD_LZ_CH ? e0 - GD_LZ_CH : 0;
+                    if (K == 1) {
+                        for (int64_t l = pf0; l < e0; l++)
+                            GD_PREFETCH(ilv + touched[l] * GD_ILV);
+                        for (int64_t l = 0; l < ne; l++) vp[l] = ilv + touched[e0 + l] * GD_ILV;
+                    } else {
+                        for (int64_t l = pf0; l < e0; l++)
+                            GD_PREFETCH(ilv + ((l % K) * d + touched[l / K]) * GD_ILV);
+                        int64_t q = e0 / K, k = e0 % K;
+                        for (int64_t l = 0; l < ne; l++) {
+                            vp[l] = ilv + (k * d + touched[q]) * GD_ILV;
+                            if (++k == K) k = 0, q++;
+                        }
+                    }
+                    for (int64_t l = 0; l < ne; l++) {
+                        const GD_T *v = vp[l];
+                        cw[l] = v[0];
+                        cs[l] = v[1];
+                        cs[GD_LZ_CH + l] = v[2];
+                        cs[2 * GD_LZ_CH + l] = v[3];
+                    }
+                    const GD_T *gsrc = gc + e0;
+                    if (gin) {
+                        /* the gradient sums sat in s2's place */
+#pragma omp simd
+                        for (int64_t l = 0; l < ne; l++) cg[l] = cs[2 * GD_LZ_CH + l] / fm;
+                        if (gscale != 1) {
+#pragma omp simd
+                            for (int64_t l = 0; l < ne; l++) cg[l] *= gscale;
+                        }
+                        gsrc = cg;
+                    }
+                    GD_SFX(update_loop_sc)(cfg, &sc, cw, gsrc, cs, GD_LZ_CH, 0, ne, 1);
+                    for (int64_t l = 0; l < ne; l++) {
+                        GD_T *v = vp[l];
+                        v[0] = cw[l];
+                        v[1] = cs[l];
+                        v[2] = cs[GD_LZ_CH + l];
+                        v[3] = gin ? 0 : cs[2 * GD_LZ_CH + l];
+                    }
                 }
-            }
-            if (gin) {
-                for (int64_t q = 0; q < nt; q++) bmap[touched[q] >> 6] = 0;
+                if (gin) {
+                    for (int64_t q = 0; q < nt; q++) bmap[touched[q] >> 6] = 0;
+                } else {
+                    for (int64_t q = 0; q < nt; q++) slot[touched[q]] = 0;
+                }
             } else {
-                for (int64_t q = 0; q < nt; q++) slot[touched[q]] = 0;
-            }
-            for (int64_t k = 0; k < K; k++) {
-                GD_T gv = gb[k] / fm;
-                if (gscale != 1) gv *= gscale;
-                if (cfg->fit_intercept)
-                    GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, n_coef + k, 0);
-                gb[k] = 0;
-            }
-        } else {
-            for (int64_t q = 0; q < nt; q++) {
-                const int64_t j = touched[q];
-                for (int64_t k = 0; k < K; k++) {
-                    GD_T gv = gc[q * K + k] / fm;
-                    if (gscale != 1) gv *= gscale;
-                    GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
+                for (int64_t q = 0; q < nt; q++) {
+                    const int64_t j = touched[q];
+                    for (int64_t k = 0; k < K; k++) {
+                        GD_T gv = gc[q * K + k] / fm;
+                        if (gscale != 1) gv *= gscale;
+                        GD_SFX(coord_update)(cfg, &sc, th, gv, st, P, k * d + j, 1);
+                    }
+                    if (kind == GD_SP_MOM && aux[j] < (double)tau) aux[j] = (double)tau;
+                    slot[j] = 0;
                 }
-                if (kind == GD_SP_MOM && aux[j] < (double)tau) aux[j] = (double)tau;
-                slot[j] = 0;
             }
             for (int64_t k = 0; k < K; k++) {
                 GD_T gv = gb[k] / fm;

@@ -673,6 +673,16 @@ def test_partial_fit_on_csr_equals_fit(optimizer, options):
     np.testing.assert_array_equal(part.loss_curve_, full.loss_curve_)
 
 
+def divergence_errors(X, y, kw):
+    """The DivergenceError of the native fit and of the reference's, on the same problem."""
+    errors = []
+    for f in (gdfast.fit, reference.fit):
+        with pytest.raises(gdfast.DivergenceError) as info:
+            f(X, y, **kw)
+        errors.append(info.value)
+    return errors
+
+
 @pytest.mark.parametrize("optimizer,options", [("sgd", {}), ("sgd", dict(l1_ratio=0.5)),
                                                ("momentum", {}), ("nesterov", {})])
 def test_divergence_is_reported_at_the_same_step(optimizer, options):
@@ -680,12 +690,7 @@ def test_divergence_is_reported_at_the_same_step(optimizer, options):
     X, y = make_sparse_problem("squared")
     X = X * 100
     kw = base_kw("squared", optimizer, 1, learning_rate=1.0, max_epochs=5, **options)
-    errors = []
-    for f in (gdfast.fit, reference.fit):
-        with pytest.raises(gdfast.DivergenceError) as info:
-            f(X, y, **kw)
-        errors.append(info.value)
-    a, b = errors
+    a, b = divergence_errors(X, y, kw)
     assert (a.epoch, a.step) == (b.epoch, b.step)
 
 
@@ -701,12 +706,7 @@ def test_lazy_divergence_leaves_the_last_good_step(optimizer, options, batch_siz
     X = X * 100
     kw = base_kw("poisson", optimizer, batch_size, learning_rate=1e3, max_epochs=5,
                  sparse_updates="lazy", **options)
-    errors = []
-    for f in (gdfast.fit, reference.fit):
-        with pytest.raises(gdfast.DivergenceError) as info:
-            f(X, y, **kw)
-        errors.append(info.value)
-    a, b = errors
+    a, b = divergence_errors(X, y, kw)
     assert (a.epoch, a.step) == (b.epoch, b.step)
     assert rel_err(params(a.result), params(b.result)) <= tol(np.float64)
     assert rel_err(a.result.state.opt_state, b.result.state.opt_state) <= tol(np.float64)
