@@ -17,6 +17,11 @@
 /* Independent partial sums of a dot product: enough to hide the FMA latency on AVX-512.
  * Fixed in the source, so the summation order does not depend on the ISA. */
 #define GD_LANES 32
+/* Entries per block of the finite check (gd_all_finite), 512 KiB of doubles; also the least
+ * work (multiply-adds) that gd_decision_dense shares among threads. */
+#define GD_FINITE_BLOCK ((int64_t)1 << 16)
+/* Rows per block of gd_decision_dense (threads take contiguous ranges of blocks). */
+#define GD_DECISION_ROWS 256
 /* Rows of a shuffled order prefetched ahead, and the bytes of each such row prefetched. */
 #ifndef GD_PREFETCH_ROWS
 #define GD_PREFETCH_ROWS 4

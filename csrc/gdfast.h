@@ -131,6 +131,21 @@ void gd_interrupt_restore(void);
 int gd_interrupt_pending(void);
 void gd_interrupt_clear(void);
 
+/* 1 when the n values x[0..n) are all finite, 0 when one is NaN or infinite (GD_ERR_ARGUMENT
+ * for bad arguments).  One read of x on up to n_threads threads, no temporary: the input check
+ * of gdfast.fit, so that it does not wake another library's thread pool (a BLAS call would). */
+int gd_all_finite_f64(const double *x, int64_t n, int n_threads);
+int gd_all_finite_f32(const float *x, int64_t n, int n_threads);
+
+/* Decision values z[i * K + k] = X[i] . theta[k*d .. k*d + d) + theta[K*d + k] of the n rows of
+ * a C-contiguous X, rows split over up to n_threads threads (each value is one dot product in
+ * a fixed order: the result does not depend on n_threads).  The validation loss of the
+ * estimators' early stopping, without a BLAS call (see gd_all_finite). */
+int gd_decision_dense_f64(const double *X, int64_t n, int64_t d, int64_t K, const double *theta,
+                          double *z, int n_threads);
+int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const float *theta,
+                          float *z, int n_threads);
+
 /* Batch gradient of the data term at theta over the rows rows[0..n_rows) of X (rows may be
  * NULL: rows 0..n_rows).  grad_out[P] = (1/n_rows) sum_i sw_i * dloss_i/dtheta (no penalty),
  * *loss_out = sum_i sw_i * loss_i (double).  sw may be NULL (all ones).  work: gd_work_size. */

@@ -153,6 +153,28 @@ def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, n_threa
     assert abs(loss_sum - l_ref) <= tol(dtype) * max(abs(l_ref), 1.0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("K", [1, 3])
+def test_decision_kernel_matches_numpy(K, dtype):
+    """gd_decision_dense (the estimators' validation loss) against numpy's X @ W.T + b, as
+    the reference computes it: 3001 rows (twelve blocks of 256, the last partial), enough
+    work for two threads, which give the same bits as one."""
+    rng = np.random.default_rng(2)
+    n, d = 3001, 37
+    X = rng.standard_normal((n, d)).astype(dtype)
+    theta = rng.standard_normal(K * (d + 1)).astype(dtype)
+    expected = X @ theta[:K * d].reshape(K, d).T + theta[K * d:]
+    out = {}
+    for n_threads in (1, 2):
+        Z = np.full((n, K), np.nan, dtype)
+        _kernels.decision_dense(X, theta, K, Z, n_threads)
+        assert rel_err(Z, expected) <= tol(dtype), (n_threads, rel_err(Z, expected))
+        out[n_threads] = Z
+    np.testing.assert_array_equal(out[1], out[2])
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _kernels.decision_dense(X, theta[1:], K, np.empty((n, K), dtype), 1)
+
+
 UPDATE_CASES = [(opt, {}) for opt in OPTIMIZERS] + OPTIONS
 
 

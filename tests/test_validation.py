@@ -1,4 +1,4 @@
-"""Bad input gets a clear error naming the argument, before any native code runs."""
+"""Bad input gets a clear error naming the argument, before any kernel runs."""
 import numpy as np
 import pytest
 
@@ -187,3 +187,65 @@ def test_labels_of_any_type_for_classification():
     res = gdfast.fit(XC, y, loss="logistic", max_epochs=3)
     np.testing.assert_array_equal(res.classes, ["ham", "spam"])
     assert set(res.predict(XC)) <= {"ham", "spam"}
+
+
+# the native finite check (gd_all_finite): fixed blocks of 2**16 entries, threads over blocks
+_FINITE_BLOCK = 1 << 16
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+def test_native_finite_check_matches_isfinite(dtype, n_threads):
+    """gdfast._kernels.all_finite against np.isfinite(x).all() (the oracle): sizes around the
+    block size, each non-finite value at the first entry, on both sides of a block boundary
+    (one block per thread) and in the unrolled loop's tail; the largest finite values (a sum of
+    them would overflow) are finite."""
+    rng = np.random.default_rng(0)
+    n = 3 * _FINITE_BLOCK + 37
+    x = rng.standard_normal(n).astype(dtype)
+    for m in (0, 1, 31, 33, _FINITE_BLOCK, _FINITE_BLOCK + 1, n):
+        assert gdfast._kernels.all_finite(x[:m], n_threads) is True
+    for bad in (np.nan, np.inf, -np.inf):
+        for pos in (0, _FINITE_BLOCK - 1, _FINITE_BLOCK, 2 * _FINITE_BLOCK + 5, n - 1):
+            z = x.copy()
+            z[pos] = bad
+            assert gdfast._kernels.all_finite(z, n_threads) == bool(np.isfinite(z).all()) \
+                is False, (bad, pos)
+    big = np.full(n, np.finfo(dtype).max, dtype=dtype)
+    big[::2] *= -1
+    assert gdfast._kernels.all_finite(big, n_threads) is True
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+def test_nonfinite_x_across_blocks_is_located(dtype, n_threads):
+    """A NaN in the last block of an X read by two threads is found and named; X with the
+    largest finite values passes the check (and then the fit diverges, with its own error)."""
+    X = np.random.default_rng(1).standard_normal((5000, 40)).astype(dtype)  # 200 000 entries
+    y = (X[:, 0] > 0).astype(int)
+    Xn = X.copy()
+    Xn[4990, 17] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN \(first at row 4990, column 17\)"):
+        gdfast.fit(Xn, y, loss="logistic", max_epochs=1, n_threads=n_threads)
+    Xn = X.copy()
+    Xn[1700, 3] = np.inf                                    # in the second block
+    with pytest.raises(ValueError, match=r"X contains infinity \(first at row 1700, column 3\)"):
+        gdfast.fit(Xn, y, loss="logistic", max_epochs=1, n_threads=n_threads)
+    Xb = np.full_like(X, np.finfo(dtype).max)
+    with pytest.raises(gdfast.DivergenceError):
+        gdfast.fit(Xb, y, loss="squared", max_epochs=1, n_threads=n_threads)
+
+
+def test_finite_check_of_other_layouts():
+    """Arrays the native check does not take (non-contiguous, other dtypes) go through the
+    sum, and are still located."""
+    from gdfast._core import _check_finite
+    a = np.arange(12.0).reshape(3, 4)[:, ::2]              # a strided view
+    _check_finite(a, "a")
+    b = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    b[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"b contains NaN \(first at row 1, column 2\)"):
+        _check_finite(b, "b")
+    h = np.array([1, np.inf], dtype=np.float16)
+    with pytest.raises(ValueError, match="h contains infinity"):
+        _check_finite(h, "h")

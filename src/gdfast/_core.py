@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gdfast import _kernels
+
 # --- option tables (the integer codes are those of csrc/gdfast.h) -------------------------
 
 LOSSES = {
@@ -181,7 +183,7 @@ class CSR:
         return int(self.indptr[-1])
 
 
-def _as_csr(X, name, finite=True):
+def _as_csr(X, name, finite=True, n_threads=1):
     """A scipy.sparse matrix or array as CSR: CSR input whose data is float32/float64 and whose
     indices and indptr are both int32 or both int64 is used as it is (never copied, never
     modified); other formats are converted with .tocsr() once, other value dtypes to float64,
@@ -242,9 +244,7 @@ def _as_csr(X, name, finite=True):
     indices = np.ascontiguousarray(indices, dtype=itype)
     indptr = np.ascontiguousarray(indptr, dtype=itype)
     if finite and nnz:
-        with np.errstate(over="ignore", invalid="ignore"):
-            ok = np.isfinite(np.sum(data[:nnz], dtype=np.float64))
-        if not ok:
+        if not _kernels.all_finite(data[:nnz], n_threads):
             bad = ~np.isfinite(data[:nnz])
             if bad.any():
                 e = int(np.flatnonzero(bad)[0])
@@ -259,11 +259,11 @@ def _as_csr(X, name, finite=True):
     return CSR(data, indices, indptr, (n, d), X)
 
 
-def _as_float_2d(X, name, finite=True):
+def _as_float_2d(X, name, finite=True, n_threads=1):
     """X as a C-contiguous float32/float64 2-D array: no copy when it already is one (other
     float and integer dtypes become float64, once)."""
     if _is_sparse(X):
-        return _as_csr(X, name, finite)
+        return _as_csr(X, name, finite, n_threads)
     arr = np.asarray(X)
     if arr.dtype.kind == "c":
         raise ValueError(f"{name}: complex data is not supported (dtype {arr.dtype})")
@@ -280,21 +280,24 @@ def _as_float_2d(X, name, finite=True):
     dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite:
-        _check_finite(arr, name)
+        _check_finite(arr, name, n_threads)
     return arr
 
 
-def _check_finite(arr, name):
-    """Raise on NaN or inf without a temporary the size of arr: a sum first (NaN and inf
-    propagate into it), the rows one chunk at a time only when the sum is not finite (which
-    also happens when finite values overflow it)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if arr.ndim == 2 and arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
-            # row sums through BLAS: one multithreaded read of arr, a temporary of n entries
-            if np.isfinite(arr @ np.ones(arr.shape[1], dtype=arr.dtype)).all():
-                return
-        elif np.isfinite(np.sum(arr, dtype=np.float64)):
+def _check_finite(arr, name, n_threads=1):
+    """Raise on NaN or inf, naming the first one, without a temporary the size of arr.  A
+    contiguous float32/float64 array is checked by one native read on n_threads threads;
+    other arrays through a sum (NaN and inf propagate into it).  Only when that finds
+    something are the rows scanned one chunk at a time for the first bad entry (a finite sum
+    can also overflow).  No BLAS call: OpenBLAS's threads keep spinning for a while after
+    one, and would compete with the fit's own threads for the cores."""
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
+        if _kernels.all_finite(arr.reshape(-1), n_threads):
             return
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.sum(arr, dtype=np.float64)):
+                return
     flat_rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
     step = max(1, (1 << 20) // max(1, flat_rows.shape[1]))
     for s in range(0, flat_rows.shape[0], step):
@@ -371,6 +374,13 @@ def resolve_n_threads(n_threads, max_threads, openmp):
         if n < 0:
             n = max(1, max_threads + 1 + n)
     return max(1, n) if openmp else 1
+
+
+def effective_n_threads(n_threads):
+    """The thread count a fit would use for n_threads (see gdfast.fit); 1 in a process forked
+    after gdfast used OpenMP threads (GNU libgomp cannot start threads there)."""
+    n = resolve_n_threads(n_threads, _kernels.max_threads(), _kernels.openmp_enabled())
+    return 1 if _kernels.in_forked_child() else n
 
 
 @dataclass(frozen=True)
@@ -653,7 +663,8 @@ def penalty(theta, spec, K, d):
     if spec.alpha == 0:
         return 0.0
     w = theta[:K * d].astype(np.float64, copy=False)
-    return spec.l2 / 2 * float(w @ w) + spec.l1 * float(np.abs(w).sum())
+    # not w @ w: a long BLAS dot wakes OpenBLAS's threads, which then spin into the next epoch
+    return spec.l2 / 2 * float(np.square(w).sum()) + spec.l1 * float(np.abs(w).sum())
 
 
 # --- the driver ---------------------------------------------------------------------------
@@ -828,7 +839,7 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None
         raise ValueError(f"random_state: expected None, an int or a numpy Generator, got "
                          f"{random_state!r} ({exc})") from None
 
-    Xa = _as_float_2d(X, "X")
+    Xa = _as_float_2d(X, "X", n_threads=effective_n_threads(a["n_threads"]))
     n, d = Xa.shape
     if (isinstance(Xa, CSR) and d >= 2 ** 31 - 1
             and (parallel == "hogwild" or sparse_updates == "lazy")):

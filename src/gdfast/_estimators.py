@@ -30,7 +30,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from gdfast import _core
+from gdfast import _core, _kernels
 from gdfast._native import NativeEngine, effective_n_threads
 from gdfast.reference import row_loss_dz, softmax_loss_dz
 
@@ -120,10 +120,25 @@ def _normalized(weights):
     return weights * (len(weights) / total)
 
 
-def _mean_loss(core_loss, X, y, sw, coef, intercept, epsilon):
+def _decision(X, coef, intercept, n_threads):
+    """X @ coef.T + intercept.  A dense float32/float64 X goes through the native kernel
+    (rows split over n_threads threads) rather than a BLAS call: OpenBLAS's threads keep
+    spinning for a while after one, and would slow the fit's next epoch down."""
+    coef = np.asarray(coef)
+    if (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)
+            and X.flags.c_contiguous):
+        K = 1 if coef.ndim == 1 else coef.shape[0]
+        theta = np.concatenate([coef.reshape(-1), np.reshape(intercept, -1)]).astype(X.dtype)
+        Z = np.empty((X.shape[0], K), dtype=X.dtype)
+        _kernels.decision_dense(X, theta, K, Z, n_threads)
+        return Z[:, 0] if coef.ndim == 1 else Z
+    return np.asarray(X @ coef.T + intercept)
+
+
+def _mean_loss(core_loss, X, y, sw, coef, intercept, epsilon, n_threads=1):
     """The weighted mean row loss of a model (coef (d,) or (K, d)) on rows X, y: the data
     term of gdfast's objective with the weights normalized, in float64."""
-    Z = np.asarray(X @ np.asarray(coef).T + intercept, dtype=np.float64)
+    Z = np.asarray(_decision(X, coef, intercept, n_threads), dtype=np.float64)
     if core_loss == "multinomial":
         loss = softmax_loss_dz(Z, y.astype(np.intp))[0]
     else:
@@ -269,7 +284,8 @@ class _GDBase(BaseEstimator):
             stop = False
             if plan.early_stopping:
                 vl = _mean_loss(task.core_loss, plan.X_val, task.y_val, plan.sw_val,
-                                record["coef"], record["intercept"], self.epsilon)
+                                record["coef"], record["intercept"], self.epsilon,
+                                plan.n_threads)
                 val_history.append(vl)
                 if plan.tol is not None:
                     worse = vl > best["loss"] - plan.tol

@@ -15,7 +15,8 @@ from cpython.exc cimport PyErr_CheckSignals
 from gdfast._gdfast cimport (
     gd_config, gd_n_state, gd_step_lr, gd_work_size, gd_openmp_enabled, gd_max_threads,
     gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
-    gd_interrupt_clear,
+    gd_interrupt_clear, gd_all_finite_f64, gd_all_finite_f32,
+    gd_decision_dense_f64, gd_decision_dense_f32,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
     gd_grad_csr_f64_i32, gd_grad_csr_f64_i64, gd_grad_csr_f32_i32, gd_grad_csr_f32_i64,
@@ -158,6 +159,38 @@ def grad_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
                                        n_rows, &theta[0], &grad_out[0], &loss, &work[0],
                                        n_threads)
     return status, loss
+
+
+def all_finite(const floating[::1] x, int n_threads):
+    """True when no entry of x is NaN or infinite (one read of x on up to n_threads threads)."""
+    cdef int64_t n = x.shape[0]
+    cdef int status
+    with nogil:
+        if floating is double:
+            status = gd_all_finite_f64(_cptr(x), n, n_threads)
+        else:
+            status = gd_all_finite_f32(_cptr(x), n, n_threads)
+    if status < 0:
+        raise ValueError("all_finite: invalid arguments")
+    return status == 1
+
+
+def decision_dense(const floating[:, ::1] X, const floating[::1] theta, int64_t K,
+                   floating[:, ::1] z, int n_threads):
+    """z[:] = X @ W.T + b for theta = [W (K x d) row by row, b (K)], on up to n_threads."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef int status
+    if K < 1 or d < 1 or theta.shape[0] != K * (d + 1) or z.shape[0] != n or z.shape[1] != K:
+        raise ValueError("decision_dense: inconsistent shapes")
+    if n == 0:
+        return
+    with nogil:
+        if floating is double:
+            status = gd_decision_dense_f64(&X[0, 0], n, d, K, &theta[0], &z[0, 0], n_threads)
+        else:
+            status = gd_decision_dense_f32(&X[0, 0], n, d, K, &theta[0], &z[0, 0], n_threads)
+    if status < 0:
+        raise ValueError("decision_dense: invalid arguments")
 
 
 def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[::1] state,

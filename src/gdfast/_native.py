@@ -4,14 +4,7 @@ import threading
 import numpy as np
 
 from gdfast import _kernels
-from gdfast._core import N_STATE, resolve_n_threads
-
-
-def effective_n_threads(n_threads):
-    """The thread count a fit would use for n_threads (see gdfast.fit); 1 in a process forked
-    after gdfast used OpenMP threads (GNU libgomp cannot start threads there)."""
-    n = resolve_n_threads(n_threads, _kernels.max_threads(), _kernels.openmp_enabled())
-    return 1 if _kernels.in_forked_child() else n
+from gdfast._core import N_STATE, effective_n_threads
 
 
 class NativeEngine:
