@@ -1,6 +1,6 @@
 /* Kernel template: included by gd_kernels.c once per floating type with
  *   GD_T (float or double), GD_SFX(name) (name_f32 / name_f64) and the math functions
- *   GD_EXP, GD_LOG, GD_LOG1P, GD_SQRT, GD_FABS for that type.
+ *   GD_EXP, GD_LOG, GD_SQRT, GD_FABS for that type.
  * Per-element arithmetic is done in GD_T (float32 stays float32); losses are summed in double. */
 
 /* Loss of one row with a single output and its derivative with respect to p. */
@@ -11,11 +11,12 @@ GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
         r = p - y;
         *dz = r;
         return (GD_T)0.5 * r * r;
-    case GD_LOSS_LOGISTIC:
-        m = y * p;
-        e = GD_EXP(-GD_FABS(m));                          /* in (0, 1]: no overflow */
-        *dz = -y * (m > 0 ? e / (1 + e) : 1 / (1 + e));   /* -y * sigmoid(-m) */
-        return GD_LOG1P(e) + (m > 0 ? 0 : -m);            /* softplus(-m) */
+    case GD_LOSS_LOGISTIC: {                              /* in double (gd_logistic) */
+        double neg_sig;
+        const GD_T li = (GD_T)gd_logistic((double)(y * p), &neg_sig);
+        *dz = y * (GD_T)neg_sig;                          /* -y * sigmoid(-y p) */
+        return li;
+    }
     case GD_LOSS_HINGE:
         m = y * p;
         if (m <= 1) { *dz = -y; return 1 - m; }
@@ -51,6 +52,22 @@ GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
     default:
         *dz = 0;
         return 0;
+    }
+}
+
+/* loss_dz of four rows: l[q] and dz[q] for decision values p[q], targets y[q].  The logistic
+ * case in one loop that vectorizes (gd_logistic is branch-free). */
+GD_INLINE void GD_SFX(loss_dz4)(int loss, const GD_T *p, const GD_T *y, GD_T eps, GD_T *l,
+                                GD_T *dz) {
+    if (loss == GD_LOSS_LOGISTIC) {
+#pragma omp simd
+        for (int q = 0; q < 4; q++) {
+            double neg_sig;
+            l[q] = (GD_T)gd_logistic((double)(y[q] * p[q]), &neg_sig);
+            dz[q] = y[q] * (GD_T)neg_sig;
+        }
+    } else {
+        for (int q = 0; q < 4; q++) l[q] = GD_SFX(loss_dz)(loss, p[q], y[q], eps, &dz[q]);
     }
 }
 
@@ -125,18 +142,20 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
             return lsum;
         }
         const GD_T *x[4];
-        GD_T a[4];
+        GD_T a[4], zq[4], yq[4], wq[4], lq[4];
         for (int q = 0; q < 4; q++) {
             const int64_t i = order ? order[r + q] : r + q;
             x[q] = X + i * d;
             if (order && r + q + GD_PREFETCH_ROWS < r_end)
                 GD_SFX(prefetch_obs)(X, d, y, sw, order[r + q + GD_PREFETCH_ROWS]);
-            const GD_T z = GD_SFX(dot)(x[q], th, d) + b;
-            GD_T dz;
-            const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], eps, &dz);
-            const GD_T wi = sw ? sw[i] : (GD_T)1;
-            lsum += (double)(wi * li);
-            a[q] = wi * dz;
+            zq[q] = GD_SFX(dot)(x[q], th, d) + b;
+            yq[q] = y[i];
+            wq[q] = sw ? sw[i] : (GD_T)1;
+        }
+        GD_SFX(loss_dz4)(cfg->loss, zq, yq, eps, lq, a);
+        for (int q = 0; q < 4; q++) {
+            lsum += (double)(wq[q] * lq[q]);
+            a[q] *= wq[q];
         }
         const GD_T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
         const GD_T a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];

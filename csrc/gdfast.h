@@ -146,6 +146,11 @@ int gd_decision_dense_f64(const double *X, int64_t n, int64_t d, int64_t K, cons
 int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const float *theta,
                           float *z, int n_threads);
 
+/* For the tests: out[i] = f(x[i]) for the kernels' own math (gd_kernels.c), which = 0:
+ * exp(x) for x <= 0; 1: log1p(x) for 0 <= x <= 1; 2: the logistic loss log(1 + exp(-x)) of a
+ * margin x; 3: its derivative -1 / (1 + exp(x)). */
+void gd_math_check(int which, const double *x, double *out, int64_t n);
+
 /* Batch gradient of the data term at theta over the rows rows[0..n_rows) of X (rows may be
  * NULL: rows 0..n_rows).  grad_out[P] = (1/n_rows) sum_i sw_i * dloss_i/dtheta (no penalty),
  * *loss_out = sum_i sw_i * loss_i (double).  sw may be NULL (all ones).  work: gd_work_size. */

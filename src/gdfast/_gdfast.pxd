@@ -52,6 +52,7 @@ cdef extern from "gdfast.h" nogil:
                               const double *theta, double *z, int n_threads)
     int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K,
                               const float *theta, float *z, int n_threads)
+    void gd_math_check(int which, const double *x, double *out, int64_t n)
     int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
                           const double *y, const double *sw, const int64_t *rows, int64_t n_rows,
                           const double *theta, double *grad_out, double *loss_out, double *work,

@@ -12,11 +12,13 @@ from libc.stdint cimport int32_t, int64_t
 
 from cpython.exc cimport PyErr_CheckSignals
 
+import numpy as np
+
 from gdfast._gdfast cimport (
     gd_config, gd_n_state, gd_step_lr, gd_work_size, gd_openmp_enabled, gd_max_threads,
     gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
     gd_interrupt_clear, gd_all_finite_f64, gd_all_finite_f32,
-    gd_decision_dense_f64, gd_decision_dense_f32,
+    gd_decision_dense_f64, gd_decision_dense_f32, gd_math_check,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
     gd_grad_csr_f64_i32, gd_grad_csr_f64_i64, gd_grad_csr_f32_i32, gd_grad_csr_f32_i64,
@@ -191,6 +193,16 @@ def decision_dense(const floating[:, ::1] X, const floating[::1] theta, int64_t 
             status = gd_decision_dense_f32(&X[0, 0], n, d, K, &theta[0], &z[0, 0], n_threads)
     if status < 0:
         raise ValueError("decision_dense: invalid arguments")
+
+
+def math_check(int which, const double[::1] x):
+    """The kernels' own exp (which=0, x <= 0), log1p (1, 0 <= x <= 1), logistic loss (2) and
+    its derivative (3) of margins x, for the tests."""
+    out = np.empty(x.shape[0], dtype=np.float64)
+    cdef double[::1] o = out
+    if x.shape[0]:
+        gd_math_check(which, &x[0], &o[0], x.shape[0])
+    return out
 
 
 def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[::1] state,
