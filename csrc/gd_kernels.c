@@ -1,5 +1,6 @@
 /* gdfast kernels: shared helpers, then the float and double instantiations of
  * gd_kernels_impl.h. */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,9 @@
  * values vectorizes, and agree with libm to about 2 ulp (tests/test_reference_oracles.py
  * checks them against math.exp and math.log1p).  Written for the logistic loss's arguments:
  * exp of x <= 0, log1p of e in [0, 1]; float32 kernels evaluate them in double. */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD > 0
+#error "gd_exp_nonpos's rounding shifter needs double evaluated in double (x87: build with SSE2)"
+#endif
 #define GD_LN2_HI 0x1.62e42feep-1                /* fdlibm's split of ln 2: k * HI is exact */
 #define GD_LN2_LO 0x1.a39ef35793c76p-33
 
@@ -115,14 +119,16 @@ GD_INLINE double gd_logistic(double m, double *neg_sigmoid) {
     return gd_log1p_unit(e) + (m > 0 ? 0.0 : -m);
 }
 
-/* For the tests: the helpers above on n values. */
-void gd_math_check(int which, const double *x, double *out, int64_t n) {
+/* For the tests: the helpers above on n values (cloned as the kernels are, so the tests check
+ * the code this CPU runs). */
+GD_HOT void gd_math_check(int which, const double *x, double *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         double ns;
         out[i] = which == 0 ? gd_exp_nonpos(x[i])
                : which == 1 ? gd_log1p_unit(x[i])
                : which == 2 ? gd_logistic(x[i], &ns)
-               : (gd_logistic(x[i], &ns), ns);
+               : which == 3 ? (gd_logistic(x[i], &ns), ns)
+               : NAN;
     }
 }
 

@@ -1,7 +1,8 @@
 /* Kernel template: included by gd_kernels.c once per floating type with
  *   GD_T (float or double), GD_SFX(name) (name_f32 / name_f64) and the math functions
  *   GD_EXP, GD_LOG, GD_SQRT, GD_FABS for that type.
- * Per-element arithmetic is done in GD_T (float32 stays float32); losses are summed in double. */
+ * Per-element arithmetic is done in GD_T (float32 stays float32), except the logistic loss,
+ * evaluated per row in double (gd_logistic) and rounded; losses are summed in double. */
 
 /* Loss of one row with a single output and its derivative with respect to p. */
 GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {

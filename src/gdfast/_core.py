@@ -839,7 +839,11 @@ def run_fit(engine_cls, X, y, kwargs, *, resume=None, horizon=None, classes=None
         raise ValueError(f"random_state: expected None, an int or a numpy Generator, got "
                          f"{random_state!r} ({exc})") from None
 
-    Xa = _as_float_2d(X, "X", n_threads=effective_n_threads(a["n_threads"]))
+    # the native engine checks X on its threads; the reference on one (no OpenMP pool, so a
+    # process forked after a reference fit keeps its threads)
+    check_threads = (effective_n_threads(a["n_threads"]) if getattr(engine_cls, "native", False)
+                     else 1)
+    Xa = _as_float_2d(X, "X", n_threads=check_threads)
     n, d = Xa.shape
     if (isinstance(Xa, CSR) and d >= 2 ** 31 - 1
             and (parallel == "hogwild" or sparse_updates == "lazy")):

@@ -126,7 +126,7 @@ def _decision(X, coef, intercept, n_threads):
     spinning for a while after one, and would slow the fit's next epoch down."""
     coef = np.asarray(coef)
     if (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)
-            and X.flags.c_contiguous):
+            and X.flags.c_contiguous and np.result_type(X.dtype, coef.dtype) == X.dtype):
         K = 1 if coef.ndim == 1 else coef.shape[0]
         theta = np.concatenate([coef.reshape(-1), np.reshape(intercept, -1)]).astype(X.dtype)
         Z = np.empty((X.shape[0], K), dtype=X.dtype)

@@ -10,6 +10,8 @@ from gdfast._core import N_STATE, effective_n_threads
 class NativeEngine:
     """Owns theta, the optimizer state and the kernels' work buffer; one epoch per call."""
 
+    native = True
+
     def __init__(self, problem, spec, theta, n_threads, opt_state=None, t=0):
         self.n_threads = effective_n_threads(n_threads)
         self.problem, self.spec = problem, spec
