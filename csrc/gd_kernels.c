@@ -19,9 +19,11 @@
 /* Independent partial sums of a dot product: enough to hide the FMA latency on AVX-512.
  * Fixed in the source, so the summation order does not depend on the ISA. */
 #define GD_LANES 32
-/* Entries per block of the finite check (gd_all_finite), 512 KiB of doubles; also the least
- * work (multiply-adds) that gd_decision_dense shares among threads. */
+/* Entries per block of the finite check (gd_all_finite), 512 KiB of doubles. */
 #define GD_FINITE_BLOCK ((int64_t)1 << 16)
+/* The least work (entries read, or multiply-adds) for which gd_all_finite and
+ * gd_decision_dense open threads. */
+#define GD_AUX_MIN_WORK ((int64_t)1 << 17)
 /* Rows per block of gd_decision_dense (threads take contiguous ranges of blocks). */
 #define GD_DECISION_ROWS 256
 /* Rows of a shuffled order prefetched ahead, and the bytes of each such row prefetched. */
@@ -176,8 +178,12 @@ int64_t gd_work_size(const gd_config *cfg, int64_t d) {
 
 /* Open a parallel region only when it pays, and never in a process forked after this one
  * used OpenMP threads (GNU libgomp's pool does not survive fork: the child would hang). */
+static inline int threads_pay(int n_threads, int64_t work, int64_t min_work) {
+    return n_threads > 1 && work >= min_work && !gd_in_forked_child();
+}
+
 static inline int use_threads(int n_threads, int64_t work, const gd_config *cfg) {
-    return n_threads > 1 && work >= cfg->min_parallel_work && !gd_in_forked_child();
+    return threads_pay(n_threads, work, cfg->min_parallel_work);
 }
 
 static int check_config(const gd_config *cfg, int64_t d) {

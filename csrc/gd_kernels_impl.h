@@ -4,6 +4,15 @@
  * Per-element arithmetic is done in GD_T (float32 stays float32), except the logistic loss,
  * evaluated per row in double (gd_logistic) and rounded; losses are summed in double. */
 
+/* The logistic loss of decision value p for target y = +-1, and its derivative -y sigmoid(-y p):
+ * evaluated in double (gd_logistic, branch-free) and rounded. */
+GD_INLINE GD_T GD_SFX(logistic_dz)(GD_T p, GD_T y, GD_T *dz) {
+    double neg_sig;
+    const GD_T li = (GD_T)gd_logistic((double)(y * p), &neg_sig);
+    *dz = y * (GD_T)neg_sig;
+    return li;
+}
+
 /* Loss of one row with a single output and its derivative with respect to p. */
 GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
     GD_T m, r, a, e;
@@ -12,12 +21,8 @@ GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
         r = p - y;
         *dz = r;
         return (GD_T)0.5 * r * r;
-    case GD_LOSS_LOGISTIC: {                              /* in double (gd_logistic) */
-        double neg_sig;
-        const GD_T li = (GD_T)gd_logistic((double)(y * p), &neg_sig);
-        *dz = y * (GD_T)neg_sig;                          /* -y * sigmoid(-y p) */
-        return li;
-    }
+    case GD_LOSS_LOGISTIC:
+        return GD_SFX(logistic_dz)(p, y, dz);
     case GD_LOSS_HINGE:
         m = y * p;
         if (m <= 1) { *dz = -y; return 1 - m; }
@@ -62,11 +67,7 @@ GD_INLINE void GD_SFX(loss_dz4)(int loss, const GD_T *p, const GD_T *y, GD_T eps
                                 GD_T *dz) {
     if (loss == GD_LOSS_LOGISTIC) {
 #pragma omp simd
-        for (int q = 0; q < 4; q++) {
-            double neg_sig;
-            l[q] = (GD_T)gd_logistic((double)(y[q] * p[q]), &neg_sig);
-            dz[q] = y[q] * (GD_T)neg_sig;
-        }
+        for (int q = 0; q < 4; q++) l[q] = GD_SFX(logistic_dz)(p[q], y[q], &dz[q]);
     } else {
         for (int q = 0; q < 4; q++) l[q] = GD_SFX(loss_dz)(loss, p[q], y[q], eps, &dz[q]);
     }
@@ -633,7 +634,7 @@ int GD_SFX(gd_all_finite)(const GD_T *x, int64_t n, int n_threads) {
     if (n < 0 || (n > 0 && !x) || n_threads < 1) return GD_ERR_ARGUMENT;
     const int64_t nblk = (n + GD_FINITE_BLOCK - 1) / GD_FINITE_BLOCK;
     int bad = 0;
-    if (n_threads > 1 && nblk > 1 && !gd_in_forked_child()) {
+    if (nblk > 1 && threads_pay(n_threads, n, GD_AUX_MIN_WORK)) {
         gd_mark_parallel_used();
 #pragma omp parallel for num_threads(n_threads) schedule(static) reduction(| : bad)
         for (int64_t b = 0; b < nblk; b++) {
@@ -661,7 +662,7 @@ int GD_SFX(gd_decision_dense)(const GD_T *X, int64_t n, int64_t d, int64_t K,
     if (n < 0 || d < 1 || K < 1 || n_threads < 1 || (n > 0 && (!X || !theta || !z)))
         return GD_ERR_ARGUMENT;
     const int64_t nblk = (n + GD_DECISION_ROWS - 1) / GD_DECISION_ROWS;
-    if (n_threads > 1 && nblk > 1 && n * d * K >= GD_FINITE_BLOCK && !gd_in_forked_child()) {
+    if (nblk > 1 && threads_pay(n_threads, n * d * K, GD_AUX_MIN_WORK)) {
         gd_mark_parallel_used();
 #pragma omp parallel for num_threads(n_threads) schedule(static)
         for (int64_t b = 0; b < nblk; b++) {

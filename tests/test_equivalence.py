@@ -160,7 +160,7 @@ def test_decision_kernel_matches_numpy(K, dtype):
     the reference computes it: 3001 rows (twelve blocks of 256, the last partial), enough
     work for two threads, which give the same bits as one."""
     rng = np.random.default_rng(2)
-    n, d = 3001, 37
+    n, d = 3001, 47                 # K * n * d >= 2**17: the kernel opens threads
     X = rng.standard_normal((n, d)).astype(dtype)
     theta = rng.standard_normal(K * (d + 1)).astype(dtype)
     expected = X @ theta[:K * d].reshape(K, d).T + theta[K * d:]
