@@ -134,6 +134,67 @@ GD_HOT void gd_math_check(int which, const double *x, double *out, int64_t n) {
     }
 }
 
+/* ---- the shuffled row order ------------------------------------------------------------- */
+
+/* SplitMix64 (Steele, Lea and Flood 2014, with Vigna's constants): each output depends on the
+ * state only through one addition, so consecutive draws do not wait on each other. */
+static inline uint64_t gd_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* The high 64 bits of a * b, and the low ones in *lo, from 32-bit halves. */
+static inline uint64_t gd_mul_hi_lo_portable(uint64_t a, uint64_t b, uint64_t *lo) {
+    const uint64_t a0 = (uint32_t)a, a1 = a >> 32, b0 = (uint32_t)b, b1 = b >> 32;
+    const uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    const uint64_t mid = (p00 >> 32) + (uint32_t)p01 + (uint32_t)p10;
+    *lo = (mid << 32) | (uint32_t)p00;
+    return p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+/* The same with the compiler's 128-bit product where it has one (twice as fast a shuffle). */
+static inline uint64_t gd_mul_hi_lo(uint64_t a, uint64_t b, uint64_t *lo) {
+#if defined(__SIZEOF_INT128__)
+    const unsigned __int128 m = (unsigned __int128)a * b;
+    *lo = (uint64_t)m;
+    return (uint64_t)(m >> 64);
+#else
+    return gd_mul_hi_lo_portable(a, b, lo);
+#endif
+}
+
+/* For the tests: both products of a[i] * b[i], hi[i] and lo[i]. */
+void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
+                  uint64_t *lo, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        hi[i] = portable ? gd_mul_hi_lo_portable(a[i], b[i], &lo[i])
+                         : gd_mul_hi_lo(a[i], b[i], &lo[i]);
+}
+
+/* Uniform on [0, range) for range >= 1, unbiased: Lemire, "Fast random integer generation in
+ * an interval" (2019).  The rejection happens with probability below range / 2^64. */
+static inline uint64_t gd_bounded(uint64_t *state, uint64_t range) {
+    uint64_t lo, hi = gd_mul_hi_lo(gd_splitmix64(state), range, &lo);
+    if (lo < range) {
+        const uint64_t threshold = (0 - range) % range;         /* 2^64 mod range */
+        while (lo < threshold) hi = gd_mul_hi_lo(gd_splitmix64(state), range, &lo);
+    }
+    return hi;
+}
+
+int gd_permutation(int64_t *order, int64_t n, uint64_t seed) {
+    if (n < 0 || (n > 0 && !order)) return GD_ERR_ARGUMENT;
+    uint64_t state = seed;
+    for (int64_t i = 0; i < n; i++) {                 /* inside-out: order[0..i] is shuffled */
+        const int64_t j = (int64_t)gd_bounded(&state, (uint64_t)i + 1);
+        if (j != i) order[i] = order[j];
+        order[j] = i;
+    }
+    return GD_OK;
+}
+
 int gd_openmp_enabled(void) {
 #ifdef _OPENMP
     return 1;

@@ -161,6 +161,52 @@ def test_shuffle_uses_default_rng_permutations():
     assert not np.array_equal(a.coef, c.coef)
 
 
+def test_shuffled_epochs_take_their_orders_from_the_seeded_rng(monkeypatch):
+    """Each shuffled epoch draws one order, gdfast._core.shuffled_order(rng, n) with
+    rng = np.random.default_rng(random_state) (README, "Batches"), the same for both engines;
+    a full batch draws none."""
+    from gdfast import _core
+    drawn = []
+    original = _core.shuffled_order
+
+    def spy(rng, n):
+        drawn.append(original(rng, n))
+        return drawn[-1]
+
+    monkeypatch.setattr(_core, "shuffled_order", spy)
+    X, y = make_problem("squared", n=50, d=3)
+    rng = np.random.default_rng(5)
+    expected = [original(rng, 50) for _ in range(3)]
+    for fit in (gdfast.fit, gdfast.reference.fit):
+        drawn.clear()
+        fit(X, y, random_state=5, max_epochs=3, tol=None, batch_size=8)
+        assert len(drawn) == 3
+        for got, want in zip(drawn, expected):
+            np.testing.assert_array_equal(got, want)
+        drawn.clear()
+        fit(X, y, random_state=5, max_epochs=3, tol=None, batch_size=None)
+        assert drawn == []
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([3, 7]), np.array([-2**63, 2**63 - 1]), np.array([0, 2**64 - 1], np.uint64),
+    np.array([False, True]), np.array([0.5, 2.5], np.float32), np.array([-1.0, 1.0]),
+    np.array(["ham", "spam"])], ids=lambda a: a.dtype.name)
+def test_binary_labels_are_encoded_as_np_unique_would(labels):
+    """Two numeric labels are found from their minimum and maximum (not np.unique's hash): the
+    classes, their dtype and the fit are those of the np.unique encoding."""
+    X, y01 = make_problem("logistic", n=120, d=4)
+    y = labels[(y01 == 7).astype(int)]
+    res = gdfast.fit(X, y, loss="logistic", max_epochs=3, tol=None, random_state=0)
+    np.testing.assert_array_equal(res.classes, np.unique(y))
+    assert res.classes.dtype == np.unique(y).dtype
+    base = gdfast.fit(X, np.where(y == np.unique(y)[1], 1.0, -1.0), loss="logistic",
+                      max_epochs=3, tol=None, random_state=0)
+    np.testing.assert_array_equal(res.coef, base.coef)
+    np.testing.assert_array_equal(res.predict(X), np.unique(y)[(X @ base.coef + base.intercept
+                                                                > 0).astype(int)])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
 def test_inputs_are_not_modified(dtype):
     X, y = make_problem("squared", dtype=dtype)

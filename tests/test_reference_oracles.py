@@ -63,6 +63,65 @@ def test_kernel_logistic_loss_matches_its_definition():
                                rtol=0, atol=4e-308)
 
 
+# --- the shuffled row order (gd_permutation) ----------------------------------------------
+
+@pytest.mark.parametrize("portable", [False, True], ids=["int128", "portable"])
+def test_kernel_128_bit_product_matches_python_ints(portable):
+    """Lemire's bounded draw takes the high half of a 64 x 64-bit product: both the compiler's
+    128-bit product and the 32-bit-halves fallback (compilers without one) against Python's
+    exact integers, at the edges and on random pairs."""
+    rng = np.random.default_rng(0)
+    top = 2**64 - 1
+    edges = np.array([0, 1, 2**32 - 1, 2**32, 2**63, top], dtype=np.uint64)
+    a = np.concatenate([np.repeat(edges, len(edges)), rng.integers(0, top, 5000, np.uint64,
+                                                                   endpoint=True)])
+    b = np.concatenate([np.tile(edges, len(edges)), rng.integers(0, top, 5000, np.uint64,
+                                                                 endpoint=True)])
+    hi, lo = gdfast._kernels.mul_check(portable, a, b)
+    exact = [int(u) * int(v) for u, v in zip(a, b)]
+    assert [int(h) for h in hi] == [e >> 64 for e in exact]
+    assert [int(v) for v in lo] == [e & top for e in exact]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 17, 1000, 65537])
+def test_permutation_is_a_permutation(n):
+    perm = gdfast._kernels.permutation
+    for seed in (0, 1, 2**64 - 1):
+        p = perm(n, seed)
+        assert p.dtype == np.int64 and p.shape == (n,)
+        np.testing.assert_array_equal(np.sort(p), np.arange(n))
+        np.testing.assert_array_equal(perm(n, seed), p)          # a function of the seed
+    if n >= 17:
+        assert not np.array_equal(perm(n, 0), perm(n, 1))
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        perm(-1, 0)
+
+
+def test_permutation_is_uniform():
+    """Fisher-Yates gives every order the same probability (Knuth, TAOCP 3.4.2).  With seeds
+    0..23 999: the 24 orders of 4 items, and for 12 items each item's position and each pair's
+    relative order, by chi-square and binomial tests (fixed seeds: the p-values are fixed
+    numbers, checked against 1e-4, which an off-by-one range, e.g. Sattolo's j < i, fails by
+    orders of magnitude)."""
+    from collections import Counter
+
+    from scipy import stats
+    perm = gdfast._kernels.permutation
+    seeds = range(24_000)
+    counts = Counter(tuple(perm(4, s)) for s in seeds)
+    assert len(counts) == 24
+    c = np.array(list(counts.values()))
+    assert stats.chisquare(c).pvalue > 1e-4
+    P = np.array([perm(12, s) for s in seeds])
+    where = np.zeros((12, 12), int)                  # where[item, position]
+    for pos in range(12):
+        where[:, pos] = np.bincount(P[:, pos], minlength=12)
+    assert stats.chisquare(where.ravel()).pvalue > 1e-4
+    before = (P[:, :, None] < P[:, None, :]).sum(0)[np.triu_indices(12, 1)]
+    # each pair of positions: Binomial(24 000, 1/2) over the independent seeds (66 tests)
+    assert min(stats.binomtest(int(k), len(seeds)).pvalue for k in before) > 1e-4 / 66
+
+
 # --- closed form ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fit", [reference.fit, gdfast.fit], ids=["reference", "native"])

@@ -572,6 +572,10 @@ def _prepare_targets(y, loss, n, dtype, classes=None):
             except TypeError as exc:
                 raise ValueError(f"y: labels of mixed types cannot be sorted ({exc})") from None
         else:
+            if loss != "multinomial" and y.dtype.kind in "biuf":
+                encoded = _encode_two_numeric(y, dtype)
+                if encoded is not None:
+                    return encoded + (1, 0.0)
             classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(f"y: a classification loss needs at least 2 classes, got a single "
@@ -594,6 +598,26 @@ def _prepare_targets(y, loss, n, dtype, classes=None):
             raise ValueError("y: loss='poisson' needs non-negative targets, got a minimum of "
                              f"{y.min()!r}")
     return y, None, 1, y_const
+
+
+def _encode_two_numeric(y, dtype):
+    """(y as +1 / -1 in dtype, classes) for numeric labels with exactly two distinct values,
+    from their minimum and maximum; None for any other y (np.unique then finds the classes and
+    names the problem).  The result of np.unique and np.where (a label -0.0 comes back as
+    0.0), in three passes over y: np.unique's hash took 6 ms for 400 000 labels, and np.where
+    with astype 5 ms more."""
+    if len(y) == 0:
+        return None
+    lo, hi = y.min(), y.max()
+    if lo == hi:
+        return None
+    positive = y == hi
+    if np.count_nonzero(positive) + np.count_nonzero(y == lo) != len(y):
+        return None
+    encoded = positive.astype(dtype)
+    encoded *= 2
+    encoded -= 1
+    return encoded, np.array([lo, hi], dtype=y.dtype)
 
 
 def _preview(values, k=5):
@@ -664,7 +688,8 @@ def penalty(theta, spec, K, d):
         return 0.0
     w = theta[:K * d].astype(np.float64, copy=False)
     # not w @ w: a long BLAS dot wakes OpenBLAS's threads, which then spin into the next epoch
-    return spec.l2 / 2 * float(np.square(w).sum()) + spec.l1 * float(np.abs(w).sum())
+    with np.errstate(over="ignore"):       # huge finite w: an infinite loss, as w @ w gave
+        return spec.l2 / 2 * float(np.square(w).sum()) + spec.l1 * float(np.abs(w).sum())
 
 
 # --- the driver ---------------------------------------------------------------------------
@@ -716,8 +741,9 @@ def _fit_signature(X, y, *, loss="squared", optimizer="sgd", learning_rate=0.01,
         weight_decay), except for adamw, where it is the decoupled decay lr * l2 * w; the L1
         part is a soft-threshold by lr * alpha * l1_ratio after each step.
     fit_intercept, shuffle, random_state :
-        With shuffle=True, each epoch visits the rows in rng.permutation(n_samples) order,
-        rng = np.random.default_rng(random_state).  A full batch is not shuffled (the order
+        With shuffle=True, each epoch visits the rows in a new uniformly random order (a
+        Fisher-Yates shuffle seeded by one 64-bit draw from
+        rng = np.random.default_rng(random_state)).  A full batch is not shuffled (the order
         of its rows would change only the rounding), and draws no permutation.
     coef_init, intercept_init : initial parameters (zeros by default).  With
         fit_intercept=False the intercept stays at intercept_init (0 by default).
@@ -913,6 +939,14 @@ def _epoch_lr(spec, epoch, horizon, plateau_lr):
     return lr
 
 
+def shuffled_order(rng, n):
+    """The row order of a shuffled epoch: a uniformly random permutation of range(n) by the
+    native Fisher-Yates shuffle (gd_permutation), seeded by one 64-bit draw from rng.  numpy's
+    rng.permutation takes about 4 times as long (5 ms for 400 000 rows, a fifth of a
+    mini-batch epoch).  Both engines get their orders from here, so they see the same batches."""
+    return _kernels.permutation(n, int(rng.integers(0, 2**64, dtype=np.uint64)))
+
+
 def _drive(engine, problem, spec, *, rng, shuffle, max_epochs, tol, n_iter_no_change,
            verbose, callback, resume, horizon):
     n, d, K = problem.n, problem.d, problem.n_outputs
@@ -940,7 +974,7 @@ def _drive(engine, problem, spec, *, rng, shuffle, max_epochs, tol, n_iter_no_ch
 
     for epoch in range(max_epochs):
         # a full batch sums over every row whatever the order: no permutation is drawn
-        order = rng.permutation(n) if shuffle and spec.batch_size < n else None
+        order = shuffled_order(rng, n) if shuffle and spec.batch_size < n else None
         lr = _epoch_lr(spec, done + epoch, horizon, plateau_lr)
         ok, loss_sum = engine.run_epoch(order, lr)
         if not ok or not np.isfinite(engine.theta).all():

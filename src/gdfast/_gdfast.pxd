@@ -1,5 +1,5 @@
 # The C API of csrc/gdfast.h, for the Cython glue.
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "gdfast.h" nogil:
     ctypedef struct gd_config:
@@ -53,6 +53,9 @@ cdef extern from "gdfast.h" nogil:
     int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K,
                               const float *theta, float *z, int n_threads)
     void gd_math_check(int which, const double *x, double *out, int64_t n)
+    int gd_permutation(int64_t *order, int64_t n, uint64_t seed)
+    void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
+                      uint64_t *lo, int64_t n)
     int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
                           const double *y, const double *sw, const int64_t *rows, int64_t n_rows,
                           const double *theta, double *grad_out, double *loss_out, double *work,

@@ -8,7 +8,7 @@ permutation of range(n); labels in 0..K-1), since checking them would cost a pas
 A zero-length array stands for a NULL pointer (no sample weights, identity row order,
 no optimizer state)."""
 from cython cimport floating
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from cpython.exc cimport PyErr_CheckSignals
 
@@ -18,7 +18,7 @@ from gdfast._gdfast cimport (
     gd_config, gd_n_state, gd_step_lr, gd_work_size, gd_openmp_enabled, gd_max_threads,
     gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
     gd_interrupt_clear, gd_all_finite_f64, gd_all_finite_f32,
-    gd_decision_dense_f64, gd_decision_dense_f32, gd_math_check,
+    gd_decision_dense_f64, gd_decision_dense_f32, gd_math_check, gd_permutation, gd_mul_check,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
     gd_grad_csr_f64_i32, gd_grad_csr_f64_i64, gd_grad_csr_f32_i32, gd_grad_csr_f32_i64,
@@ -203,6 +203,32 @@ def math_check(int which, const double[::1] x):
     if x.shape[0]:
         gd_math_check(which, &x[0], &o[0], x.shape[0])
     return out
+
+
+def permutation(int64_t n, uint64_t seed):
+    """A uniformly random permutation of range(n) as int64, determined by seed (Fisher-Yates on
+    a SplitMix64 stream; the same on every platform)."""
+    if n < 0:
+        raise ValueError(f"permutation: n must be >= 0, got {n}")
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef int64_t *p = &o[0] if n > 0 else NULL
+    with nogil:
+        gd_permutation(p, n, seed)
+    return out
+
+
+def mul_check(bint portable, const uint64_t[::1] a, const uint64_t[::1] b):
+    """(hi, lo): the halves of the 128-bit products a * b as gd_permutation computes them
+    (portable=False) or by the 32-bit-halves fallback (portable=True), for the tests."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError("mul_check: a and b differ in length")
+    hi = np.empty(a.shape[0], dtype=np.uint64)
+    lo = np.empty(a.shape[0], dtype=np.uint64)
+    cdef uint64_t[::1] h = hi, l = lo
+    if a.shape[0]:
+        gd_mul_check(portable, &a[0], &b[0], &h[0], &l[0], a.shape[0])
+    return hi, lo
 
 
 def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[::1] state,
