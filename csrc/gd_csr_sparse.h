@@ -70,15 +70,15 @@ GD_INLINE void GD_ISFX(sp_prefetch)(const GD_ISFX(sp_ctx) *c, int64_t r, int64_t
                                     int64_t stride, const GD_T *th, int with_aux) {
     /* rows r + stride, r + 2 stride, ... are this thread's next per-sample batches */
     const int64_t ra = r + GD_SP_PF_ROW * stride, rw = r + GD_SP_PF_W * stride;
-    if (c->order && r + 2 * GD_SP_PF_ROW * stride < r_end)
-        GD_PREFETCH(c->ptr + c->order[r + 2 * GD_SP_PF_ROW * stride]);
+    if (c->order && r + 2 * GD_SP_PF_ROW * stride < r_end) {
+        const GD_I *pp = c->ptr + c->order[r + 2 * GD_SP_PF_ROW * stride];
+        gd_prefetch_range(pp, pp + 2);                         /* ptr[i] and ptr[i + 1] */
+    }
     if (ra < r_end) {
         const int64_t i = c->order ? c->order[ra] : ra;
         const int64_t lo = (int64_t)c->ptr[i], hi = (int64_t)c->ptr[i + 1];
-        const char *pi = (const char *)(c->ind + lo), *pe = (const char *)(c->ind + hi);
-        for (; pi < pe; pi += 64) GD_PREFETCH(pi);
-        const char *pd = (const char *)(c->data + lo), *pde = (const char *)(c->data + hi);
-        for (; pd < pde; pd += 64) GD_PREFETCH(pd);
+        gd_prefetch_range(c->ind + lo, c->ind + hi);
+        gd_prefetch_range(c->data + lo, c->data + hi);
         GD_PREFETCH(c->y + i);
         if (c->sw) GD_PREFETCH(c->sw + i);
     }
@@ -235,14 +235,14 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             const int64_t i = c->order ? c->order[r] : r;
             /* along the (shuffled) order, into the next batch: the CSR arrays of the row
              * GD_SP_PF_ROW ahead, the slots and parameters of the row GD_SP_PF_W ahead */
-            if (c->order && r + 2 * GD_SP_PF_ROW < r_end)
-                GD_PREFETCH(ptr + c->order[r + 2 * GD_SP_PF_ROW]);
+            if (c->order && r + 2 * GD_SP_PF_ROW < r_end) {
+                const GD_I *pp = ptr + c->order[r + 2 * GD_SP_PF_ROW];
+                gd_prefetch_range(pp, pp + 2);                 /* ptr[i] and ptr[i + 1] */
+            }
             if (r + GD_SP_PF_ROW < r_end) {
                 const int64_t ia = c->order ? c->order[r + GD_SP_PF_ROW] : r + GD_SP_PF_ROW;
-                const char *pi = (const char *)(ind + ptr[ia]), *pe = (const char *)(ind + ptr[ia + 1]);
-                for (; pi < pe; pi += 64) GD_PREFETCH(pi);
-                const char *pd = (const char *)(data + ptr[ia]), *pde = (const char *)(data + ptr[ia + 1]);
-                for (; pd < pde; pd += 64) GD_PREFETCH(pd);
+                gd_prefetch_range(ind + ptr[ia], ind + ptr[ia + 1]);
+                gd_prefetch_range(data + ptr[ia], data + ptr[ia + 1]);
                 GD_PREFETCH(y + ia);
                 if (sw) GD_PREFETCH(sw + ia);
             }

@@ -11,6 +11,17 @@
 #include "gd_omp.h"
 #include "gd_runtime.h"
 
+/* The block partials are laid out on whole cache lines: the stride between two blocks is P + K
+ * entries rounded up to GD_LINE_ELEMS (64 bytes of float, 128 of double), from a 64-byte
+ * boundary of the work buffer.  Unpadded, block b's last line (its intercept entry, written
+ * every four rows) could be block b + 1's first (its first coefficients), written by another
+ * thread at the same time. */
+#define GD_LINE_BYTES 64
+#define GD_LINE_ELEMS 16
+static inline int64_t gd_block_stride(int64_t P, int64_t K) {
+    return (P + K + GD_LINE_ELEMS - 1) / GD_LINE_ELEMS * GD_LINE_ELEMS;
+}
+
 /* Blocks per batch are capped so that the block losses fit in a small array on the stack;
  * the per-block gradients live in the caller's work buffer. */
 #define GD_MAX_BLOCKS 256
@@ -55,6 +66,14 @@
 #define GD_INLINE static inline
 #define GD_PREFETCH(p) ((void)0)
 #endif
+
+/* Prefetch every cache line holding a byte of [lo, hi).  The walk starts at lo's line, not at
+ * lo: numpy's large arrays start 16 bytes into a page, so a 1 KiB row spans 17 lines, and
+ * stepping 64 bytes from lo left the row's last line to a demand miss. */
+GD_INLINE void gd_prefetch_range(const void *lo, const void *hi) {
+    for (uintptr_t a = (uintptr_t)lo & ~(uintptr_t)63; a < (uintptr_t)hi; a += 64)
+        GD_PREFETCH((const void *)a);
+}
 
 /* ---- the logistic loss's exp and log1p, without libm calls ----------------------------------
  * libm's log1p and exp were a third of a dense logistic epoch's time (perf: more than the
@@ -232,9 +251,12 @@ double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t) {
     }
 }
 
+/* Each block's partial gradient (P entries and K of scratch) starts on its own cache line, and
+ * the buffer is used from its first line boundary on (see gd_block_stride, gd_work_lines). */
 int64_t gd_work_size(const gd_config *cfg, int64_t d) {
     const int64_t K = cfg->n_outputs, P = K * (d + 1);
-    return cfg->max_blocks * (P + K) + (P + GD_CHUNK - 1) / GD_CHUNK;
+    return cfg->max_blocks * gd_block_stride(P, K) + (P + GD_CHUNK - 1) / GD_CHUNK +
+           GD_LINE_ELEMS;
 }
 
 /* Open a parallel region only when it pays, and never in a process forked after this one

@@ -93,7 +93,37 @@ GD_INLINE GD_T GD_SFX(row_loss_dz)(const gd_config *cfg, GD_T *z, int64_t K, GD_
     return li;
 }
 
-/* x . w over d entries: GD_LANES independent partial sums, then a fixed tree. */
+/* x . w over d entries: GD_LANES independent partial sums, then a fixed tree (lane l gathers
+ * the entries j = l mod GD_LANES; the tree adds lane l + h into lane l for h = 16, 8, ..., 1). */
+#if defined(__GNUC__) && GD_LANES == 32
+/* The 32 lanes as four vectors of eight (GCC's vector extension, lowered to whatever width the
+ * target has), so they stay in registers: an array under omp simd was kept on the stack, with
+ * a load and a store around each multiply-add and its tree summed through memory, which
+ * lengthened every per-sample step.  Same lanes and tree as the array form below. */
+typedef GD_T GD_SFX(v8) __attribute__((vector_size(8 * sizeof(GD_T))));
+GD_INLINE GD_SFX(v8) GD_SFX(load8)(const GD_T *p) {
+    GD_SFX(v8) v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+GD_INLINE GD_T GD_SFX(dot)(const GD_T *x, const GD_T *w, int64_t d) {
+    GD_SFX(v8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int64_t j = 0;
+    for (; j + 32 <= d; j += 32) {
+        a0 += GD_SFX(load8)(x + j) * GD_SFX(load8)(w + j);
+        a1 += GD_SFX(load8)(x + j + 8) * GD_SFX(load8)(w + j + 8);
+        a2 += GD_SFX(load8)(x + j + 16) * GD_SFX(load8)(w + j + 16);
+        a3 += GD_SFX(load8)(x + j + 24) * GD_SFX(load8)(w + j + 24);
+    }
+    GD_T tail = 0;
+    for (; j < d; j++) tail += x[j] * w[j];
+    a0 += a2;                                     /* h = 16 */
+    a1 += a3;
+    a0 += a1;                                     /* h = 8 */
+    const GD_T t0 = a0[0] + a0[4], t1 = a0[1] + a0[5], t2 = a0[2] + a0[6], t3 = a0[3] + a0[7];
+    return ((t0 + t2) + (t1 + t3)) + tail;        /* h = 4, 2, 1 */
+}
+#else
 GD_INLINE GD_T GD_SFX(dot)(const GD_T *x, const GD_T *w, int64_t d) {
     GD_T acc[GD_LANES] = {0};
     int64_t j = 0;
@@ -107,12 +137,12 @@ GD_INLINE GD_T GD_SFX(dot)(const GD_T *x, const GD_T *w, int64_t d) {
         for (int l = 0; l < h; l++) acc[l] += acc[l + h];
     return acc[0] + tail;
 }
+#endif
 
 GD_INLINE void GD_SFX(prefetch_row)(const GD_T *row, int64_t d) {
-    const char *p = (const char *)row;
     int64_t bytes = d * (int64_t)sizeof(GD_T);
     if (bytes > GD_PREFETCH_BYTES) bytes = GD_PREFETCH_BYTES;
-    for (int64_t off = 0; off < bytes; off += 64) GD_PREFETCH(p + off);
+    gd_prefetch_range(row, (const char *)row + bytes);
 }
 
 /* prefetch_row for row i, with its target and weight (random accesses too, along a shuffled
@@ -226,6 +256,12 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
         }
     }
     return lsum;
+}
+
+/* The work buffer from its first 64-byte boundary (gd_work_size counts the room for it). */
+GD_INLINE GD_T *GD_SFX(work_lines)(GD_T *work) {
+    const uintptr_t a = (uintptr_t)work, skip = (GD_LINE_BYTES - a % GD_LINE_BYTES) % GD_LINE_BYTES;
+    return work + skip / sizeof(GD_T);
 }
 
 /* g[j0..j1) = (sum over blocks of the partials) / m, summed in block order into block 0. */
@@ -532,7 +568,7 @@ typedef struct {
 } GD_SFX(grad_ctx);
 
 static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
-    const int64_t K = c->cfg->n_outputs, P = K * (c->d + 1), stride = P + K;
+    const int64_t K = c->cfg->n_outputs, P = K * (c->d + 1), stride = gd_block_stride(P, K);
     const int64_t m = c->n_rows, nb = n_blocks(c->cfg, m);
     const int64_t nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
     for (int64_t b = (nb * tid) / nth; b < (nb * (tid + 1)) / nth; b++)
@@ -558,7 +594,7 @@ static int GD_SFX(grad_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t 
     if (n < 1 || n_rows < 1 || n_threads < 1) return GD_ERR_ARGUMENT;
     GD_SFX(grad_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .rows = rows, .d = d,
                           .n_rows = n_rows, .theta = theta, .grad_out = grad_out,
-                          .work = work};
+                          .work = GD_SFX(work_lines)(work)};
     if (use_threads(n_threads, n_rows * row_work, cfg)) {
         gd_mark_parallel_used();
 #pragma omp parallel num_threads(n_threads)
@@ -708,7 +744,7 @@ typedef struct {
 static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
     const gd_config *cfg = c->cfg;
     const int64_t K = cfg->n_outputs, d = c->d, n_coef = K * d, P = n_coef + K;
-    const int64_t stride = P + K, P_upd = cfg->fit_intercept ? P : n_coef;
+    const int64_t stride = gd_block_stride(P, K), P_upd = cfg->fit_intercept ? P : n_coef;
     const int64_t n_batches = (c->stop - c->start + c->batch_size - 1) / c->batch_size;
     const int64_t nchunks = (P_upd + GD_CHUNK - 1) / GD_CHUNK;
     const int clip = cfg->clip_norm > 0;
@@ -790,7 +826,8 @@ static int GD_SFX(epoch_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t
         return GD_ERR_ARGUMENT;
     GD_SFX(epoch_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .order = order, .d = d,
                            .start = start, .stop = stop, .batch_size = batch_size, .t0 = *t,
-                           .lr_epoch = lr_epoch, .theta = theta, .state = state, .work = work};
+                           .lr_epoch = lr_epoch, .theta = theta, .state = state,
+                           .work = GD_SFX(work_lines)(work)};
     const int fused = src.X && GD_SFX(is_fused_sgd)(cfg, batch_size);
     if (!fused && use_threads(n_threads, batch_size * row_work, cfg)) {
         gd_mark_parallel_used();

@@ -112,8 +112,10 @@ enum { GD_SPARSE_DENSE = 0, GD_SPARSE_LAZY = 1 };
 int gd_n_state(int optimizer);
 /* The learning rate of step t (1-based) for the per-step rule in cfg. */
 double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t);
-/* Size, in elements, of the work buffer the kernels need: max_blocks * (P + K) plus one
- * entry per chunk of parameters (gradient clipping). */
+/* Size, in elements, of the work buffer the kernels need (any alignment of the element type):
+ * max_blocks partial gradients of P + K entries, each rounded up to whole 64-byte cache lines so
+ * that threads never write the same line, one entry per chunk of parameters (gradient
+ * clipping), and room to start on a line boundary. */
 int64_t gd_work_size(const gd_config *cfg, int64_t d);
 
 /* 1 when built with OpenMP, else 0; and omp_get_max_threads() or 1. */

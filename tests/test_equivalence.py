@@ -154,6 +154,38 @@ def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, n_threa
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+def test_work_buffer_at_any_offset(dtype):
+    """gd_work_size entries of any alignment suffice: the kernels start the block partials on
+    the buffer's first cache-line boundary.  Every offset within a line gives bitwise the same
+    gradient with 1 and 2 threads (8 blocks of 13 rows, max_blocks = 8: the last block ends
+    near the end of the buffer), and the entries outside the buffer, the guards, are never
+    written."""
+    X, y = make_problem("logistic", n=104, d=9, dtype=dtype)
+    y_enc, _, K, _ = _core._prepare_targets(y, "logistic", len(y), np.dtype(dtype))
+    theta = (0.3 * np.random.default_rng(1).standard_normal(K * 10)).astype(dtype)
+    spec = make_spec(loss="logistic")
+    cfg_small = _kernels.Config(**{**spec.kernel_config(K, 9, np.dtype(dtype).itemsize),
+                                   "block_rows": 13, "max_blocks": 8,
+                                   "min_parallel_work": 1})
+    size, per_line = cfg_small.work_size(9), 64 // np.dtype(dtype).itemsize
+    results = []
+    for offset in range(per_line):
+        for n_threads in (1, 2):
+            buf = np.full(offset + size + per_line, 7, dtype)
+            work = buf[offset:offset + size]
+            grad = np.empty_like(theta)
+            status, loss_sum = _kernels.grad_dense(cfg_small, X, y_enc, np.empty(0, dtype),
+                                                   np.empty(0, np.int64), theta, grad, work,
+                                                   n_threads)
+            assert status == 0
+            assert (buf[offset + size:] == 7).all() and (buf[:offset] == 7).all()
+            results.append((grad, loss_sum))
+    for grad, loss_sum in results[1:]:
+        np.testing.assert_array_equal(grad, results[0][0])
+        assert loss_sum == results[0][1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("K", [1, 3])
 def test_decision_kernel_matches_numpy(K, dtype):
     """gd_decision_dense (the estimators' validation loss) against numpy's X @ W.T + b, as
