@@ -97,9 +97,10 @@ GD_INLINE GD_T GD_SFX(row_loss_dz)(const gd_config *cfg, GD_T *z, int64_t K, GD_
  * the entries j = l mod GD_LANES; the tree adds lane l + h into lane l for h = 16, 8, ..., 1). */
 #if defined(__GNUC__) && GD_LANES == 32
 /* The 32 lanes as four vectors of eight (GCC's vector extension, lowered to whatever width the
- * target has), so they stay in registers: an array under omp simd was kept on the stack, with
- * a load and a store around each multiply-add and its tree summed through memory, which
- * lengthened every per-sample step.  Same lanes and tree as the array form below. */
+ * target has), so they stay in registers on the v3 and v4 clones (the baseline's 16 SSE
+ * registers hold the accumulators with nothing to spare): an array under omp simd was kept on
+ * the stack, with a load and a store around each multiply-add and its tree summed through
+ * memory, which lengthened every per-sample step.  Same lanes and tree as the array form. */
 typedef GD_T GD_SFX(v8) __attribute__((vector_size(8 * sizeof(GD_T))));
 GD_INLINE GD_SFX(v8) GD_SFX(load8)(const GD_T *p) {
     GD_SFX(v8) v;

@@ -151,9 +151,9 @@ int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const
 /* order[0..n) = a uniformly random permutation of 0..n-1: Durstenfeld's Fisher-Yates shuffle
  * in its "inside-out" form (one pass, no separate fill), with j uniform on [0, i] by Lemire's
  * multiply-and-reject (unbiased) from a SplitMix64 stream started at seed.  The same seed gives
- * the same permutation on every platform.  The shuffled row order of an epoch: numpy's
- * Generator.permutation took about 5 ms for 400 000 rows, this about 1 ms.  Returns GD_OK, or
- * GD_ERR_ARGUMENT for n < 0. */
+ * the same permutation on every platform.  The shuffled row order of an epoch: 0.8 ms for
+ * 400 000 rows, where numpy's Generator.permutation took 4 to 5 ms.  Returns GD_OK, or
+ * GD_ERR_ARGUMENT for n < 0 or a NULL order with n > 0. */
 int gd_permutation(int64_t *order, int64_t n, uint64_t seed);
 /* For the tests: hi[i] and lo[i], the halves of the 128-bit product a[i] * b[i], by the
  * portable 32-bit-halves code (portable = 1) or by the one gd_permutation uses (0). */

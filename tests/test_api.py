@@ -151,7 +151,7 @@ def test_verbose_prints_a_line_per_epoch(capsys):
     assert len(lines) == 4 and "loss" in lines[0] and "learning rate" in lines[0]
 
 
-def test_shuffle_uses_default_rng_permutations():
+def test_shuffle_is_seeded_by_random_state():
     X, y = make_problem("squared")
     kw = dict(max_epochs=3, tol=None, batch_size=1)
     a = gdfast.fit(X, y, random_state=42, **kw)
@@ -186,6 +186,27 @@ def test_shuffled_epochs_take_their_orders_from_the_seeded_rng(monkeypatch):
         drawn.clear()
         fit(X, y, random_state=5, max_epochs=3, tol=None, batch_size=None)
         assert drawn == []
+
+
+@pytest.mark.parametrize("y", [
+    np.array([0.0, -0.0, 1.0, 0.0]), np.array([-0.0, 1.0, -0.0]), np.array([3, -3], np.int8),
+    np.array([1.5, 0.5, 0.5], np.float16), np.array([0, 1, 2, 1]), np.array([4, 4, 4]),
+    np.array([True, True, False]), np.array([0, 2**64 - 1, 0], np.uint64)],
+    ids=["zeros", "neg-zero", "int8", "float16", "3 labels", "1 label", "bool", "uint64"])
+def test_label_encoding_is_np_uniques(y):
+    """_prepare_targets against np.unique and np.where (the oracle), the min/max path and
+    its fallbacks alike; a flipped encoding, a wrong class or a missed third class fails."""
+    from gdfast import _core
+    u = np.unique(y)
+    if len(u) != 2:
+        with pytest.raises(ValueError, match="exactly 2 distinct|single class"):
+            _core._prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
+        return
+    enc, classes, K, const = _core._prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
+    np.testing.assert_array_equal(enc, np.where(y == u[1], 1.0, -1.0))
+    assert enc.dtype == np.float64 and K == 1 and const == 0.0
+    np.testing.assert_array_equal(classes, u)            # -0.0 == 0.0: the sign may differ
+    assert classes.dtype == u.dtype
 
 
 @pytest.mark.parametrize("labels", [

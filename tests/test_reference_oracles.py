@@ -116,7 +116,7 @@ def test_permutation_is_uniform():
     where = np.zeros((12, 12), int)                  # where[item, position]
     for pos in range(12):
         where[:, pos] = np.bincount(P[:, pos], minlength=12)
-    assert stats.chisquare(where.ravel()).pvalue > 1e-4
+    assert stats.chisquare(where.ravel(), ddof=22).pvalue > 1e-4   # rows and columns fixed
     before = (P[:, :, None] < P[:, None, :]).sum(0)[np.triu_indices(12, 1)]
     # each pair of positions: Binomial(24 000, 1/2) over the independent seeds (66 tests)
     assert min(stats.binomtest(int(k), len(seeds)).pvalue for k in before) > 1e-4 / 66

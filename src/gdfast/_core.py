@@ -453,8 +453,9 @@ class Spec:
     def kernel_config(self, n_outputs, d, itemsize):
         """The gd_config fields for the native kernels."""
         P = n_outputs * (d + 1)
+        stride = -(-(P + n_outputs) // 16) * 16        # gd_block_stride: whole cache lines
         max_blocks = int(min(LAYOUT["max_blocks"],
-                             max(2, LAYOUT["work_bytes"] // ((P + n_outputs) * itemsize))))
+                             max(2, LAYOUT["work_bytes"] // (stride * itemsize))))
         return dict(
             loss=LOSSES[self.loss], n_outputs=n_outputs, fit_intercept=int(self.fit_intercept),
             epsilon=self.epsilon, optimizer=OPTIMIZERS[self.optimizer],
@@ -603,9 +604,10 @@ def _prepare_targets(y, loss, n, dtype, classes=None):
 def _encode_two_numeric(y, dtype):
     """(y as +1 / -1 in dtype, classes) for numeric labels with exactly two distinct values,
     from their minimum and maximum; None for any other y (np.unique then finds the classes and
-    names the problem).  The result of np.unique and np.where (a label -0.0 comes back as
-    0.0), in three passes over y: np.unique's hash took 6 ms for 400 000 labels, and np.where
-    with astype 5 ms more."""
+    names the problem).  The result of np.unique and np.where, except that where y holds both
+    -0.0 and 0.0 the zero class may carry the other sign (the labels compare equal), in five
+    vectorized passes over y: np.unique's hash took 6 ms for 400 000 labels, and np.where with
+    astype 5 ms more."""
     if len(y) == 0:
         return None
     lo, hi = y.min(), y.max()
@@ -688,8 +690,13 @@ def penalty(theta, spec, K, d):
         return 0.0
     w = theta[:K * d].astype(np.float64, copy=False)
     # not w @ w: a long BLAS dot wakes OpenBLAS's threads, which then spin into the next epoch
-    with np.errstate(over="ignore"):       # huge finite w: an infinite loss, as w @ w gave
-        return spec.l2 / 2 * float(np.square(w).sum()) + spec.l1 * float(np.abs(w).sum())
+    value = 0.0
+    with np.errstate(over="ignore"):       # a huge finite w: an infinite loss, as w @ w gave
+        if spec.l2:
+            value += spec.l2 / 2 * float(np.square(w).sum())
+        if spec.l1:
+            value += spec.l1 * float(np.abs(w).sum())
+    return value
 
 
 # --- the driver ---------------------------------------------------------------------------
@@ -941,8 +948,8 @@ def _epoch_lr(spec, epoch, horizon, plateau_lr):
 
 def shuffled_order(rng, n):
     """The row order of a shuffled epoch: a uniformly random permutation of range(n) by the
-    native Fisher-Yates shuffle (gd_permutation), seeded by one 64-bit draw from rng.  numpy's
-    rng.permutation takes about 4 times as long (5 ms for 400 000 rows, a fifth of a
+    native Fisher-Yates shuffle (gd_permutation), seeded by one 64-bit draw from rng: 0.8 ms
+    for 400 000 rows, where numpy's rng.permutation took 4 to 5 ms (a fifth of a shuffled
     mini-batch epoch).  Both engines get their orders from here, so they see the same batches."""
     return _kernels.permutation(n, int(rng.integers(0, 2**64, dtype=np.uint64)))
 
