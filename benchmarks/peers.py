@@ -347,11 +347,13 @@ def max_others(*timings):
     return max(values) if values else None
 
 
+# The child that measures one fit's extra peak RSS (run_memory, run_sparse_memory): {build}
+# makes X and y, {fit} fits, {size} names the data's size in MiB.
 MEMORY_CHILD = """
 import json, sys
 sys.path.insert(0, {here!r})
 import gdfast
-from benchmarks.common import make_data
+from benchmarks.common import make_data, make_sparse_data, sparse_fit_kwargs
 spec = json.loads(sys.argv[1])
 
 def status(key):
@@ -359,7 +361,7 @@ def status(key):
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024          # kB -> MiB
 
-X, y = make_data("float64", spec["n"], spec["d"])      # chunked: its own peak stays low
+{build}
 rss, hwm = status("VmRSS"), status("VmHWM")
 try:
     with open("/proc/self/clear_refs", "w") as f:
@@ -367,9 +369,9 @@ try:
     method, base = "VmHWM reset by clear_refs", rss
 except OSError:
     method, base = "VmHWM after - before", hwm
-gdfast.fit(X, y, **spec["kwargs"])
+{fit}
 print(json.dumps(dict(method=method, extra_mib=status("VmHWM") - base,
-                      x_mib=X.nbytes / 2**20, build_slack_mib=hwm - rss)))
+                      build_slack_mib=hwm - rss, {size})))
 """
 
 
@@ -380,7 +382,9 @@ def run_memory(report, n, d):
     compared, which is close because make_data builds X in chunks (the "build peak above
     RSS" column says by how much it could hide).  getrusage's ru_maxrss is not used: in a
     child spawned by this large process it starts at the parent's peak."""
-    code = MEMORY_CHILD.format(here=str(HERE))
+    code = MEMORY_CHILD.format(
+        here=str(HERE), fit='gdfast.fit(X, y, **spec["kwargs"])', size="x_mib=X.nbytes / 2**20",
+        build='X, y = make_data("float64", spec["n"], spec["d"])   # chunked: a low peak')
     results = {}
     for name, (optimizer, batch_size) in JOBS.items():
         spec = dict(n=n, d=d, kwargs=epoch_kwargs(optimizer, batch_size))
@@ -700,39 +704,15 @@ def sparse_state_bytes(X, y, kwargs):
     return items, not_counted
 
 
-SPARSE_MEMORY_CHILD = """
-import json, sys
-sys.path.insert(0, {here!r})
-import gdfast
-from benchmarks.common import make_sparse_data, sparse_fit_kwargs
-spec = json.loads(sys.argv[1])
-
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024          # kB -> MiB
-
-X, y, *_ = make_sparse_data(spec["n"], spec["d"], spec["nnz"])
-rss, hwm = status("VmRSS"), status("VmHWM")
-try:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")                                    # resets VmHWM to VmRSS
-    method, base = "VmHWM reset by clear_refs", rss
-except OSError:
-    method, base = "VmHWM after - before", hwm
-res = gdfast.fit(X, y, **sparse_fit_kwargs(spec["mode"]))
-print(json.dumps(dict(method=method, extra_mib=status("VmHWM") - base,
-                      csr_mib=(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20,
-                      build_slack_mib=hwm - rss)))
-"""
-
-
 def run_sparse_memory(report, X, y, nnz):
     """Extra peak RSS of one gdfast fit on the CSR data, per mode, in a fresh interpreter
     that builds the same data (as run_memory does for dense X); measured = extra peak + the
     CSR arrays, budget = the CSR arrays + sparse_state_bytes + 20 MiB."""
     n, d = X.shape
-    code = SPARSE_MEMORY_CHILD.format(here=str(HERE))
+    code = MEMORY_CHILD.format(
+        here=str(HERE), build='X, y, *_ = make_sparse_data(spec["n"], spec["d"], spec["nnz"])',
+        fit='gdfast.fit(X, y, **sparse_fit_kwargs(spec["mode"]))',
+        size="csr_mib=(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20")
     jobs, csr_mib = {}, csr_bytes(X) / 2**20
     for name, mode in SPARSE_JOBS.items():
         kwargs = sparse_fit_kwargs(mode)

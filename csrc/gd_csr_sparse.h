@@ -554,9 +554,9 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                              double *loss_out, int n_threads) {
     const int64_t K = cfg->n_outputs, P = K * (d + 1);
     const gd_sp_layout L = sp_layout(K, d, batch_size);
-    unsigned char *wbase = (unsigned char *)sp_align((int64_t)(uintptr_t)sparse_work);
+    unsigned char *wbase = (unsigned char *)gd_line_up((int64_t)(uintptr_t)sparse_work);
     const int64_t ilv_bytes = kind == GD_SP_LAZY ? sp_ilv_bytes(cfg, d) : 0;
-    const int64_t head = (int64_t)(wbase - (unsigned char *)sparse_work) + sp_align(d * 8) +
+    const int64_t head = (int64_t)(wbase - (unsigned char *)sparse_work) + gd_line_up(d * 8) +
                          sp_ilv_bytes(cfg, d);
     const int64_t fit = (sparse_work_bytes - head) / L.stride;
     int nth = sp_n_threads(cfg, n_threads);
@@ -566,8 +566,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                          .order = order, .d = d, .start = start, .stop = stop,
                          .batch_size = batch_size, .lr_epoch = lr_epoch, .theta = theta,
                          .state = state, .aux = (double *)wbase,
-                         .ilv = ilv_bytes ? (GD_T *)(wbase + sp_align(d * 8)) : NULL,
-                         .tbase = wbase + sp_align(d * 8) + sp_ilv_bytes(cfg, d),
+                         .ilv = ilv_bytes ? (GD_T *)(wbase + gd_line_up(d * 8)) : NULL,
+                         .tbase = wbase + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d),
                          .L = L, .kind = kind, .abort_flag = 0};
     /* (gradient clipping needs the compact sums) */
     c.gin = c.ilv && nth == 1 && !GD_SFX(uses_s2)(cfg) && !(cfg->clip_norm > 0);

@@ -18,6 +18,10 @@
  * thread at the same time. */
 #define GD_LINE_BYTES 64
 #define GD_LINE_ELEMS 16
+/* x rounded up to a whole number of cache lines (a byte count or an address). */
+static inline int64_t gd_line_up(int64_t x) {
+    return (x + GD_LINE_BYTES - 1) & ~(int64_t)(GD_LINE_BYTES - 1);
+}
 static inline int64_t gd_block_stride(int64_t P, int64_t K) {
     return (P + K + GD_LINE_ELEMS - 1) / GD_LINE_ELEMS * GD_LINE_ELEMS;
 }
@@ -71,7 +75,8 @@ static inline int64_t gd_block_stride(int64_t P, int64_t K) {
  * lo: numpy's large arrays start 16 bytes into a page, so a 1 KiB row spans 17 lines, and
  * stepping 64 bytes from lo left the row's last line to a demand miss. */
 GD_INLINE void gd_prefetch_range(const void *lo, const void *hi) {
-    for (uintptr_t a = (uintptr_t)lo & ~(uintptr_t)63; a < (uintptr_t)hi; a += 64)
+    for (uintptr_t a = (uintptr_t)lo & ~(uintptr_t)(GD_LINE_BYTES - 1); a < (uintptr_t)hi;
+         a += GD_LINE_BYTES)
         GD_PREFETCH((const void *)a);
 }
 
@@ -353,7 +358,6 @@ typedef struct {
     gd_mpow mp;
 } gd_sp_thread;
 
-static inline int64_t sp_align(int64_t x) { return (x + 63) & ~(int64_t)63; }
 
 /* Per-thread work region: the report, the batch gradient of the touched features in touched
  * order then the intercepts' (P values), the batch's sw * dloss/dz (batch_size * K values), the
@@ -363,17 +367,17 @@ typedef struct { int64_t g, z, touched, mark, bpend, stride; } gd_sp_layout;
 
 static gd_sp_layout sp_layout(int64_t K, int64_t d, int64_t batch_size) {
     gd_sp_layout L;
-    int64_t o = sp_align((int64_t)sizeof(gd_sp_thread));
+    int64_t o = gd_line_up((int64_t)sizeof(gd_sp_thread));
     L.g = o;
-    o += sp_align(K * (d + 1) * 8);
+    o += gd_line_up(K * (d + 1) * 8);
     L.z = o;
-    o += sp_align(batch_size * K * 8);
+    o += gd_line_up(batch_size * K * 8);
     L.touched = o;
-    o += sp_align((d + 1) * 8);   /* (+1: the branch-free append writes one past the end) */
+    o += gd_line_up((d + 1) * 8);   /* (+1: the branch-free append writes one past the end) */
     L.mark = o;
-    o += sp_align(d * 4);
+    o += gd_line_up(d * 4);
     L.bpend = o;
-    o += sp_align(K * 8);
+    o += gd_line_up(K * 8);
     L.stride = o;
     return L;
 }
@@ -392,7 +396,7 @@ static int sp_interleaves(const gd_config *cfg) {
 }
 
 static int64_t sp_ilv_bytes(const gd_config *cfg, int64_t d) {
-    return sp_interleaves(cfg) ? sp_align(cfg->n_outputs * d * GD_ILV * 8) : 0;
+    return sp_interleaves(cfg) ? gd_line_up(cfg->n_outputs * d * GD_ILV * 8) : 0;
 }
 
 int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads) {
@@ -400,7 +404,8 @@ int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, i
     const gd_sp_layout L = sp_layout(cfg->n_outputs, d, batch_size);
     /* alignment slack, the shared per-feature array aux[d], the interleaved coefficients,
      * then the thread regions */
-    return 64 + sp_align(d * 8) + sp_ilv_bytes(cfg, d) + sp_n_threads(cfg, n_threads) * L.stride;
+    return GD_LINE_BYTES + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d) +
+           sp_n_threads(cfg, n_threads) * L.stride;
 }
 
 #define GD_T double

@@ -266,8 +266,7 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
 
 /* The work buffer from its first 64-byte boundary (gd_work_size counts the room for it). */
 GD_INLINE GD_T *GD_SFX(work_lines)(GD_T *work) {
-    const uintptr_t a = (uintptr_t)work, skip = (GD_LINE_BYTES - a % GD_LINE_BYTES) % GD_LINE_BYTES;
-    return work + skip / sizeof(GD_T);
+    return (GD_T *)(uintptr_t)gd_line_up((int64_t)(uintptr_t)work);
 }
 
 /* g[j0..j1) = (sum over blocks of the partials) / m, summed in block order into block 0. */
