@@ -71,6 +71,21 @@ static inline int64_t gd_block_stride(int64_t P, int64_t K) {
 #define GD_PREFETCH(p) ((void)0)
 #endif
 
+/* Where a thread's stream of row positions goes on (what block_grad prefetches ahead): through
+ * position stop, then from position next on (the thread's share of the next batch), and never
+ * to position end or beyond (the end of the epoch's order).  A batch's rows are shared by
+ * threads, so the positions after a thread's share are another thread's; following its own
+ * stream instead keeps a few rows in flight for each thread across the barrier. */
+typedef struct {
+    int64_t stop, next, end;
+} gd_pf_span;
+
+/* The position that prefetching q positions ahead of a thread's stream reaches, or -1. */
+static inline int64_t gd_pf_pos(const gd_pf_span *s, int64_t q) {
+    const int64_t p = q < s->stop ? q : q - s->stop + s->next;
+    return p < s->end ? p : -1;
+}
+
 /* Prefetch every cache line holding a byte of [lo, hi).  The walk starts at lo's line, not at
  * lo: numpy's large arrays start 16 bytes into a page, so a 1 KiB row spans 17 lines, and
  * stepping 64 bytes from lo left the row's last line to a demand miss. */

@@ -113,9 +113,11 @@ GD_INLINE GD_T GD_SFX(dot)(const GD_T *x, const GD_T *w, int64_t d) {
 /* dot with the 32 lanes as four vectors of eight (GCC's vector extension, lowered to whatever
  * width the target has): the same lanes, the same tree, the same bits.  They stay in registers
  * on the v3 and v4 clones, where GCC kept dot's array on the stack, with a load and a store
- * around each multiply-add and its tree summed through memory.  For the per-sample step, whose
- * next row waits for this value: 70 -> 53 ns a row in row order.  The row loops of the block
- * path keep dot, which measured about 5 % faster there (its four rows' dot products overlap). */
+ * around each multiply-add and its tree summed through memory (perf annotate put a quarter of
+ * block_grad's samples on that scalar tree).  Per-sample step, whose next row waits for this
+ * value: 70 -> 53 ns a row in row order.  The four-row loop of block_grad_k1: a gradient over
+ * 400 000 rows in order, one thread, 38.8-44.4 -> 34.1 ns a row (two alternating runs each).
+ * dot stays for the multi-output rows and the decision values. */
 typedef GD_T GD_SFX(v8) __attribute__((vector_size(8 * sizeof(GD_T))));
 GD_INLINE GD_SFX(v8) GD_SFX(load8)(const GD_T *p) {
     GD_SFX(v8) v;
@@ -165,8 +167,8 @@ GD_INLINE void GD_SFX(prefetch_obs)(const GD_T *X, int64_t d, const GD_T *y, con
  * (the gradient is loaded and stored once per four rows instead of once per row). */
 GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int64_t d,
                                        const GD_T *y, const GD_T *sw, const int64_t *order,
-                                       int64_t r0, int64_t r1, int64_t r_end, const GD_T *th,
-                                       GD_T *g, int *stopped) {
+                                       int64_t r0, int64_t r1, const gd_pf_span *pf,
+                                       const GD_T *th, GD_T *g, int *stopped) {
     const GD_T eps = (GD_T)cfg->epsilon, b = th[d];
     double lsum = 0;
     int64_t r = r0;
@@ -184,9 +186,11 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
         for (int q = 0; q < 4; q++) {
             const int64_t i = order ? order[r + q] : r + q;
             x[q] = X + i * d;
-            if (order && r + q + GD_PREFETCH_ROWS < r_end)
-                GD_SFX(prefetch_obs)(X, d, y, sw, order[r + q + GD_PREFETCH_ROWS]);
-            zq[q] = GD_SFX(dot)(x[q], th, d) + b;
+            if (order) {
+                const int64_t p = gd_pf_pos(pf, r + q + GD_PREFETCH_ROWS);
+                if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
+            }
+            zq[q] = GD_SFX(dot_chain)(x[q], th, d) + b;
             yq[q] = y[i];
             wq[q] = sw ? sw[i] : (GD_T)1;
         }
@@ -220,24 +224,26 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
 /* Partial gradient of positions r0..r1 of the row order into g[P] (zeroed here), using
  * g[P..P+K) as scratch; returns sum_i sw_i * loss_i.  One pass over each row: the dot
  * products, the loss derivative and the gradient contribution while the row is in cache.
- * With a shuffled order, rows up to position r_end are prefetched a few rows ahead.
+ * With a shuffled order, the rows a few positions ahead along pf are prefetched.
  * *stopped is set when an interrupt was pending (cfg->interruptible); the partial is then
  * incomplete and must be discarded. */
 GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int64_t d,
                                         const GD_T *y, const GD_T *sw, const int64_t *order,
-                                        int64_t r0, int64_t r1, int64_t r_end, const GD_T *th,
-                                        GD_T *g, int *stopped) {
+                                        int64_t r0, int64_t r1, const gd_pf_span *pf,
+                                        const GD_T *th, GD_T *g, int *stopped) {
     const int64_t K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
     const GD_T eps = (GD_T)cfg->epsilon;
     GD_T *z = g + P;
     double lsum = 0;
     for (int64_t j = 0; j < P; j++) g[j] = 0;
     if (order) {
-        const int64_t pf_end = r0 + GD_PREFETCH_ROWS < r_end ? r0 + GD_PREFETCH_ROWS : r_end;
-        for (int64_t r = r0 + 1; r < pf_end; r++) GD_SFX(prefetch_obs)(X, d, y, sw, order[r]);
+        for (int64_t q = r0 + 1; q < r0 + GD_PREFETCH_ROWS; q++) {
+            const int64_t p = gd_pf_pos(pf, q);
+            if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
+        }
     }
     *stopped = 0;
-    if (K == 1) return GD_SFX(block_grad_k1)(cfg, X, d, y, sw, order, r0, r1, r_end, th, g, stopped);
+    if (K == 1) return GD_SFX(block_grad_k1)(cfg, X, d, y, sw, order, r0, r1, pf, th, g, stopped);
     for (int64_t r = r0; r < r1; r++) {
         /* a pending interrupt is seen at the first row of every block, then every 1024 rows */
         if (cfg->interruptible && (r == r0 || (r & 1023) == 0) && gd_interrupt_pending()) {
@@ -246,8 +252,10 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
         }
         const int64_t i = order ? order[r] : r;
         const GD_T *x = X + i * d;
-        if (order && r + GD_PREFETCH_ROWS < r_end)
-            GD_SFX(prefetch_obs)(X, d, y, sw, order[r + GD_PREFETCH_ROWS]);
+        if (order) {
+            const int64_t p = gd_pf_pos(pf, r + GD_PREFETCH_ROWS);
+            if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
+        }
         for (int64_t k = 0; k < K; k++) z[k] = GD_SFX(dot)(x, th + k * d, d) + th[n_coef + k];
         const GD_T wi = sw ? sw[i] : (GD_T)1;
         const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
@@ -503,13 +511,34 @@ GD_HOT static void GD_SFX(reduce_update)(const gd_config *cfg, GD_T *work, int64
     GD_SFX(update_entries)(cfg, th, work, st, P, n_coef, j0, j1, t, lr);
 }
 
+/* The sum of squares of g[j0..j1), in index order (the clipping norm of one chunk). */
+GD_INLINE GD_T GD_SFX(sumsq)(const GD_T *g, int64_t j0, int64_t j1) {
+    GD_T sq = 0;
+    for (int64_t j = j0; j < j1; j++) sq += g[j] * g[j];
+    return sq;
+}
+
 /* Entries j0..j1: sum the block partials into block 0 and return their sum of squares. */
 GD_HOT static GD_T GD_SFX(reduce_sumsq)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
                                         int64_t j0, int64_t j1) {
     GD_SFX(reduce_blocks)(work, stride, nb, m, j0, j1);
-    GD_T sq = 0;
-    for (int64_t j = j0; j < j1; j++) sq += work[j] * work[j];
-    return sq;
+    return GD_SFX(sumsq)(work, j0, j1);
+}
+
+/* g[0..n) = the nb partials at stride apart summed in block order, then / m: reduce_blocks's
+ * operations in the same order (so the same bits), into a separate vector. */
+GD_INLINE void GD_SFX(reduce_into)(const GD_T *parts, int64_t stride, int64_t nb, int64_t m,
+                                   int64_t n, GD_T *g) {
+    const GD_T fm = (GD_T)m;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) g[j] = parts[j];
+    for (int64_t b = 1; b < nb; b++) {
+        const GD_T *src = parts + b * stride;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) g[j] += src[j];
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) g[j] = g[j] / fm;
 }
 
 /* Sum of the block losses in block order, and whether any block was interrupted: every
@@ -548,9 +577,10 @@ typedef struct {
 GD_INLINE double GD_SFX(block_grad_src)(const gd_config *cfg, const GD_SFX(rows_src) *src,
                                         int64_t d, const GD_T *y, const GD_T *sw,
                                         const int64_t *order, int64_t r0, int64_t r1,
-                                        int64_t r_end, const GD_T *th, GD_T *g, int *stopped) {
+                                        const gd_pf_span *pf, const GD_T *th, GD_T *g,
+                                        int *stopped) {
     if (src->X)
-        return GD_SFX(block_grad)(cfg, src->X, d, y, sw, order, r0, r1, r_end, th, g, stopped);
+        return GD_SFX(block_grad)(cfg, src->X, d, y, sw, order, r0, r1, pf, th, g, stopped);
     if (src->idx64)
         return GD_SFX(block_grad_csr_i64)(cfg, src->data, (const int64_t *)src->ind,
                                           (const int64_t *)src->ptr, d, y, sw, order, r0, r1,
@@ -576,9 +606,11 @@ static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
     const int64_t K = c->cfg->n_outputs, P = K * (c->d + 1), stride = gd_block_stride(P, K);
     const int64_t m = c->n_rows, nb = n_blocks(c->cfg, m);
     const int64_t nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
-    for (int64_t b = (nb * tid) / nth; b < (nb * (tid + 1)) / nth; b++)
+    const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
+    const gd_pf_span pf = {.stop = (m * b_hi) / nb, .next = m, .end = m};
+    for (int64_t b = b_lo; b < b_hi; b++)
         c->block_loss[b] = GD_SFX(block_grad_src)(c->cfg, &c->src, c->d, c->y, c->sw, c->rows,
-                                              (m * b) / nb, (m * (b + 1)) / nb, m, c->theta,
+                                              (m * b) / nb, (m * (b + 1)) / nb, &pf, c->theta,
                                               c->work + b * stride, &c->block_stop[b]);
     if (nth > 1) { GD_BARRIER }
     for (int64_t ch = tid; ch < nchunks; ch += nth) {
@@ -735,11 +767,109 @@ typedef struct {
     GD_T *theta, *state, *work;
     double block_loss[GD_MAX_BLOCKS];
     int block_stop[GD_MAX_BLOCKS];
+    gd_team_barrier bar;
     /* written by thread 0 at the end */
     double total;
     int64_t batches_done;
     int status;
 } GD_SFX(epoch_ctx);
+
+/* Where a thread's prefetch stream goes after its share of the batch at positions b0..b0 + m:
+ * to its share of the next batch (the caller sets pf->stop, the end of its share of this one). */
+GD_INLINE void GD_SFX(pf_next_share)(const GD_SFX(epoch_ctx) *c, int64_t b0, int64_t m, int tid,
+                                     int nth, gd_pf_span *pf) {
+    pf->next = c->stop;
+    pf->end = c->stop;
+    if (c->order && b0 + m < c->stop) {
+        const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
+        const int64_t nb1 = n_blocks(c->cfg, m1);
+        pf->next = b0 + m + (m1 * ((nb1 * tid) / nth)) / nb1;
+    }
+}
+
+/* The room epoch_worker_rep takes in the work buffer per thread: its summed gradient, its
+ * parameters and its optimizer state, each from a line boundary. */
+GD_INLINE int64_t GD_SFX(rep_area)(const gd_config *cfg, int64_t P, int64_t stride) {
+    const int64_t st_len = gd_n_state(cfg->optimizer) * P;
+    return 2 * stride + (st_len + GD_LINE_ELEMS - 1) / GD_LINE_ELEMS * GD_LINE_ELEMS;
+}
+
+/* One step of epoch_worker_rep on this thread's copy (th, st): the gradient g summed from the
+ * partials, clipped, then the optimizer step; epoch_worker's reduce_sumsq, reduce_update and
+ * their arithmetic, compiled the same way (GD_HOT), so the same bits. */
+GD_HOT static void GD_SFX(rep_step)(const gd_config *cfg, const GD_T *parts, int64_t stride,
+                                    int64_t nb, int64_t m, GD_T *g, GD_T *th, GD_T *st,
+                                    int64_t P, int64_t P_upd, int64_t step, double lr) {
+    GD_SFX(reduce_into)(parts, stride, nb, m, P_upd, g);
+    if (cfg->clip_norm > 0) {
+        const double norm = sqrt((double)GD_SFX(sumsq)(g, 0, P_upd));
+        const double coef = cfg->clip_norm / (norm + 1e-6);
+        if (coef < 1.0) {
+            const GD_T f = (GD_T)coef;
+#pragma omp simd
+            for (int64_t j = 0; j < P_upd; j++) g[j] *= f;
+        }
+    }
+    GD_SFX(update_entries)(cfg, th, g, st, P, P - cfg->n_outputs, 0, P_upd, step, lr);
+}
+
+/* An epoch with the optimizer step replicated on every thread.  When the updated parameters
+ * fit one chunk (P <= GD_CHUNK), epoch_worker has one thread take each step while the others
+ * wait at a second barrier, after which they read the new parameters from that thread's cache.
+ * Here every thread keeps its own copy of the parameters and optimizer state in the work
+ * buffer, and after the batch's one barrier, each sums the same partials in the same order
+ * (reduce_into) and takes the same step on its own copy: epoch_worker's operations in its
+ * order, so the same bits, with one barrier per batch instead of two.  The partials and block
+ * losses alternate between two sets by batch parity: a thread that runs ahead into batch
+ * k + 1 writes the set of batch k - 1, which every thread finished reading before it reached
+ * batch k's barrier.  Thread 0's copy is written back at the end. */
+static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int64_t nb_b,
+                                     int64_t area) {
+    const gd_config *cfg = c->cfg;
+    const int64_t K = cfg->n_outputs, d = c->d, n_coef = K * d, P = n_coef + K;
+    const int64_t stride = gd_block_stride(P, K), P_upd = cfg->fit_intercept ? P : n_coef;
+    const int64_t n_batches = (c->stop - c->start + c->batch_size - 1) / c->batch_size;
+    const int64_t st_len = gd_n_state(cfg->optimizer) * P;
+    GD_T *g = c->work + 2 * nb_b * stride + tid * area, *th = g + stride, *st = g + 2 * stride;
+    memcpy(th, c->theta, (size_t)P * sizeof(GD_T));
+    if (st_len > 0) memcpy(st, c->state, (size_t)st_len * sizeof(GD_T));
+    double total = 0;
+    int64_t done = 0;
+    int status = GD_OK, sense = 0;
+    for (int64_t ib = 0; ib < n_batches; ib++) {
+        const int64_t b0 = c->start + ib * c->batch_size;
+        const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
+        const int64_t nb = n_blocks(cfg, m), step = c->t0 + ib + 1, set = ib & 1;
+        GD_T *parts = c->work + set * nb_b * stride;
+        double *bl = c->block_loss + set * nb_b;
+        int *bs = c->block_stop + set * nb_b;
+        const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
+        gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb};
+        GD_SFX(pf_next_share)(c, b0, m, tid, nth, &pf);
+        for (int64_t b = b_lo; b < b_hi; b++)
+            bl[b] = GD_SFX(block_grad_src)(cfg, &c->src, d, c->y, c->sw, c->order,
+                                           b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb, &pf, th,
+                                           parts + b * stride, &bs[b]);
+        gd_team_wait(&c->bar, nth, &sense);
+        int stopped;
+        const double s = GD_SFX(sum_blocks)(bl, bs, nb, &stopped);
+        if (stopped) { status = GD_INTERRUPTED; break; }
+        total += s;
+        if (!isfinite(s)) { status = GD_ERR_NONFINITE; done = ib + 1; break; }
+        GD_SFX(rep_step)(cfg, parts, stride, nb, m, g, th, st, P, P_upd, step,
+                         gd_step_lr(cfg, c->lr_epoch, step));
+        done = ib + 1;
+    }
+    if (tid == 0) {
+        if (n_batches > 0) {     /* every thread has passed a barrier, so has its copy */
+            memcpy(c->theta, th, (size_t)P * sizeof(GD_T));
+            if (st_len > 0) memcpy(c->state, st, (size_t)st_len * sizeof(GD_T));
+        }
+        c->total = total;
+        c->batches_done = done;
+        c->status = status;
+    }
+}
 
 /* One thread's share of an epoch.  Every thread walks all batches; each takes a contiguous
  * range of blocks (one memory stream per thread) and parameter chunks round-robin; the block
@@ -756,7 +886,14 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
     GD_T *chunk_sq = c->work + cfg->max_blocks * stride;    /* nchunks sums of squares */
     double total = 0;
     int64_t done = 0;
-    int status = GD_OK;
+    int status = GD_OK, sense = 0;
+    if (nth > 1 && nchunks == 1) {
+        const int64_t nb_b = n_blocks(cfg, c->batch_size), area = GD_SFX(rep_area)(cfg, P, stride);
+        if (2 * nb_b * stride + nth * area <= cfg->max_blocks * stride) {
+            GD_SFX(epoch_worker_rep)(c, tid, nth, nb_b, area);
+            return;
+        }
+    }
     /* per-sample plain SGD runs through the fused row step (never in a parallel region) */
     const int fused_sgd = c->src.X && GD_SFX(is_fused_sgd)(cfg, c->batch_size);
     for (int64_t ib = 0; ib < n_batches; ib++) {
@@ -776,12 +913,15 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             if (nonfinite) { status = GD_ERR_NONFINITE; break; }
             continue;
         }
-        for (int64_t b = (nb * tid) / nth; b < (nb * (tid + 1)) / nth; b++)
+        const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
+        gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb};
+        GD_SFX(pf_next_share)(c, b0, m, tid, nth, &pf);
+        for (int64_t b = b_lo; b < b_hi; b++)
             c->block_loss[b] = GD_SFX(block_grad_src)(cfg, &c->src, d, c->y, c->sw, c->order,
                                                   b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb,
-                                                  c->stop, c->theta, c->work + b * stride,
+                                                  &pf, c->theta, c->work + b * stride,
                                                   &c->block_stop[b]);
-        if (nth > 1) { GD_BARRIER }
+        if (nth > 1) gd_team_wait(&c->bar, nth, &sense);
         int stopped;
         const double s = GD_SFX(sum_blocks)(c->block_loss, c->block_stop, nb, &stopped);
         if (stopped) { status = GD_INTERRUPTED; break; }
@@ -795,7 +935,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
                 const int64_t j1 = j0 + GD_CHUNK < P_upd ? j0 + GD_CHUNK : P_upd;
                 chunk_sq[ch] = GD_SFX(reduce_sumsq)(c->work, stride, nb, m, j0, j1);
             }
-            if (nth > 1) { GD_BARRIER }
+            if (nth > 1) gd_team_wait(&c->bar, nth, &sense);
             double sq = 0;
             for (int64_t ch = 0; ch < nchunks; ch++) sq += (double)chunk_sq[ch];
             const double norm = sqrt(sq);
@@ -810,7 +950,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
                                   c->theta, c->state, P, n_coef, j0, j1, step, lr);
         }
         done = ib + 1;
-        if (nth > 1) { GD_BARRIER }
+        if (nth > 1) gd_team_wait(&c->bar, nth, &sense);
     }
     if (tid == 0) {
         c->total = total;
@@ -833,6 +973,7 @@ static int GD_SFX(epoch_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t
                            .start = start, .stop = stop, .batch_size = batch_size, .t0 = *t,
                            .lr_epoch = lr_epoch, .theta = theta, .state = state,
                            .work = GD_SFX(work_lines)(work)};
+    gd_team_barrier_init(&c.bar);
     const int fused = src.X && GD_SFX(is_fused_sgd)(cfg, batch_size);
     if (!fused && use_threads(n_threads, batch_size * row_work, cfg)) {
         gd_mark_parallel_used();

@@ -96,3 +96,28 @@ def test_openmp_enabled_reports_the_build():
     assert isinstance(gdfast.openmp_enabled(), bool)
     if os.environ.get("GDFAST_EXPECT_OPENMP") == "1":
         assert gdfast.openmp_enabled()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("case", [
+    dict(loss="logistic", optimizer="adam"),
+    dict(loss="logistic", optimizer="rmsprop", clip_norm=0.05),
+    dict(loss="multinomial", optimizer="nesterov", momentum=0.9, fit_intercept=False),
+    dict(loss="squared", optimizer="sgd", clip_norm=0.05, alpha=1e-2, l1_ratio=0.5),
+], ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_replicated_step_and_shared_step_give_the_same_bits(case, dtype, monkeypatch):
+    """With several threads, a mini-batch epoch whose parameters fit one chunk takes its
+    optimizer step on a copy per thread (one barrier a batch, partials in two alternating
+    sets); without room for those copies in the work buffer (max_blocks = 8 here), one thread
+    takes the step between two barriers.  Both give the bits of one thread, with clipping,
+    several outputs, no intercept and a short last batch (batch 20 of 90 rows)."""
+    monkeypatch.setitem(_core.LAYOUT, "block_rows", 4)
+    monkeypatch.setitem(_core.LAYOUT, "min_parallel_work", 0)
+    X, y = make_problem(case["loss"], n=90, dtype=dtype, n_classes=3)
+    kw = dict(learning_rate=TEST_LR[case["optimizer"]], batch_size=20, max_epochs=3, tol=None,
+              random_state=0, **case)
+    results = fits(X, y, (1, 2, 3), **kw)
+    monkeypatch.setitem(_core.LAYOUT, "max_blocks", 8)     # 5 blocks a batch: both fit
+    results += fits(X, y, (2, 3), **kw)
+    assert_identical(results)
+    assert results[0].n_steps == 3 * 5
