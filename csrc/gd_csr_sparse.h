@@ -379,8 +379,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 const GD_T v = gb[k] / fm;
                 sq += (double)(v * v);
             }
-            const double coef = cfg->clip_norm / (sqrt(sq) + 1e-6);
-            gscale = coef < 1.0 ? (GD_T)coef : 1;
+            gscale = (GD_T)gd_clip_scale(cfg, sq);
         }
         /* 4. the step on the touched coefficients and the intercepts; g cleared behind */
         if (kind == GD_SP_SGD) {

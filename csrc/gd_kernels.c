@@ -307,6 +307,13 @@ static inline int64_t n_blocks(const gd_config *cfg, int64_t m) {
     return nb < 1 ? 1 : nb;
 }
 
+/* The gradient clipping factor for a gradient of squared norm sq: torch.nn.utils.
+ * clip_grad_norm_ scales by max_norm / (norm + 1e-6) when that is below 1. */
+static inline double gd_clip_scale(const gd_config *cfg, double sq) {
+    const double coef = cfg->clip_norm / (sqrt(sq) + 1e-6);
+    return coef < 1.0 ? coef : 1.0;
+}
+
 /* ---- shared parts of the sparse (O(nnz)) path of CSR epochs -------------------------------- */
 
 enum { GD_SP_SGD = 0, GD_SP_MOM = 1, GD_SP_LAZY = 2 };

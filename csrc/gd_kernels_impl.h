@@ -277,17 +277,29 @@ GD_INLINE GD_T *GD_SFX(work_lines)(GD_T *work) {
     return (GD_T *)(uintptr_t)gd_line_up((int64_t)(uintptr_t)work);
 }
 
-/* g[j0..j1) = (sum over blocks of the partials) / m, summed in block order into block 0. */
-GD_INLINE void GD_SFX(reduce_blocks)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
-                                         int64_t j0, int64_t j1) {
+/* g[j0..j1) = (sum over blocks of the nb partials at stride apart) / m, summed in block order.
+ * g may be parts itself (the sum lands in block 0) or a separate vector: the same operations in
+ * the same order, so the same bits. */
+GD_INLINE void GD_SFX(reduce_blocks_to)(const GD_T *parts, int64_t stride, int64_t nb, int64_t m,
+                                        int64_t j0, int64_t j1, GD_T *g) {
     const GD_T fm = (GD_T)m;
-    for (int64_t b = 1; b < nb; b++) {
-        const GD_T *src = work + b * stride;
+    if (g != parts) {
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) work[j] += src[j];
+        for (int64_t j = j0; j < j1; j++) g[j] = parts[j];
+    }
+    for (int64_t b = 1; b < nb; b++) {
+        const GD_T *src = parts + b * stride;
+#pragma omp simd
+        for (int64_t j = j0; j < j1; j++) g[j] += src[j];
     }
 #pragma omp simd
-    for (int64_t j = j0; j < j1; j++) work[j] = work[j] / fm;
+    for (int64_t j = j0; j < j1; j++) g[j] = g[j] / fm;
+}
+
+/* reduce_blocks_to into block 0. */
+GD_INLINE void GD_SFX(reduce_blocks)(GD_T *work, int64_t stride, int64_t nb, int64_t m,
+                                     int64_t j0, int64_t j1) {
+    GD_SFX(reduce_blocks_to)(work, stride, nb, m, j0, j1, work);
 }
 
 /* Constants of one optimizer step t with learning rate lr. */
@@ -525,22 +537,6 @@ GD_HOT static GD_T GD_SFX(reduce_sumsq)(GD_T *work, int64_t stride, int64_t nb, 
     return GD_SFX(sumsq)(work, j0, j1);
 }
 
-/* g[0..n) = the nb partials at stride apart summed in block order, then / m: reduce_blocks's
- * operations in the same order (so the same bits), into a separate vector. */
-GD_INLINE void GD_SFX(reduce_into)(const GD_T *parts, int64_t stride, int64_t nb, int64_t m,
-                                   int64_t n, GD_T *g) {
-    const GD_T fm = (GD_T)m;
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++) g[j] = parts[j];
-    for (int64_t b = 1; b < nb; b++) {
-        const GD_T *src = parts + b * stride;
-#pragma omp simd
-        for (int64_t j = 0; j < n; j++) g[j] += src[j];
-    }
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++) g[j] = g[j] / fm;
-}
-
 /* Sum of the block losses in block order, and whether any block was interrupted: every
  * thread computes the same values, so all agree on what to do next without a barrier. */
 GD_INLINE double GD_SFX(sum_blocks)(const double *block_loss, const int *block_stop, int64_t nb,
@@ -774,17 +770,25 @@ typedef struct {
     int status;
 } GD_SFX(epoch_ctx);
 
-/* Where a thread's prefetch stream goes after its share of the batch at positions b0..b0 + m:
- * to its share of the next batch (the caller sets pf->stop, the end of its share of this one). */
-GD_INLINE void GD_SFX(pf_next_share)(const GD_SFX(epoch_ctx) *c, int64_t b0, int64_t m, int tid,
-                                     int nth, gd_pf_span *pf) {
-    pf->next = c->stop;
-    pf->end = c->stop;
+/* This thread's blocks of the batch at positions b0..b0 + m (nb blocks), with parameters th:
+ * block b's partial into parts + b * stride, its loss and stop flag into bl[b], bs[b].  The
+ * prefetch stream runs from the end of this thread's share into its share of the next batch. */
+GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth, int64_t b0,
+                                    int64_t m, int64_t nb, const GD_T *th, GD_T *parts,
+                                    double *bl, int *bs) {
+    const gd_config *cfg = c->cfg;
+    const int64_t K = cfg->n_outputs, stride = gd_block_stride(K * (c->d + 1), K);
+    const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
+    gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb, .next = c->stop, .end = c->stop};
     if (c->order && b0 + m < c->stop) {
         const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
-        const int64_t nb1 = n_blocks(c->cfg, m1);
-        pf->next = b0 + m + (m1 * ((nb1 * tid) / nth)) / nb1;
+        const int64_t nb1 = n_blocks(cfg, m1);
+        pf.next = b0 + m + (m1 * ((nb1 * tid) / nth)) / nb1;
     }
+    for (int64_t b = b_lo; b < b_hi; b++)
+        bl[b] = GD_SFX(block_grad_src)(cfg, &c->src, c->d, c->y, c->sw, c->order,
+                                       b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb, &pf, th,
+                                       parts + b * stride, &bs[b]);
 }
 
 /* The room epoch_worker_rep takes in the work buffer per thread: its summed gradient, its
@@ -794,23 +798,17 @@ GD_INLINE int64_t GD_SFX(rep_area)(const gd_config *cfg, int64_t P, int64_t stri
     return 2 * stride + (st_len + GD_LINE_ELEMS - 1) / GD_LINE_ELEMS * GD_LINE_ELEMS;
 }
 
-/* One step of epoch_worker_rep on this thread's copy (th, st): the gradient g summed from the
- * partials, clipped, then the optimizer step; epoch_worker's reduce_sumsq, reduce_update and
- * their arithmetic, compiled the same way (GD_HOT), so the same bits. */
+/* One step of epoch_worker_rep on this thread's copy (th, st): the partials summed into g,
+ * the clipping scale from g's sum of squares, then reduce_update on g as one summed block.
+ * epoch_worker's functions in its order (one chunk), so the same bits. */
 GD_HOT static void GD_SFX(rep_step)(const gd_config *cfg, const GD_T *parts, int64_t stride,
                                     int64_t nb, int64_t m, GD_T *g, GD_T *th, GD_T *st,
-                                    int64_t P, int64_t P_upd, int64_t step, double lr) {
-    GD_SFX(reduce_into)(parts, stride, nb, m, P_upd, g);
-    if (cfg->clip_norm > 0) {
-        const double norm = sqrt((double)GD_SFX(sumsq)(g, 0, P_upd));
-        const double coef = cfg->clip_norm / (norm + 1e-6);
-        if (coef < 1.0) {
-            const GD_T f = (GD_T)coef;
-#pragma omp simd
-            for (int64_t j = 0; j < P_upd; j++) g[j] *= f;
-        }
-    }
-    GD_SFX(update_entries)(cfg, th, g, st, P, P - cfg->n_outputs, 0, P_upd, step, lr);
+                                    int64_t P, int64_t n_coef, int64_t P_upd, int64_t step,
+                                    double lr) {
+    GD_SFX(reduce_blocks_to)(parts, stride, nb, m, 0, P_upd, g);
+    const double scale =
+        cfg->clip_norm > 0 ? gd_clip_scale(cfg, (double)GD_SFX(sumsq)(g, 0, P_upd)) : 1.0;
+    GD_SFX(reduce_update)(cfg, g, stride, 1, 1, scale, th, st, P, n_coef, 0, P_upd, step, lr);
 }
 
 /* An epoch with the optimizer step replicated on every thread.  When the updated parameters
@@ -818,7 +816,7 @@ GD_HOT static void GD_SFX(rep_step)(const gd_config *cfg, const GD_T *parts, int
  * wait at a second barrier, after which they read the new parameters from that thread's cache.
  * Here every thread keeps its own copy of the parameters and optimizer state in the work
  * buffer, and after the batch's one barrier, each sums the same partials in the same order
- * (reduce_into) and takes the same step on its own copy: epoch_worker's operations in its
+ * (reduce_blocks_to) and takes the same step on its own copy: epoch_worker's operations in its
  * order, so the same bits, with one barrier per batch instead of two.  The partials and block
  * losses alternate between two sets by batch parity: a thread that runs ahead into batch
  * k + 1 writes the set of batch k - 1, which every thread finished reading before it reached
@@ -843,20 +841,14 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
         GD_T *parts = c->work + set * nb_b * stride;
         double *bl = c->block_loss + set * nb_b;
         int *bs = c->block_stop + set * nb_b;
-        const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
-        gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb};
-        GD_SFX(pf_next_share)(c, b0, m, tid, nth, &pf);
-        for (int64_t b = b_lo; b < b_hi; b++)
-            bl[b] = GD_SFX(block_grad_src)(cfg, &c->src, d, c->y, c->sw, c->order,
-                                           b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb, &pf, th,
-                                           parts + b * stride, &bs[b]);
+        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, th, parts, bl, bs);
         gd_team_wait(&c->bar, nth, &sense);
         int stopped;
         const double s = GD_SFX(sum_blocks)(bl, bs, nb, &stopped);
         if (stopped) { status = GD_INTERRUPTED; break; }
         total += s;
         if (!isfinite(s)) { status = GD_ERR_NONFINITE; done = ib + 1; break; }
-        GD_SFX(rep_step)(cfg, parts, stride, nb, m, g, th, st, P, P_upd, step,
+        GD_SFX(rep_step)(cfg, parts, stride, nb, m, g, th, st, P, n_coef, P_upd, step,
                          gd_step_lr(cfg, c->lr_epoch, step));
         done = ib + 1;
     }
@@ -913,14 +905,8 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             if (nonfinite) { status = GD_ERR_NONFINITE; break; }
             continue;
         }
-        const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
-        gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb};
-        GD_SFX(pf_next_share)(c, b0, m, tid, nth, &pf);
-        for (int64_t b = b_lo; b < b_hi; b++)
-            c->block_loss[b] = GD_SFX(block_grad_src)(cfg, &c->src, d, c->y, c->sw, c->order,
-                                                  b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb,
-                                                  &pf, c->theta, c->work + b * stride,
-                                                  &c->block_stop[b]);
+        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, c->theta, c->work, c->block_loss,
+                             c->block_stop);
         if (nth > 1) gd_team_wait(&c->bar, nth, &sense);
         int stopped;
         const double s = GD_SFX(sum_blocks)(c->block_loss, c->block_stop, nb, &stopped);
@@ -938,10 +924,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             if (nth > 1) gd_team_wait(&c->bar, nth, &sense);
             double sq = 0;
             for (int64_t ch = 0; ch < nchunks; ch++) sq += (double)chunk_sq[ch];
-            const double norm = sqrt(sq);
-            /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when < 1 */
-            const double coef = cfg->clip_norm / (norm + 1e-6);
-            scale = coef < 1.0 ? coef : 1.0;
+            scale = gd_clip_scale(cfg, sq);
         }
         for (int64_t ch = tid; ch < nchunks; ch += nth) {
             const int64_t j0 = ch * GD_CHUNK;
