@@ -107,6 +107,61 @@ GD_INLINE void GD_ISFX(sp_flush)(GD_T *b, GD_T *pending, int64_t K) {
     }
 }
 
+/* Four coefficients' [w, s0, s1, s2] (GD_ILV values each in ilv) to and from the lazy step's
+ * contiguous arrays w[], s[0..], s[ch..], s[2 ch..]: four vector loads, a 4 x 4 transpose in
+ * registers and four vector stores, where the compiler has the shuffle builtin, instead of 16
+ * scalar loads and 16 scalar stores (the step's copies were store-bound: lazy Adam 256 on the
+ * issue's problem took 13 % less time with these).  The same values move, so the result is
+ * the scalar copy's, bit for bit. */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define GD_ILV_SHUFFLE 1
+#endif
+#endif
+#ifdef GD_ILV_SHUFFLE
+typedef GD_T GD_ISFX(v4) __attribute__((vector_size(4 * sizeof(GD_T))));
+GD_INLINE void GD_ISFX(ilv_gather4)(GD_T *const *vp, GD_T *w, GD_T *s, int64_t ch) {
+    GD_ISFX(v4) a, b, c, d;
+    memcpy(&a, vp[0], sizeof a);
+    memcpy(&b, vp[1], sizeof b);
+    memcpy(&c, vp[2], sizeof c);
+    memcpy(&d, vp[3], sizeof d);
+    const GD_ISFX(v4) t0 = __builtin_shufflevector(a, b, 0, 4, 2, 6);   /* a0 b0 a2 b2 */
+    const GD_ISFX(v4) t1 = __builtin_shufflevector(a, b, 1, 5, 3, 7);   /* a1 b1 a3 b3 */
+    const GD_ISFX(v4) t2 = __builtin_shufflevector(c, d, 0, 4, 2, 6);
+    const GD_ISFX(v4) t3 = __builtin_shufflevector(c, d, 1, 5, 3, 7);
+    const GD_ISFX(v4) v0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);  /* a0 b0 c0 d0 */
+    const GD_ISFX(v4) v1 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    const GD_ISFX(v4) v2 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    const GD_ISFX(v4) v3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+    memcpy(w, &v0, sizeof v0);
+    memcpy(s, &v1, sizeof v1);
+    memcpy(s + ch, &v2, sizeof v2);
+    memcpy(s + 2 * ch, &v3, sizeof v3);
+}
+/* (zero_s2: s2's place is written as 0) */
+GD_INLINE void GD_ISFX(ilv_scatter4)(GD_T *const *vp, const GD_T *w, const GD_T *s, int64_t ch,
+                                     int zero_s2) {
+    GD_ISFX(v4) v0, v1, v2, v3 = {0, 0, 0, 0};
+    memcpy(&v0, w, sizeof v0);
+    memcpy(&v1, s, sizeof v1);
+    memcpy(&v2, s + ch, sizeof v2);
+    if (!zero_s2) memcpy(&v3, s + 2 * ch, sizeof v3);
+    const GD_ISFX(v4) t0 = __builtin_shufflevector(v0, v2, 0, 1, 4, 5);  /* a0 b0 a2 b2 */
+    const GD_ISFX(v4) t2 = __builtin_shufflevector(v0, v2, 2, 3, 6, 7);  /* c0 d0 c2 d2 */
+    const GD_ISFX(v4) t1 = __builtin_shufflevector(v1, v3, 0, 1, 4, 5);  /* a1 b1 a3 b3 */
+    const GD_ISFX(v4) t3 = __builtin_shufflevector(v1, v3, 2, 3, 6, 7);
+    const GD_ISFX(v4) a = __builtin_shufflevector(t0, t1, 0, 4, 2, 6);
+    const GD_ISFX(v4) b = __builtin_shufflevector(t0, t1, 1, 5, 3, 7);
+    const GD_ISFX(v4) c = __builtin_shufflevector(t2, t3, 0, 4, 2, 6);
+    const GD_ISFX(v4) d = __builtin_shufflevector(t2, t3, 1, 5, 3, 7);
+    memcpy(vp[0], &a, sizeof a);
+    memcpy(vp[1], &b, sizeof b);
+    memcpy(vp[2], &c, sizeof c);
+    memcpy(vp[3], &d, sizeof d);
+}
+#endif
+
 GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     const gd_config *cfg = c->cfg;
     const int64_t d = c->d, K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
@@ -246,7 +301,17 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                 GD_PREFETCH(y + ia);
                 if (sw) GD_PREFETCH(sw + ia);
             }
-            if (r + GD_SP_PF_W < r_end) {
+            /* the parameters' lines of the row GD_SP_PF_W ahead; with gin and K = 1 spread over
+             * the row loop below, one line per entry (a burst of 40 prefetches at the start of a
+             * row waited for free miss buffers: 7 % of a lazy Adam 256 epoch) */
+            int64_t pw_lo = 0, pw_hi = 0;
+            if (gin && K == 1) {
+                if (r + GD_SP_PF_W < r_end) {
+                    const int64_t iw = c->order ? c->order[r + GD_SP_PF_W] : r + GD_SP_PF_W;
+                    pw_lo = (int64_t)ptr[iw];
+                    pw_hi = (int64_t)ptr[iw + 1];
+                }
+            } else if (r + GD_SP_PF_W < r_end) {
                 const int64_t iw = c->order ? c->order[r + GD_SP_PF_W] : r + GD_SP_PF_W;
                 for (int64_t e = (int64_t)ptr[iw]; e < (int64_t)ptr[iw + 1]; e++) {
                     const int64_t j = (int64_t)ind[e];
@@ -266,7 +331,8 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             if (gin && K == 1) {
                 /* one pass: mark (branch-free), and the decision value */
                 GD_T acc = 0;
-                for (int64_t e = lo; e < hi; e++) {
+                for (int64_t e = lo; e < hi; e++, pw_lo++) {
+                    if (pw_lo < pw_hi) GD_PREFETCH(ilv + (int64_t)ind[pw_lo] * GD_ILV);
                     const int64_t j = (int64_t)ind[e];
                     const uint64_t bit = (uint64_t)1 << (j & 63), word = bmap[j >> 6];
                     touched[nt] = j;
@@ -274,6 +340,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                     bmap[j >> 6] = word | bit;
                     acc += data[e] * ilv[j * GD_ILV];
                 }
+                for (; pw_lo < pw_hi; pw_lo++) GD_PREFETCH(ilv + (int64_t)ind[pw_lo] * GD_ILV);
                 z[0] = acc + th[n_coef] + bpend[0];
             } else if (gin) {
                 for (int64_t e = lo; e < hi; e++) {
@@ -441,7 +508,12 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                             if (++k == K) k = 0, q++;
                         }
                     }
-                    for (int64_t l = 0; l < ne; l++) {
+                    int64_t l0 = 0;
+#ifdef GD_ILV_SHUFFLE
+                    for (; l0 + 4 <= ne; l0 += 4)
+                        GD_ISFX(ilv_gather4)(vp + l0, cw + l0, cs + l0, GD_LZ_CH);
+#endif
+                    for (int64_t l = l0; l < ne; l++) {
                         const GD_T *v = vp[l];
                         cw[l] = v[0];
                         cs[l] = v[1];
@@ -460,7 +532,12 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                         gsrc = cg;
                     }
                     GD_SFX(update_loop_sc)(cfg, &sc, cw, gsrc, cs, GD_LZ_CH, 0, ne, 1);
-                    for (int64_t l = 0; l < ne; l++) {
+                    l0 = 0;
+#ifdef GD_ILV_SHUFFLE
+                    for (; l0 + 4 <= ne; l0 += 4)
+                        GD_ISFX(ilv_scatter4)(vp + l0, cw + l0, cs + l0, GD_LZ_CH, gin);
+#endif
+                    for (int64_t l = l0; l < ne; l++) {
                         GD_T *v = vp[l];
                         v[0] = cw[l];
                         v[1] = cs[l];
