@@ -546,7 +546,13 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                     }
                 }
                 if (gin) {
-                    for (int64_t q = 0; q < nt; q++) bmap[touched[q] >> 6] = 0;
+                    /* (when a batch marks about every line of the bitmap, clearing it whole
+                     * is cheaper than word by word at random) */
+                    const int64_t words = (d + 63) / 64;
+                    if (nt * 8 >= words)
+                        memset(bmap, 0, (size_t)words * sizeof(uint64_t));
+                    else
+                        for (int64_t q = 0; q < nt; q++) bmap[touched[q] >> 6] = 0;
                 } else {
                     for (int64_t q = 0; q < nt; q++) slot[touched[q]] = 0;
                 }

@@ -302,6 +302,20 @@ def lazy_adam_oracle(X, y, batch_size, epochs, lr, coef, intercept, betas=(0.9, 
     return w[:d], w[d]
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_lazy_marks_are_cleared_word_by_word_and_whole(batch_size, dtype):
+    # the lazy step's bitmap of touched features (d = 4096: 64 words) is cleared word by word
+    # after a batch that marks few of its lines (batch 1: 3 features) and whole after one that
+    # marks about all (batch 64: up to 192); a mark left behind would keep its feature out of
+    # later steps
+    X, y = make_sparse_problem("logistic", n=300, d=4096, dtype=dtype)
+    kw = base_kw("logistic", "adam", batch_size, sparse_updates="lazy", max_epochs=2)
+    a, b = gdfast.fit(X, y, n_threads=1, **kw), reference.fit(X, y, **kw)
+    assert_close_fit(a, b, dtype, f"lazy adam batch={batch_size}")
+    assert np.count_nonzero(a.coef != 0) > 500       # many features stepped, more than once
+
+
 @pytest.mark.parametrize("batch_size", [1, 3])
 def test_lazy_adam_matches_a_hand_written_oracle(batch_size):
     # batch 1: feature 3 is touched at step 3 through the explicit zero only (g = 0, but its
