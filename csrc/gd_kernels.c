@@ -380,7 +380,6 @@ typedef struct {
     gd_mpow mp;
 } gd_sp_thread;
 
-
 /* Per-thread work region: the report, the batch gradient of the touched features in touched
  * order then the intercepts' (P values), the batch's sw * dloss/dz (batch_size * K values), the
  * touched feature list (d int64) and each feature's slot in it (d int32).  Sized for 8-byte

@@ -16,10 +16,11 @@ static inline int gd_num_threads(void) { return 1; }
  * per mini-batch (12 500 times an epoch at batch 32 on 400 000 rows).  libgomp's barrier
  * took 250-370 ns per meeting of two threads on the 2-core CI machine, this one 67-76 ns
  * (a loop of 200 000 meetings).  Waiters spin with the CPU's pause hint, then yield the core
- * after GD_SPIN_LIMIT polls (sched_yield, on POSIX systems; elsewhere they keep spinning), so an
- * oversubscribed machine (more threads than free cores) still makes progress.  The last thread to arrive resets the count, then publishes the new
- * sense with release order; every waiter reads it with acquire order, so whatever any thread
- * wrote before the barrier is visible to all after it. */
+ * after GD_SPIN_LIMIT polls (sched_yield, on POSIX systems; elsewhere they keep spinning),
+ * so an oversubscribed machine (more threads than free cores) still makes progress.  The
+ * last thread to arrive resets the count, then publishes the new sense with release order;
+ * every waiter reads it with acquire order, so whatever any thread wrote before the barrier
+ * is visible to all after it. */
 #include <stdatomic.h>
 #if defined(__unix__) || defined(__APPLE__)
 #include <sched.h>
