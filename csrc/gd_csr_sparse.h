@@ -41,7 +41,8 @@ typedef struct {
     double *aux;
     GD_T *ilv;                /* GD_SP_LAZY: [w, s0, s1, s2] per coefficient, or NULL */
     int gin;                  /* one thread, s2 unused, no clipping: s2's place sums the
-                               * batch gradient */
+                               * batch gradient, and holds the mark GD_ISFX(lz_mark) between
+                               * batches */
     unsigned char *tbase;
     gd_sp_layout L;
     int kind;
@@ -107,6 +108,30 @@ GD_INLINE void GD_ISFX(sp_flush)(GD_T *b, GD_T *pending, int64_t K) {
     }
 }
 
+/* The lazy step's mark (see sp_worker, gin): a signalling NaN, which arithmetic never
+ * returns (a NaN result is quiet), compared by its bits. */
+GD_INLINE GD_T GD_ISFX(lz_mark)(void) {
+    GD_T v;
+    if (sizeof(GD_T) == 8) {
+        const uint64_t b = UINT64_C(0x7ff4000000000001);
+        memcpy(&v, &b, sizeof v);
+    } else {
+        const uint32_t b = UINT32_C(0x7fa00001);
+        memcpy(&v, &b, sizeof v);
+    }
+    return v;
+}
+GD_INLINE int GD_ISFX(is_lz_mark)(GD_T v) {
+    if (sizeof(GD_T) == 8) {
+        uint64_t b;
+        memcpy(&b, &v, sizeof b);
+        return b == UINT64_C(0x7ff4000000000001);
+    }
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return b == UINT32_C(0x7fa00001);
+}
+
 /* Four coefficients' [w, s0, s1, s2] (GD_ILV values each in ilv) to and from the lazy step's
  * contiguous arrays w[], s[0..], s[ch..], s[2 ch..]: four vector loads, a 4 x 4 transpose in
  * registers and four vector stores, where the compiler has the shuffle builtin, instead of 16
@@ -139,14 +164,15 @@ GD_INLINE void GD_ISFX(ilv_gather4)(GD_T *const *vp, GD_T *w, GD_T *s, int64_t c
     memcpy(s + ch, &v2, sizeof v2);
     memcpy(s + 2 * ch, &v3, sizeof v3);
 }
-/* (zero_s2: s2's place is written as 0) */
+/* (mark_s2: s2's place is written as the mark GD_ISFX(lz_mark)) */
 GD_INLINE void GD_ISFX(ilv_scatter4)(GD_T *const *vp, const GD_T *w, const GD_T *s, int64_t ch,
-                                     int zero_s2) {
-    GD_ISFX(v4) v0, v1, v2, v3 = {0, 0, 0, 0};
+                                     int mark_s2) {
+    const GD_T mk = GD_ISFX(lz_mark)();
+    GD_ISFX(v4) v0, v1, v2, v3 = {mk, mk, mk, mk};
     memcpy(&v0, w, sizeof v0);
     memcpy(&v1, s, sizeof v1);
     memcpy(&v2, s + ch, sizeof v2);
-    if (!zero_s2) memcpy(&v3, s + 2 * ch, sizeof v3);
+    if (!mark_s2) memcpy(&v3, s + 2 * ch, sizeof v3);
     const GD_ISFX(v4) t0 = __builtin_shufflevector(v0, v2, 0, 1, 4, 5);  /* a0 b0 a2 b2 */
     const GD_ISFX(v4) t2 = __builtin_shufflevector(v0, v2, 2, 3, 6, 7);  /* c0 d0 c2 d2 */
     const GD_ISFX(v4) t1 = __builtin_shufflevector(v1, v3, 0, 1, 4, 5);  /* a1 b1 a3 b3 */
@@ -173,10 +199,10 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     int64_t *touched = (int64_t *)(base + c->L.touched);
     int32_t *slot = (int32_t *)(base + c->L.mark);   /* 1 + position in touched, 0: absent */
     /* gin: the gradient of feature j (output k) is summed in place in its line, at
-     * ilv[(k d + j) GD_ILV + 3], and the batch's features are marked in a bitmap over the
-     * slots' memory; no slot lookups, one line per touched feature */
+     * ilv[(k d + j) GD_ILV + 3], which holds the mark GD_ISFX(lz_mark) outside a batch: the entry
+     * that finds the mark (output 0's) lists j in touched and starts the sums from 0, and the
+     * step writes the mark back.  No slot lookups, no bitmap: one line per touched feature. */
     const int gin = c->gin;
-    uint64_t *bmap = (uint64_t *)slot;
     const int n_st = gd_n_state(cfg->optimizer);
     GD_T *ilv = c->ilv;
     /* Hogwild and plain SGD: every step updates the intercepts, so racing read-modify-writes
@@ -279,7 +305,8 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
          * on first sight) and its decision values computed, then sw_i * dloss/dz times the row
          * is added to the gradient sums (divided by m below, as the block path does), kept in
          * touched order: gc[q * K + k] for feature touched[q]; rows in order, as the block
-         * path sums them */
+         * path sums them.  (gin: the features are collected in the second read, by the mark,
+         * and the sums kept in ilv.) */
         int64_t nt = 0;
         double lsum = 0;
         const int64_t r_end = c->start + c->seg_b1 * c->batch_size < c->stop
@@ -329,28 +356,15 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             }
             const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
             if (gin && K == 1) {
-                /* one pass: mark (branch-free), and the decision value */
+                /* the decision value (the features are collected with the gradient below) */
                 GD_T acc = 0;
                 for (int64_t e = lo; e < hi; e++, pw_lo++) {
                     if (pw_lo < pw_hi) GD_PREFETCH(ilv + (int64_t)ind[pw_lo] * GD_ILV);
-                    const int64_t j = (int64_t)ind[e];
-                    const uint64_t bit = (uint64_t)1 << (j & 63), word = bmap[j >> 6];
-                    touched[nt] = j;
-                    nt += !(word & bit);
-                    bmap[j >> 6] = word | bit;
-                    acc += data[e] * ilv[j * GD_ILV];
+                    acc += data[e] * ilv[(int64_t)ind[e] * GD_ILV];
                 }
                 for (; pw_lo < pw_hi; pw_lo++) GD_PREFETCH(ilv + (int64_t)ind[pw_lo] * GD_ILV);
                 z[0] = acc + th[n_coef] + bpend[0];
-            } else if (gin) {
-                for (int64_t e = lo; e < hi; e++) {
-                    const int64_t j = (int64_t)ind[e];
-                    const uint64_t bit = (uint64_t)1 << (j & 63);
-                    if (bmap[j >> 6] & bit) continue;
-                    bmap[j >> 6] |= bit;
-                    touched[nt++] = j;
-                }
-            } else for (int64_t e = lo; e < hi; e++) {
+            } else if (!gin) for (int64_t e = lo; e < hi; e++) {
                 const int64_t j = (int64_t)ind[e];
                 if (slot[j]) continue;
                 for (int64_t k = 0; k < K; k++) gc[nt * K + k] = 0;
@@ -398,8 +412,16 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             if (K == 1) {
                 const GD_T a = wi * z[0];
                 if (gin) {
-                    for (int64_t e = lo; e < hi; e++)
-                        ilv[(int64_t)ind[e] * GD_ILV + 3] += a * data[e];
+                    /* (a feature's first entry in the batch finds the mark: it is listed, and
+                     * its sum starts from 0) */
+                    for (int64_t e = lo; e < hi; e++) {
+                        const int64_t j = (int64_t)ind[e];
+                        const GD_T gv = ilv[j * GD_ILV + 3];
+                        const int fresh = GD_ISFX(is_lz_mark)(gv);
+                        touched[nt] = j;
+                        nt += fresh;
+                        ilv[j * GD_ILV + 3] = (fresh ? 0 : gv) + a * data[e];
+                    }
                 } else {
                     for (int64_t e = lo; e < hi; e++) gc[slot[ind[e]] - 1] += a * data[e];
                 }
@@ -408,9 +430,15 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             }
             for (int64_t k = 0; k < K; k++) z[k] *= wi;
             if (gin) {
-                for (int64_t e = lo; e < hi; e++)
+                for (int64_t e = lo; e < hi; e++) {
+                    const int64_t j = (int64_t)ind[e];
+                    if (GD_ISFX(is_lz_mark)(ilv[j * GD_ILV + 3])) {
+                        touched[nt++] = j;
+                        for (int64_t k = 0; k < K; k++) ilv[(k * d + j) * GD_ILV + 3] = 0;
+                    }
                     for (int64_t k = 0; k < K; k++)
-                        ilv[(k * d + (int64_t)ind[e]) * GD_ILV + 3] += z[k] * data[e];
+                        ilv[(k * d + j) * GD_ILV + 3] += z[k] * data[e];
+                }
             } else for (int64_t e = lo; e < hi; e++) {
                 GD_T *gq = gc + (int64_t)(slot[ind[e]] - 1) * K;
                 for (int64_t k = 0; k < K; k++) gq[k] += z[k] * data[e];
@@ -422,8 +450,8 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
             for (int64_t q = 0; q < nt; q++) {
                 const int64_t j = touched[q];
                 if (gin) {
-                    bmap[j >> 6] = 0;
-                    for (int64_t k = 0; k < K; k++) ilv[(k * d + j) * GD_ILV + 3] = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        ilv[(k * d + j) * GD_ILV + 3] = GD_ISFX(lz_mark)();
                 } else {
                     slot[j] = 0;
                 }
@@ -542,20 +570,11 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                         v[0] = cw[l];
                         v[1] = cs[l];
                         v[2] = cs[GD_LZ_CH + l];
-                        v[3] = gin ? 0 : cs[2 * GD_LZ_CH + l];
+                        v[3] = gin ? GD_ISFX(lz_mark)() : cs[2 * GD_LZ_CH + l];
                     }
                 }
-                if (gin) {
-                    /* (when a batch marks about every line of the bitmap, clearing it whole
-                     * is cheaper than word by word at random) */
-                    const int64_t words = (d + 63) / 64;
-                    if (nt * 8 >= words)
-                        memset(bmap, 0, (size_t)words * sizeof(uint64_t));
-                    else
-                        for (int64_t q = 0; q < nt; q++) bmap[touched[q] >> 6] = 0;
-                } else {
+                if (!gin)
                     for (int64_t q = 0; q < nt; q++) slot[touched[q]] = 0;
-                }
             } else {
                 for (int64_t q = 0; q < nt; q++) {
                     const int64_t j = touched[q];
@@ -662,7 +681,7 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         gd_sp_thread *ts = (gd_sp_thread *)b;
         GD_T *g = (GD_T *)(b + L.g);
         for (int64_t j = K * d; j < P; j++) g[j] = 0;       /* the intercepts' gradient */
-        if (!fused_only) memset(b + L.mark, 0, (size_t)d * sizeof(int32_t));
+        if (!fused_only && !c.gin) memset(b + L.mark, 0, (size_t)d * sizeof(int32_t));
         ts->mp_lr = NAN;
     }
     const int n_st = gd_n_state(cfg->optimizer);
@@ -671,7 +690,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
             GD_T *v = c.ilv + q * GD_ILV;
             v[0] = theta[q];
             for (int r = 0; r < GD_ILV - 1; r++)
-                v[1 + r] = r < n_st && !(c.gin && r == 2) ? state[r * P + q] : 0;
+                v[1 + r] = c.gin && r == 2 ? GD_ISFX(lz_mark)()
+                                           : r < n_st ? state[r * P + q] : 0;
         }
     const double aux0 = kind == GD_SP_MOM ? (double)*t : 0.0;
     if (kind == GD_SP_MOM || cfg->l1 > 0)
