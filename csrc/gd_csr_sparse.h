@@ -145,7 +145,9 @@ GD_INLINE int GD_ISFX(is_lz_mark)(GD_T v) {
 #endif
 #ifdef GD_ILV_SHUFFLE
 typedef GD_T GD_ISFX(v4) __attribute__((vector_size(4 * sizeof(GD_T))));
-GD_INLINE void GD_ISFX(ilv_gather4)(GD_T *const *vp, GD_T *w, GD_T *s, int64_t ch) {
+/* (skip_s2: s2 is not stored) */
+GD_INLINE void GD_ISFX(ilv_gather4)(GD_T *const *vp, GD_T *w, GD_T *s, int64_t ch,
+                                    int skip_s2) {
     GD_ISFX(v4) a, b, c, d;
     memcpy(&a, vp[0], sizeof a);
     memcpy(&b, vp[1], sizeof b);
@@ -162,7 +164,7 @@ GD_INLINE void GD_ISFX(ilv_gather4)(GD_T *const *vp, GD_T *w, GD_T *s, int64_t c
     memcpy(w, &v0, sizeof v0);
     memcpy(s, &v1, sizeof v1);
     memcpy(s + ch, &v2, sizeof v2);
-    memcpy(s + 2 * ch, &v3, sizeof v3);
+    if (!skip_s2) memcpy(s + 2 * ch, &v3, sizeof v3);
 }
 /* (mark_s2: s2's place is written as the mark GD_ISFX(lz_mark)) */
 GD_INLINE void GD_ISFX(ilv_scatter4)(GD_T *const *vp, const GD_T *w, const GD_T *s, int64_t ch,
@@ -187,6 +189,49 @@ GD_INLINE void GD_ISFX(ilv_scatter4)(GD_T *const *vp, const GD_T *w, const GD_T 
     memcpy(vp[3], &d, sizeof d);
 }
 #endif
+
+/* A lazy call's copies of theta[q] and the state rows st[r P + q] (n_st of them) into the
+ * interleaved records ilv[q GD_ILV ..] and back, for q < n; gin: s2's place holds the mark
+ * (in) and is not copied back (out).  With three state rows, four records a step through
+ * the transposes above (the scalar loops took half the time a lazy Adam call on d = 2^20
+ * spent outside its batches). */
+GD_HOT static void GD_ISFX(ilv_in)(GD_T *ilv, const GD_T *th, const GD_T *st, int64_t P,
+                                   int64_t n, int n_st, int gin) {
+    int64_t q = 0;
+#ifdef GD_ILV_SHUFFLE
+    if (n_st == 3)
+        for (; q + 4 <= n; q += 4) {
+            GD_T *const vp[4] = {ilv + q * GD_ILV, ilv + (q + 1) * GD_ILV,
+                                 ilv + (q + 2) * GD_ILV, ilv + (q + 3) * GD_ILV};
+            GD_ISFX(ilv_scatter4)(vp, th + q, st + q, P, gin);
+        }
+#endif
+    for (; q < n; q++) {
+        GD_T *v = ilv + q * GD_ILV;
+        v[0] = th[q];
+        for (int r = 0; r < GD_ILV - 1; r++)
+            v[1 + r] = gin && r == 2 ? GD_ISFX(lz_mark)() : r < n_st ? st[r * P + q] : 0;
+    }
+}
+
+GD_HOT static void GD_ISFX(ilv_out)(const GD_T *ilv, GD_T *th, GD_T *st, int64_t P,
+                                    int64_t n, int n_st, int gin) {
+    int64_t q = 0;
+#ifdef GD_ILV_SHUFFLE
+    if (n_st == 3)
+        for (; q + 4 <= n; q += 4) {
+            GD_T *const vp[4] = {(GD_T *)ilv + q * GD_ILV, (GD_T *)ilv + (q + 1) * GD_ILV,
+                                 (GD_T *)ilv + (q + 2) * GD_ILV, (GD_T *)ilv + (q + 3) * GD_ILV};
+            GD_ISFX(ilv_gather4)(vp, th + q, st + q, P, gin);
+        }
+#endif
+    for (; q < n; q++) {
+        const GD_T *v = ilv + q * GD_ILV;
+        th[q] = v[0];
+        for (int r = 0; r < n_st; r++)
+            if (!(gin && r == 2)) st[r * P + q] = v[1 + r];
+    }
+}
 
 GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     const gd_config *cfg = c->cfg;
@@ -539,7 +584,7 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
                     int64_t l0 = 0;
 #ifdef GD_ILV_SHUFFLE
                     for (; l0 + 4 <= ne; l0 += 4)
-                        GD_ISFX(ilv_gather4)(vp + l0, cw + l0, cs + l0, GD_LZ_CH);
+                        GD_ISFX(ilv_gather4)(vp + l0, cw + l0, cs + l0, GD_LZ_CH, 0);
 #endif
                     for (int64_t l = l0; l < ne; l++) {
                         const GD_T *v = vp[l];
@@ -685,14 +730,7 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         ts->mp_lr = NAN;
     }
     const int n_st = gd_n_state(cfg->optimizer);
-    if (c.ilv)
-        for (int64_t q = 0; q < K * d; q++) {
-            GD_T *v = c.ilv + q * GD_ILV;
-            v[0] = theta[q];
-            for (int r = 0; r < GD_ILV - 1; r++)
-                v[1 + r] = c.gin && r == 2 ? GD_ISFX(lz_mark)()
-                                           : r < n_st ? state[r * P + q] : 0;
-        }
+    if (c.ilv) GD_ISFX(ilv_in)(c.ilv, theta, state, P, K * d, n_st, c.gin);
     const double aux0 = kind == GD_SP_MOM ? (double)*t : 0.0;
     if (kind == GD_SP_MOM || cfg->l1 > 0)
         for (int64_t j = 0; j < d; j++) c.aux[j] = aux0;
@@ -792,13 +830,7 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
             GD_ISFX(sp_catch_up_mom)(cfg, theta, state, c.aux, d, t_end, &t0s->mp);
         }
     }
-    if (c.ilv)
-        for (int64_t q = 0; q < K * d; q++) {
-            const GD_T *v = c.ilv + q * GD_ILV;
-            theta[q] = v[0];
-            for (int r = 0; r < n_st; r++)
-                if (!(c.gin && r == 2)) state[r * P + q] = v[1 + r];
-        }
+    if (c.ilv) GD_ISFX(ilv_out)(c.ilv, theta, state, P, K * d, n_st, c.gin);
     *t = t_cur;
     *loss_out = total;
     return status;
