@@ -791,6 +791,34 @@ def run_sparse_gdfast(report, X, y, X_test, y_test, repeats):
                      note=f"mode {mode}")
 
 
+SPARSE_PAIRED_ROUNDS = 5
+
+
+def run_sparse_paired(report, X, y, rounds):
+    """The lazy Adam / per-sample SGD ratio measured in pairs: `rounds` rounds of one epoch of
+    each (1 thread), back to back, the order alternating, and the median of the per-round
+    ratios.  The target row divides the two jobs' medians, which were measured some seconds
+    apart; a shared host whose speed drifts in between moves that ratio (by 0.1 to 0.3 in this
+    project's runs), a pair much less.  A check printed beside the target, not the target."""
+    kw = {name: sparse_fit_kwargs(SPARSE_JOBS[name]) for name in (SPARSE_ADAM1, SPARSE_SGD1)}
+    if any(gdfast.effective_n_threads(k["n_threads"]) != k["n_threads"] for k in kw.values()):
+        return
+
+    def epoch(name):
+        seen = {}
+        gdfast.fit(X, y, callback=lambda rec: seen.update(rec), **kw[name])
+        return seen["time"]
+
+    pairs = []
+    for r in range(rounds):
+        order = (SPARSE_ADAM1, SPARSE_SGD1) if r % 2 == 0 else (SPARSE_SGD1, SPARSE_ADAM1)
+        t = {name: epoch(name) for name in order}
+        pairs.append((t[SPARSE_ADAM1], t[SPARSE_SGD1]))
+    ratios = [a / b for a, b in pairs]
+    report.sections["sparse_paired"] = {"pairs": pairs, "ratios": ratios,
+                                        "median": statistics.median(ratios)}
+
+
 def sparse_ratios(report):
     rows = {r.name: r for r in report.rows if r.seconds is not None}
     out = {}
@@ -862,6 +890,14 @@ def print_sparse_report(report):
         print("  (" + next(iter(s["jobs"].values()))["method"] + "; not counted in the budget: "
               + ", ".join(f"{k} {v:.1f} MiB" for k, v in
                           next(iter(s["jobs"].values()))["not_counted_mib"].items()) + ")")
+    paired = report.sections.get("sparse_paired")
+    if paired:
+        print(f"\nlazy Adam / per-sample SGD in {len(paired['pairs'])} back-to-back pairs (1 "
+              "thread, order alternating): " + ", ".join(f"{a:.3f}/{b:.3f}"
+                                                     for a, b in paired["pairs"]))
+        print(f"  median of the pairs' ratios {paired['median']:.3f} (range "
+              f"{min(paired['ratios']):.3f} to {max(paired['ratios']):.3f}); a check beside the "
+              "target below, which divides the rows' medians")
     checks = report.sections.get("sparse_checks", [])
     if checks:
         print(f"\nchecks: held-out accuracy differences, wanted within +-{SPARSE_ACCURACY_TOL} "
@@ -925,6 +961,7 @@ def main_sparse(args):
                               load_before=load_before))
     run_sparse_sklearn(report, X, y, X_test, y_test, repeats)
     run_sparse_gdfast(report, X, y, X_test, y_test, repeats)
+    run_sparse_paired(report, X, y, 1 if args.quick else SPARSE_PAIRED_ROUNDS)
     run_sparse_memory(report, X, y, args.nnz)
     report.measured |= sparse_ratios(report)
     report.sections["sparse_checks"] = sparse_checks(report)
