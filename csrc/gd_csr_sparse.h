@@ -20,6 +20,8 @@
  * In every kind a step is: collect the batch's features once each (catching them up), the
  * decision values, the gradient into g[P] (zero outside the touched entries), the update of the
  * touched entries and the intercepts, then g and the flags are cleared over the same entries.
+ * (GD_SP_LAZY on one thread, "gin" in sp_worker: the features are collected in the gradient
+ * pass, by a mark in each coefficient's own line, which the update writes back.)
  *
  * Hogwild: the batches are dealt round-robin (thread tid runs batches tid, tid + nth, ...,
  * disjoint shards of the order); batch ib is step seg_t0 + ib + 1, as it is serially, which
@@ -109,26 +111,36 @@ GD_INLINE void GD_ISFX(sp_flush)(GD_T *b, GD_T *pending, int64_t K) {
 }
 
 /* The lazy step's mark (see sp_worker, gin): a signalling NaN, which arithmetic never
- * returns (a NaN result is quiet), compared by its bits. */
+ * returns (a NaN result is quiet), compared by its bits.  Copies keep its bits where floating
+ * point values move through SSE or AVX registers (x86-64) or FP registers (AArch64); 32-bit x87
+ * loads would quiet it, so there (GD_LZ_MARK_OK 0) gin is off and the lazy step keeps its sums
+ * in the compact array, found through the slots.  (The memcpy sizes are the smaller of the
+ * two: each function has a branch per width, one of them dead.) */
+#if defined(__i386__) && !defined(__SSE2_MATH__)
+#define GD_LZ_MARK_OK 0
+#else
+#define GD_LZ_MARK_OK 1
+#endif
+#define GD_MIN_SIZE(a, b) (sizeof(a) < sizeof(b) ? sizeof(a) : sizeof(b))
 GD_INLINE GD_T GD_ISFX(lz_mark)(void) {
-    GD_T v;
+    GD_T v = 0;
     if (sizeof(GD_T) == 8) {
         const uint64_t b = UINT64_C(0x7ff4000000000001);
-        memcpy(&v, &b, sizeof v);
+        memcpy(&v, &b, GD_MIN_SIZE(v, b));
     } else {
         const uint32_t b = UINT32_C(0x7fa00001);
-        memcpy(&v, &b, sizeof v);
+        memcpy(&v, &b, GD_MIN_SIZE(v, b));
     }
     return v;
 }
 GD_INLINE int GD_ISFX(is_lz_mark)(GD_T v) {
     if (sizeof(GD_T) == 8) {
-        uint64_t b;
-        memcpy(&b, &v, sizeof b);
+        uint64_t b = 0;
+        memcpy(&b, &v, GD_MIN_SIZE(v, b));
         return b == UINT64_C(0x7ff4000000000001);
     }
-    uint32_t b;
-    memcpy(&b, &v, sizeof b);
+    uint32_t b = 0;
+    memcpy(&b, &v, GD_MIN_SIZE(v, b));
     return b == UINT32_C(0x7fa00001);
 }
 
@@ -718,7 +730,8 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                          .tbase = wbase + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d),
                          .L = L, .kind = kind, .abort_flag = 0};
     /* (gradient clipping needs the compact sums) */
-    c.gin = c.ilv && nth == 1 && !GD_SFX(uses_s2)(cfg) && !(cfg->clip_norm > 0);
+    c.gin = GD_LZ_MARK_OK && c.ilv && nth == 1 && !GD_SFX(uses_s2)(cfg) &&
+            !(cfg->clip_norm > 0);
     /* per-sample plain SGD runs the fused row step only, which needs neither the slots nor
      * (without L1) aux: their pages are then never touched */
     const int fused_only = kind == GD_SP_SGD && batch_size == 1 && K == 1 &&
