@@ -41,12 +41,21 @@ static inline int64_t gd_block_stride(int64_t P, int64_t K) {
 #define GD_AUX_MIN_WORK ((int64_t)1 << 17)
 /* Rows per block of gd_decision_dense (threads take contiguous ranges of blocks). */
 #define GD_DECISION_ROWS 256
-/* Rows of a shuffled order prefetched ahead, and the bytes of each such row prefetched. */
-#ifndef GD_PREFETCH_ROWS
-#define GD_PREFETCH_ROWS 4
-#endif
+/* Along a shuffled order, the bytes of each row prefetched (its first GD_PREFETCH_BYTES), and how
+ * far ahead: about GD_PREFETCH_AHEAD of those bytes in flight per thread, which is
+ * GD_PREFETCH_AHEAD / row bytes rows, between GD_PREFETCH_MIN_ROWS and GD_PREFETCH_MAX_ROWS
+ * (gd_pf_ahead). */
 #ifndef GD_PREFETCH_BYTES
 #define GD_PREFETCH_BYTES 2048
+#endif
+#ifndef GD_PREFETCH_AHEAD
+#define GD_PREFETCH_AHEAD 16384
+#endif
+#ifndef GD_PREFETCH_MIN_ROWS
+#define GD_PREFETCH_MIN_ROWS 4
+#endif
+#ifndef GD_PREFETCH_MAX_ROWS
+#define GD_PREFETCH_MAX_ROWS 64
 #endif
 
 /* Hot functions are compiled for x86-64 baseline, v3 (AVX2, FMA) and v4 (AVX-512) and chosen
@@ -75,10 +84,19 @@ static inline int64_t gd_block_stride(int64_t P, int64_t K) {
  * position stop, then from position next on (the thread's share of the next batch), and never
  * to position end or beyond (the end of the epoch's order).  A batch's rows are shared by
  * threads, so the positions after a thread's share are another thread's; following its own
- * stream instead keeps a few rows in flight for each thread across the barrier. */
+ * stream instead keeps a few rows in flight for each thread across the barrier.  ahead: how
+ * many positions ahead to prefetch (gd_pf_ahead). */
 typedef struct {
-    int64_t stop, next, end;
+    int64_t stop, next, end, ahead;
 } gd_pf_span;
+
+/* How many rows of row_bytes bytes to prefetch ahead (see GD_PREFETCH_AHEAD). */
+static inline int64_t gd_pf_ahead(int64_t row_bytes) {
+    const int64_t b = row_bytes < GD_PREFETCH_BYTES ? row_bytes : GD_PREFETCH_BYTES;
+    const int64_t r = b > 0 ? GD_PREFETCH_AHEAD / b : GD_PREFETCH_MAX_ROWS;
+    return r < GD_PREFETCH_MIN_ROWS ? GD_PREFETCH_MIN_ROWS
+                                    : (r > GD_PREFETCH_MAX_ROWS ? GD_PREFETCH_MAX_ROWS : r);
+}
 
 /* The position that prefetching q positions ahead of a thread's stream reaches, or -1. */
 static inline int64_t gd_pf_pos(const gd_pf_span *s, int64_t q) {

@@ -187,7 +187,7 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
             const int64_t i = order ? order[r + q] : r + q;
             x[q] = X + i * d;
             if (order) {
-                const int64_t p = gd_pf_pos(pf, r + q + GD_PREFETCH_ROWS);
+                const int64_t p = gd_pf_pos(pf, r + q + pf->ahead);
                 if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
             }
             zq[q] = GD_SFX(dot_chain)(x[q], th, d) + b;
@@ -237,7 +237,7 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
     double lsum = 0;
     for (int64_t j = 0; j < P; j++) g[j] = 0;
     if (order) {
-        for (int64_t q = r0 + 1; q < r0 + GD_PREFETCH_ROWS; q++) {
+        for (int64_t q = r0; q < r0 + pf->ahead; q++) {
             const int64_t p = gd_pf_pos(pf, q);
             if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
         }
@@ -253,7 +253,7 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
         const int64_t i = order ? order[r] : r;
         const GD_T *x = X + i * d;
         if (order) {
-            const int64_t p = gd_pf_pos(pf, r + GD_PREFETCH_ROWS);
+            const int64_t p = gd_pf_pos(pf, r + pf->ahead);
             if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
         }
         for (int64_t k = 0; k < K; k++) z[k] = GD_SFX(dot)(x, th + k * d, d) + th[n_coef + k];
@@ -473,12 +473,11 @@ GD_HOT static void GD_SFX(update_range)(const gd_config *cfg, GD_T *th, const GD
  * per step from the general path), then the L1 prox.  Returns the row loss. */
 GD_HOT static double GD_SFX(sgd_row_step)(const gd_config *cfg, const GD_T *X, int64_t d,
                                           const GD_T *y, const GD_T *sw, const int64_t *order,
-                                          int64_t r, int64_t r_end, GD_T *th, double lr,
-                                          int *nonfinite) {
+                                          int64_t r, int64_t r_end, int64_t ahead, GD_T *th,
+                                          double lr, int *nonfinite) {
     const int64_t i = order ? order[r] : r;
     const GD_T *x = X + i * d;
-    if (order && r + GD_PREFETCH_ROWS < r_end)
-        GD_SFX(prefetch_obs)(X, d, y, sw, order[r + GD_PREFETCH_ROWS]);
+    if (order && r + ahead < r_end) GD_SFX(prefetch_obs)(X, d, y, sw, order[r + ahead]);
     const GD_T z = GD_SFX(dot_chain)(x, th, d) + th[d];
     GD_T dz;
     const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], (GD_T)cfg->epsilon, &dz);
@@ -603,7 +602,8 @@ static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
     const int64_t m = c->n_rows, nb = n_blocks(c->cfg, m);
     const int64_t nchunks = (P + GD_CHUNK - 1) / GD_CHUNK;
     const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
-    const gd_pf_span pf = {.stop = (m * b_hi) / nb, .next = m, .end = m};
+    const gd_pf_span pf = {.stop = (m * b_hi) / nb, .next = m, .end = m,
+                           .ahead = gd_pf_ahead(c->d * (int64_t)sizeof(GD_T))};
     for (int64_t b = b_lo; b < b_hi; b++)
         c->block_loss[b] = GD_SFX(block_grad_src)(c->cfg, &c->src, c->d, c->y, c->sw, c->rows,
                                               (m * b) / nb, (m * (b + 1)) / nb, &pf, c->theta,
@@ -779,7 +779,8 @@ GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth
     const gd_config *cfg = c->cfg;
     const int64_t K = cfg->n_outputs, stride = gd_block_stride(K * (c->d + 1), K);
     const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
-    gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb, .next = c->stop, .end = c->stop};
+    gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb, .next = c->stop, .end = c->stop,
+                     .ahead = gd_pf_ahead(c->d * (int64_t)sizeof(GD_T))};
     if (c->order && b0 + m < c->stop) {
         const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
         const int64_t nb1 = n_blocks(cfg, m1);
@@ -888,6 +889,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
     }
     /* per-sample plain SGD runs through the fused row step (never in a parallel region) */
     const int fused_sgd = c->src.X && GD_SFX(is_fused_sgd)(cfg, c->batch_size);
+    const int64_t pf_ahead = gd_pf_ahead(d * (int64_t)sizeof(GD_T));
     for (int64_t ib = 0; ib < n_batches; ib++) {
         const int64_t b0 = c->start + ib * c->batch_size;
         const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
@@ -899,8 +901,8 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             }
             int nonfinite = 0;
             total += GD_SFX(sgd_row_step)(cfg, c->src.X, d, c->y, c->sw, c->order, b0, c->stop,
-                                          c->theta, gd_step_lr(cfg, c->lr_epoch, step),
-                                          &nonfinite);
+                                          pf_ahead, c->theta,
+                                          gd_step_lr(cfg, c->lr_epoch, step), &nonfinite);
             done = ib + 1;
             if (nonfinite) { status = GD_ERR_NONFINITE; break; }
             continue;

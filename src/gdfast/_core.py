@@ -45,8 +45,10 @@ PLATEAU_MIN_LR = 1e-6
 
 # Parallel layout of the native kernels (see csrc/gdfast.h, "Determinism").  The results
 # depend on these, never on the thread count; tests shrink them to exercise many blocks.
-LAYOUT = {"block_rows": 64, "max_blocks": 256, "work_bytes": 16 << 20,
-          "min_parallel_work": 32768}
+# 16-row blocks let two threads share a 32-row batch (a 128-feature float64 batch of 32 rows,
+# 4096 multiply-adds, is the smallest that opens threads).
+LAYOUT = {"block_rows": 16, "max_blocks": 256, "work_bytes": 16 << 20,
+          "min_parallel_work": 4096}
 
 
 class DivergenceError(FloatingPointError):
