@@ -35,13 +35,18 @@ def test_bitwise_identical_for_1_2_3_threads(loss, optimizer, batch_size, dtype,
                           max_epochs=3, tol=None, alpha=1e-3, l1_ratio=0.2, random_state=0))
 
 
-@pytest.mark.parametrize("batch_size", [256, None])
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "in_order"])
+@pytest.mark.parametrize("batch_size", [32, 256, None])
 @pytest.mark.parametrize("loss", ["logistic", "multinomial"])
-def test_bitwise_identical_with_the_shipped_layout(loss, batch_size):
-    # large enough that the shipped thresholds open threads and cut batches into blocks
+def test_bitwise_identical_with_the_shipped_layout(loss, batch_size, shuffle):
+    """Large enough that the shipped thresholds open threads and cut batches into 16-row
+    blocks: batch 32 has two (one thread's share each, the arrival flags), 8 threads are more
+    than any batch here has blocks (capped), and rows in order with batch 32 stay on one thread
+    (short shares) while batch 256 opens them."""
     X, y = make_problem(loss, n=6000, d=160, n_classes=4)
-    assert_identical(fits(X, y, (1, 2, 3), loss=loss, optimizer="adam", learning_rate=1e-3,
-                          batch_size=batch_size, max_epochs=2, tol=None, random_state=0))
+    assert_identical(fits(X, y, (1, 2, 3, 8), loss=loss, optimizer="adam", learning_rate=1e-3,
+                          batch_size=batch_size, max_epochs=2, tol=None, random_state=0,
+                          shuffle=shuffle))
 
 
 def test_n_threads_resolution():
