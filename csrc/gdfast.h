@@ -19,7 +19,7 @@
  * b, block_rows and max_blocks only, never on the thread count or the schedule, so every
  * result is bitwise identical for any n_threads.  An epoch on several threads whose parameters
  * fit one update chunk takes each optimizer step on a copy per thread (the same sums in the
- * same order on every thread, one barrier a batch); otherwise the threads share the step's
+ * same order on every thread, one meeting a batch); otherwise the threads share the step's
  * chunks between two barriers.  Both are the one-thread arithmetic.
  */
 #ifndef GDFAST_H
