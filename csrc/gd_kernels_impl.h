@@ -162,16 +162,13 @@ GD_INLINE void GD_SFX(prefetch_obs)(const GD_T *X, int64_t d, const GD_T *y, con
     if (sw) GD_PREFETCH(sw + i);
 }
 
-/* Prefetch the row at position q of the thread's stream pf (gd_pf_pos), if any.  Rows in
- * order (order NULL) are left to the hardware prefetcher within the thread's share, and
- * prefetched only where the stream jumps to its share of the next batch: with 16-row blocks, a
- * thread's share of a 32-row batch is 16 KiB, 16 KiB away from its next one, a gap the
- * hardware prefetcher does not cross. */
+/* Prefetch the row at position q of a shuffled order along the thread's stream pf
+ * (gd_pf_pos), if any.  Rows in order (order NULL) are left to the hardware prefetcher. */
 GD_INLINE void GD_SFX(prefetch_ahead)(const GD_T *X, int64_t d, const GD_T *y, const GD_T *sw,
                                       const int64_t *order, const gd_pf_span *pf, int64_t q) {
-    if (!order && q < pf->stop) return;
+    if (!order) return;
     const int64_t p = gd_pf_pos(pf, q);
-    if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order ? order[p] : p);
+    if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
 }
 
 /* The K = 1 case of block_grad, four rows at a time: four dot products and loss derivatives,
@@ -233,10 +230,12 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
 /* Partial gradient of positions r0..r1 of the row order into g[P] (zeroed here), using
  * g[P..P+K) as scratch; returns sum_i sw_i * loss_i.  One pass over each row: the dot
  * products, the loss derivative and the gradient contribution while the row is in cache.
- * The rows pf->ahead positions ahead along pf are prefetched (prefetch_ahead); at the
- * block's start, every row up to there, since the software prefetches issued before a meeting
- * were not all still in flight or in cache after it (re-issuing them: Adam 256 and SGD 32
- * epochs about 2 ms faster, side by side).
+ * With a shuffled order, the rows pf->ahead positions ahead along pf are prefetched
+ * (prefetch_ahead), and at every block's start every row up to there again: without that, Adam
+ * 256 and SGD 32 epochs took about 2 ms more (31 interleaved rounds, 19.6 against 17.4 and
+ * 21.1 against 18.8 ms), and with it only at a thread's first block of each batch, Adam 256
+ * took 21.9 against 20.7 ms (25 rounds).  Prefetches already in flight or in cache cost little;
+ * some issued earlier were evidently no longer either.
  * *stopped is set when an interrupt was pending (cfg->interruptible); the partial is then
  * incomplete and must be discarded. */
 GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int64_t d,
@@ -248,7 +247,9 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
     GD_T *z = g + P;
     double lsum = 0;
     for (int64_t j = 0; j < P; j++) g[j] = 0;
-    for (int64_t q = r0; q < r0 + pf->ahead; q++) GD_SFX(prefetch_ahead)(X, d, y, sw, order, pf, q);
+    if (order)
+        for (int64_t q = r0; q < r0 + pf->ahead; q++)
+            GD_SFX(prefetch_ahead)(X, d, y, sw, order, pf, q);
     *stopped = 0;
     if (K == 1) return GD_SFX(block_grad_k1)(cfg, X, d, y, sw, order, r0, r1, pf, th, g, stopped);
     for (int64_t r = r0; r < r1; r++) {
@@ -864,7 +865,7 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
         done = ib + 1;
     }
     if (tid == 0) {
-        if (n_batches > 0) {     /* every thread has passed a barrier, so has its copy */
+        if (n_batches > 0) {     /* every thread has passed a meeting, so has its copy */
             memcpy(c->theta, th, (size_t)P * sizeof(GD_T));
             if (st_len > 0) memcpy(c->state, st, (size_t)st_len * sizeof(GD_T));
         }
@@ -978,7 +979,7 @@ static int GD_SFX(epoch_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t
     if ((nb_b > nch ? nb_b : nch) < n_threads) n_threads = (int)(nb_b > nch ? nb_b : nch);
     /* dense rows in order: each thread's share of a batch at least 2 min_parallel_work */
     if (!order && src.X && nch == 1 && cfg->min_parallel_work > 0) {
-        const int64_t cap = batch_size * row_work / (2 * cfg->min_parallel_work);
+        const int64_t cap = batch_size * row_work / 2 / cfg->min_parallel_work;
         if (cap < n_threads) n_threads = cap > 1 ? (int)cap : 1;
     }
     if (!fused && use_threads(n_threads, batch_size * row_work, cfg)) {

@@ -240,12 +240,16 @@ def test_update_kernel_matches_reference(optimizer, options, penalty, dtype, n_t
     assert rel_err(state_n, state_r.ravel()) <= tol(dtype)
 
 
+@pytest.mark.parametrize("batch_size,n_threads,scale", [(4, 1, 100), (16, 2, 1000),
+                                                       (16, 3, 1000)])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
-def test_divergence_is_reported_at_the_same_step(dtype, small_blocks):
+def test_divergence_is_reported_at_the_same_step(dtype, batch_size, n_threads, scale,
+                                                 small_blocks):
+    # batch 16: four 4-row blocks, shared by the threads, which must all stop at the same step
     X, y = make_problem("squared", dtype=dtype)
-    X = X * 100
-    kw = dict(loss="squared", optimizer="sgd", learning_rate=1.0, batch_size=4,
-              max_epochs=5, tol=None, random_state=0)
+    X = X * scale
+    kw = dict(loss="squared", optimizer="sgd", learning_rate=1.0, batch_size=batch_size,
+              max_epochs=5, tol=None, random_state=0, n_threads=n_threads)
     errors = []
     for f in (gdfast.fit, reference.fit):
         with pytest.raises(gdfast.DivergenceError) as info:

@@ -106,9 +106,11 @@ RESUME_CHILD = textwrap.dedent("""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1_000_000, 16)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.float32)
-    for opt, bs in [("sgd", 1), ("adam", 1), ("sgd", 2), ("sgd", 3), ("adam", 8)]:
+    # the last case: 16 blocks of 16 rows a batch on two threads (the arrival flags)
+    for opt, bs, nt in [("sgd", 1, 1), ("adam", 1, 1), ("sgd", 2, 1), ("sgd", 3, 1),
+                        ("adam", 8, 1), ("adam", 256, 2)]:
         kw = dict(loss="logistic", optimizer=opt, batch_size=bs, max_epochs=1, tol=None,
-                  n_threads=1, learning_rate=1e-3, random_state=0)
+                  n_threads=nt, learning_rate=1e-3, random_state=0)
         plain = gdfast.fit(X, y, **kw)
         statuses.clear()
         done = threading.Event()
@@ -136,7 +138,7 @@ def test_an_interrupt_that_does_not_raise_resumes_the_epoch_exactly():
     out = subprocess.run([sys.executable, "-c", RESUME_CHILD], capture_output=True, text=True,
                          timeout=300)
     lines = out.stdout.splitlines()
-    assert len(lines) == 5, (out.stdout, out.stderr)
+    assert len(lines) == 6, (out.stdout, out.stderr)
     for line in lines:
         opt, bs, statuses, same = line.split(" ", 2)[0], line.split()[1], \
             line[line.index("["):line.index("]") + 1], line.split()[-1]

@@ -40,11 +40,11 @@ def test_bitwise_identical_for_1_2_3_threads(loss, optimizer, batch_size, dtype,
 @pytest.mark.parametrize("loss", ["logistic", "multinomial"])
 def test_bitwise_identical_with_the_shipped_layout(loss, batch_size, shuffle):
     """Large enough that the shipped thresholds open threads and cut batches into 16-row
-    blocks: batch 32 has two (one thread's share each, the arrival flags), 8 threads are more
-    than any batch here has blocks (capped), and rows in order with batch 32 stay on one thread
-    (short shares) while batch 256 opens them."""
+    blocks: batch 32 has two (one thread's share each, the arrival flags), so 3 threads are
+    capped at 2; logistic rows in order with batch 32 stay on one thread (short shares) while
+    multinomial ones (four times the work a row) and batch 256 open two."""
     X, y = make_problem(loss, n=6000, d=160, n_classes=4)
-    assert_identical(fits(X, y, (1, 2, 3, 8), loss=loss, optimizer="adam", learning_rate=1e-3,
+    assert_identical(fits(X, y, (1, 2, 3), loss=loss, optimizer="adam", learning_rate=1e-3,
                           batch_size=batch_size, max_epochs=2, tol=None, random_state=0,
                           shuffle=shuffle))
 
@@ -112,7 +112,7 @@ def test_openmp_enabled_reports_the_build():
 ], ids=lambda c: "-".join(str(v) for v in c.values()))
 def test_replicated_step_and_shared_step_give_the_same_bits(case, dtype, monkeypatch):
     """With several threads, a mini-batch epoch whose parameters fit one chunk takes its
-    optimizer step on a copy per thread (one barrier a batch, partials in two alternating
+    optimizer step on a copy per thread (one meeting a batch, partials in two alternating
     sets); without room for those copies in the work buffer (max_blocks = 8 here), one thread
     takes the step between two barriers.  Both give the bits of one thread, with clipping,
     several outputs, no intercept and a short last batch (batch 20 of 90 rows)."""
