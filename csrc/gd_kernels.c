@@ -78,9 +78,11 @@ static inline int64_t gd_block_stride(int64_t P, int64_t K) {
 #define GD_PREFETCH_LOCALITY 3
 #endif
 #define GD_PREFETCH(p) __builtin_prefetch((p), 0, GD_PREFETCH_LOCALITY)
+#define GD_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
 #else
 #define GD_INLINE static inline
 #define GD_PREFETCH(p) ((void)0)
+#define GD_PREFETCH_W(p) ((void)0)
 #endif
 
 /* Where a thread's stream of row positions goes on (what block_grad prefetches ahead): through
@@ -91,6 +93,12 @@ static inline int64_t gd_block_stride(int64_t P, int64_t K) {
  * many positions ahead to prefetch (gd_pf_ahead). */
 typedef struct {
     int64_t stop, next, end, ahead;
+    /* an epoch drawing its shuffle as it goes (gd_epoch_dense_shuffled_*): in thread 0's
+     * stream only, block_grad_k1 fixes up to shuf_per more positions of shuf_order every four
+     * rows, up to shuf_to, while the rows' loads are in flight; NULL elsewhere */
+    gd_shuffle *shuf;
+    int64_t *shuf_order;
+    int64_t shuf_to, shuf_per;
 } gd_pf_span;
 
 /* How many rows of row_bytes bytes to prefetch ahead (see GD_PREFETCH_AHEAD). */
@@ -244,14 +252,53 @@ static inline uint64_t gd_bounded(uint64_t *state, uint64_t range) {
     return hi;
 }
 
+/* The shuffle: a forward Fisher-Yates (Durstenfeld), which fixes position i at step i, so an
+ * epoch can draw its order a batch ahead of the rows it reads (gd_epoch_dense_shuffled_*).
+ * Step i swaps order[i] with order[j], j = i + gd_bounded(n - i); each j is drawn
+ * GD_SHUFFLE_RING steps early, in the same order, and its line prefetched (the same draws, so
+ * the same permutation, as drawing each at its step). */
+#define GD_SHUFFLE_RING 16
+_Static_assert(sizeof(gd_shuffle) == GD_SHUFFLE_WORDS * sizeof(int64_t), "gd_shuffle layout");
+
+void gd_shuffle_init(gd_shuffle *g, int64_t *order, int64_t n, uint64_t seed) {
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    g->n = n;
+    g->next = 0;
+    g->state = seed;
+    g->unused = 0;
+    for (int64_t i = 0; i < GD_SHUFFLE_RING && i < n - 1; i++)
+        g->ring[i] = i + (int64_t)gd_bounded(&g->state, (uint64_t)(n - i));
+}
+
+static inline void gd_shuffle_step(gd_shuffle *g, int64_t *order) {
+    const int64_t n = g->n, i = g->next, slot = i & (GD_SHUFFLE_RING - 1);
+    const int64_t j = g->ring[slot], k = i + GD_SHUFFLE_RING;
+    if (k < n - 1) {
+        const int64_t jk = k + (int64_t)gd_bounded(&g->state, (uint64_t)(n - k));
+        g->ring[slot] = jk;
+        GD_PREFETCH_W(order + jk);
+    }
+    const int64_t t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+    g->next = i + 1;
+}
+
+/* Fix positions up to (not including) upto; all n once the last swap is done (step n - 2). */
+static inline void gd_shuffle_to(gd_shuffle *g, int64_t *order, int64_t upto) {
+    const int64_t lim = upto < g->n - 1 ? upto : g->n - 1;
+    while (g->next < lim) gd_shuffle_step(g, order);
+}
+
+void gd_shuffle_advance(gd_shuffle *g, int64_t *order, int64_t upto) {
+    gd_shuffle_to(g, order, upto);
+}
+
 int gd_permutation(int64_t *order, int64_t n, uint64_t seed) {
     if (n < 0 || (n > 0 && !order)) return GD_ERR_ARGUMENT;
-    uint64_t state = seed;
-    for (int64_t i = 0; i < n; i++) {                 /* inside-out: order[0..i] is shuffled */
-        const int64_t j = (int64_t)gd_bounded(&state, (uint64_t)i + 1);
-        if (j != i) order[i] = order[j];
-        order[j] = i;
-    }
+    gd_shuffle g;
+    gd_shuffle_init(&g, order, n, seed);
+    gd_shuffle_to(&g, order, n);
     return GD_OK;
 }
 

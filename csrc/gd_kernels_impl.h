@@ -192,6 +192,10 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
         }
         const GD_T *x[4];
         GD_T a[4], zq[4], yq[4], wq[4], lq[4];
+        if (pf->shuf && pf->shuf->next < pf->shuf_to) {
+            const int64_t to = pf->shuf->next + pf->shuf_per;
+            gd_shuffle_to(pf->shuf, pf->shuf_order, to < pf->shuf_to ? to : pf->shuf_to);
+        }
         for (int q = 0; q < 4; q++) {
             const int64_t i = order ? order[r + q] : r + q;
             x[q] = X + i * d;
@@ -767,6 +771,8 @@ typedef struct {
     GD_SFX(rows_src) src;
     const GD_T *y, *sw;
     const int64_t *order;
+    int64_t *order_w;     /* order, writable, when the epoch draws it as it goes (shuf) */
+    gd_shuffle *shuf;
     int64_t d, start, stop, batch_size, t0;
     double lr_epoch;
     GD_T *theta, *state, *work;
@@ -780,6 +786,14 @@ typedef struct {
     int status;
 } GD_SFX(epoch_ctx);
 
+/* With the shuffle drawn as the epoch goes: the positions fixed before any thread starts the
+ * batch at position b0, those its rows and prefetches can reach (this batch, the next one, and
+ * up to GD_PREFETCH_MAX_ROWS beyond). */
+GD_INLINE int64_t GD_SFX(shuf_need)(const GD_SFX(epoch_ctx) *c, int64_t b0) {
+    const int64_t need = b0 + 2 * c->batch_size + GD_PREFETCH_MAX_ROWS;
+    return need < c->stop ? need : c->stop;
+}
+
 /* This thread's blocks of the batch at positions b0..b0 + m (nb blocks), with parameters th:
  * block b's partial into parts + b * stride, its loss and stop flag into bl[b], bs[b].  The
  * prefetch stream runs from the end of this thread's share into its share of the next batch. */
@@ -791,6 +805,12 @@ GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth
     const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
     gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb, .next = c->stop, .end = c->stop,
                      .ahead = gd_pf_ahead(c->d * (int64_t)sizeof(GD_T))};
+    if (c->shuf && tid == 0) {   /* the next batch's positions, between this thread's rows */
+        pf.shuf = c->shuf;
+        pf.shuf_order = c->order_w;
+        pf.shuf_to = GD_SFX(shuf_need)(c, b0 + c->batch_size);
+        pf.shuf_per = 4 * (int64_t)nth + 2;
+    }
     if (c->order && b0 + m < c->stop) {
         const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
         const int64_t nb1 = n_blocks(cfg, m1);
@@ -846,6 +866,11 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
     double total = 0;
     int64_t done = 0;
     int status = GD_OK;
+    long long k0 = 0;                     /* meetings before the first batch's */
+    if (c->shuf) {                        /* the first batches' positions, before any reads */
+        if (tid == 0) gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, c->start));
+        gd_team_arrive_wait(c->flags, tid, nth, ++k0);
+    }
     for (int64_t ib = 0; ib < n_batches; ib++) {
         const int64_t b0 = c->start + ib * c->batch_size;
         const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
@@ -854,7 +879,9 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
         double *bl = c->block_loss + set * nb_b;
         int *bs = c->block_stop + set * nb_b;
         GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, th, parts, bl, bs);
-        gd_team_arrive_wait(c->flags, tid, nth, ib + 1);
+        if (c->shuf && tid == 0)          /* what the rows left undone */
+            gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, b0 + c->batch_size));
+        gd_team_arrive_wait(c->flags, tid, nth, k0 + ib + 1);
         int stopped;
         const double s = GD_SFX(sum_blocks)(bl, bs, nb, &stopped);
         if (stopped) { status = GD_INTERRUPTED; break; }
@@ -898,6 +925,10 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             return;
         }
     }
+    if (c->shuf && nth > 1) {            /* shared steps: the whole order first */
+        if (tid == 0) gd_shuffle_to(c->shuf, c->order_w, c->stop);
+        gd_team_wait(&c->bar, nth, &sense);
+    }
     /* per-sample plain SGD runs through the fused row step (never in a parallel region) */
     const int fused_sgd = c->src.X && GD_SFX(is_fused_sgd)(cfg, c->batch_size);
     const int64_t pf_ahead = gd_pf_ahead(d * (int64_t)sizeof(GD_T));
@@ -905,6 +936,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
         const int64_t b0 = c->start + ib * c->batch_size;
         const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
         const int64_t nb = n_blocks(cfg, m), step = c->t0 + ib + 1;
+        if (c->shuf && nth == 1) gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, b0));
         if (fused_sgd) {
             if (cfg->interruptible && (ib & 1023) == 0 && gd_interrupt_pending()) {
                 status = GD_INTERRUPTED;
@@ -960,12 +992,16 @@ static int GD_SFX(epoch_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t
                              const GD_T *y, const GD_T *sw, const int64_t *order,
                              int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
                              GD_T *theta, GD_T *state, int64_t *t, GD_T *work,
-                             double *loss_out, int64_t row_work, int n_threads) {
+                             double *loss_out, int64_t row_work, int n_threads,
+                             int64_t *order_w, gd_shuffle *shuf) {
     int status = check_config(cfg, d);
     if (status != GD_OK) return status;
     if (n < 1 || start < 0 || stop > n || start > stop || batch_size < 1 || n_threads < 1)
         return GD_ERR_ARGUMENT;
-    GD_SFX(epoch_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .order = order, .d = d,
+    if (shuf && (!order_w || order_w != order || shuf->n != n || shuf->next < 0))
+        return GD_ERR_ARGUMENT;
+    GD_SFX(epoch_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .order = order,
+                           .order_w = order_w, .shuf = shuf, .d = d,
                            .start = start, .stop = stop, .batch_size = batch_size, .t0 = *t,
                            .lr_epoch = lr_epoch, .theta = theta, .state = state,
                            .work = GD_SFX(work_lines)(work)};
@@ -1001,7 +1037,21 @@ int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64
                            double *loss_out, int n_threads) {
     GD_SFX(rows_src) src = {.X = X};
     return GD_SFX(epoch_run)(cfg, src, n, d, y, sw, order, start, stop, batch_size, lr_epoch,
-                             theta, state, t, work, loss_out, cfg->n_outputs * d, n_threads);
+                             theta, state, t, work, loss_out, cfg->n_outputs * d, n_threads,
+                             NULL, NULL);
+}
+
+int GD_SFX(gd_epoch_dense_shuffled)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
+                                    const GD_T *y, const GD_T *sw, int64_t *order,
+                                    gd_shuffle *shuf, int64_t start, int64_t stop,
+                                    int64_t batch_size, double lr_epoch, GD_T *theta,
+                                    GD_T *state, int64_t *t, GD_T *work, double *loss_out,
+                                    int n_threads) {
+    if (!order || !shuf) return GD_ERR_ARGUMENT;
+    GD_SFX(rows_src) src = {.X = X};
+    return GD_SFX(epoch_run)(cfg, src, n, d, y, sw, order, start, stop, batch_size, lr_epoch,
+                             theta, state, t, work, loss_out, cfg->n_outputs * d, n_threads,
+                             order, shuf);
 }
 
 /* ---- the sparse (O(nnz)) path of CSR epochs ------------------------------------------------ */

@@ -304,3 +304,50 @@ def test_centered_rmsprop_stays_finite_when_the_gradient_is_constant(dtype):
         reference.update(spec, theta_r, g, state_r, P - 1, t, 1e-3)
     assert np.isfinite(theta_n).all() and np.isfinite(state_n).all()
     assert np.isfinite(theta_r).all() and np.isfinite(state_r).all()
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("batch_size", [1, 5, 32])
+@pytest.mark.parametrize("max_blocks", [256, 8], ids=["replicated", "shared"])
+def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_threads,
+                                                         max_blocks):
+    """epoch_dense_shuffled, which fixes the order's positions as the epoch goes (thread 0
+    between its rows with the replicated step; up front with the shared step; batch by batch
+    on one thread), gives the bits of epoch_dense over permutation(n, seed), whole or resumed
+    in three calls, and leaves the order fixed where it was read."""
+    X, y = make_problem("logistic", n=203, d=7, dtype=dtype)
+    y_enc, _, K, _ = _core._prepare_targets(y, "logistic", len(y), np.dtype(dtype))
+    spec = make_spec(loss="logistic", optimizer="adam", learning_rate=0.05)
+    kw = {**spec.kernel_config(K, 7, np.dtype(dtype).itemsize), "block_rows": 4,
+          "max_blocks": max_blocks, "min_parallel_work": 0}
+    cfg = _kernels.Config(**kw)
+    n, P, seed = len(y), K * 8, 2**63 + 12345
+    sw = np.empty(0, dtype)
+
+    def fresh():
+        return (np.zeros(P, dtype), np.zeros(_core.N_STATE["adam"] * P, dtype),
+                np.empty(cfg.work_size(7), dtype))
+
+    th_a, st_a, work = fresh()
+    order = _kernels.permutation(n, seed)
+    status, t_a, loss_a = _kernels.epoch_dense(cfg, X, y_enc, sw, order, 0, n, batch_size, 0.05,
+                                               th_a, st_a, work, 0, n_threads)
+    assert status == 0
+    # calls that resume the epoch start and stop at batch boundaries, as after an interrupt
+    for cuts in ([0, n], [0, 3 * batch_size, (100 // batch_size) * batch_size, n]):
+        th_b, st_b, work = fresh()
+        buf = np.full(n, -1, np.int64)
+        gen = _kernels.shuffle_init(buf, seed)
+        t_b, loss_b = 0, 0.0
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            status, t_b, part = _kernels.epoch_dense_shuffled(
+                cfg, X, y_enc, sw, buf, gen, lo, hi, batch_size, 0.05, th_b, st_b, work, t_b,
+                n_threads)
+            assert status == 0
+            loss_b += part
+        assert t_b == t_a
+        np.testing.assert_array_equal(th_b, th_a)
+        np.testing.assert_array_equal(st_b, st_a)
+        assert loss_b == pytest.approx(loss_a, rel=1e-12)
+        np.testing.assert_array_equal(buf, order)        # the last batches fix it all

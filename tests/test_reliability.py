@@ -96,12 +96,16 @@ RESUME_CHILD = textwrap.dedent("""
     import gdfast
     from gdfast import _kernels
     statuses = []
-    real = _kernels.epoch_dense
-    def recording(*args):
-        out = real(*args)
-        statuses.append(out[0])
-        return out
-    _kernels.epoch_dense = recording
+    def recording(real):
+        def call(*args):
+            out = real(*args)
+            statuses.append(out[0])
+            return out
+        return call
+    # shuffled epochs draw their order as they go (epoch_dense_shuffled), which a resumed
+    # call must carry on exactly
+    _kernels.epoch_dense = recording(_kernels.epoch_dense)
+    _kernels.epoch_dense_shuffled = recording(_kernels.epoch_dense_shuffled)
     signal.signal(signal.SIGINT, lambda s, f: None)      # a handler that does not raise
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1_000_000, 16)).astype(np.float32)

@@ -948,12 +948,27 @@ def _epoch_lr(spec, epoch, horizon, plateau_lr):
     return lr
 
 
+class Shuffle:
+    """The row order of a shuffled epoch: the uniformly random permutation of range(n) that
+    the native Fisher-Yates shuffle (gd_permutation) draws from seed.  The reference engine
+    takes it whole (array()); the native engine's dense epochs draw it as they go
+    (gd_epoch_dense_shuffled), which reads the same order."""
+
+    __slots__ = ("n", "seed")
+
+    def __init__(self, n, seed):
+        self.n, self.seed = int(n), int(seed)
+
+    def array(self):
+        return _kernels.permutation(self.n, self.seed)
+
+
 def shuffled_order(rng, n):
-    """The row order of a shuffled epoch: a uniformly random permutation of range(n) by the
-    native Fisher-Yates shuffle (gd_permutation), seeded by one 64-bit draw from rng: 0.8 ms
-    for 400 000 rows, where numpy's rng.permutation took 4 to 5 ms (a fifth of a shuffled
-    mini-batch epoch).  Both engines get their orders from here, so they see the same batches."""
-    return _kernels.permutation(n, int(rng.integers(0, 2**64, dtype=np.uint64)))
+    """An epoch's Shuffle, seeded by one 64-bit draw from rng: 0.8 ms for 400 000 rows drawn
+    whole (numpy's rng.permutation took 4 to 5 ms), about nothing when the native epoch draws
+    it between its rows.  Both engines get their orders from here, so they see the same
+    batches."""
+    return Shuffle(n, int(rng.integers(0, 2**64, dtype=np.uint64)))
 
 
 def _drive(engine, problem, spec, *, rng, shuffle, max_epochs, tol, n_iter_no_change,

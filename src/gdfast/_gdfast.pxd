@@ -54,6 +54,12 @@ cdef extern from "gdfast.h" nogil:
                               const float *theta, float *z, int n_threads)
     void gd_math_check(int which, const double *x, double *out, int64_t n)
     int gd_permutation(int64_t *order, int64_t n, uint64_t seed)
+    ctypedef struct gd_shuffle:
+        int64_t n
+        int64_t next
+    void gd_shuffle_init(gd_shuffle *g, int64_t *order, int64_t n, uint64_t seed)
+    void gd_shuffle_advance(gd_shuffle *g, int64_t *order, int64_t upto)
+    int GD_SHUFFLE_WORDS
     void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
                       uint64_t *lo, int64_t n)
     int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
@@ -78,6 +84,18 @@ cdef extern from "gdfast.h" nogil:
                            int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
                            float *theta, float *state, int64_t *t, float *work,
                            double *loss_out, int n_threads)
+    int gd_epoch_dense_shuffled_f64(const gd_config *cfg, const double *X, int64_t n,
+                                    int64_t d, const double *y, const double *sw,
+                                    int64_t *order, gd_shuffle *shuf, int64_t start,
+                                    int64_t stop, int64_t batch_size, double lr_epoch,
+                                    double *theta, double *state, int64_t *t, double *work,
+                                    double *loss_out, int n_threads)
+    int gd_epoch_dense_shuffled_f32(const gd_config *cfg, const float *X, int64_t n,
+                                    int64_t d, const float *y, const float *sw,
+                                    int64_t *order, gd_shuffle *shuf, int64_t start,
+                                    int64_t stop, int64_t batch_size, double lr_epoch,
+                                    float *theta, float *state, int64_t *t, float *work,
+                                    double *loss_out, int n_threads)
     int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads)
     int gd_grad_csr_f64_i32(const gd_config *cfg, const double *data, const int32_t *indices,
                             const int32_t *indptr, int64_t n, int64_t d, const double *y,

@@ -21,6 +21,8 @@ from gdfast._gdfast cimport (
     gd_decision_dense_f64, gd_decision_dense_f32, gd_math_check, gd_permutation, gd_mul_check,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
+    gd_shuffle, gd_shuffle_init, gd_shuffle_advance, GD_SHUFFLE_WORDS,
+    gd_epoch_dense_shuffled_f64, gd_epoch_dense_shuffled_f32,
     gd_grad_csr_f64_i32, gd_grad_csr_f64_i64, gd_grad_csr_f32_i32, gd_grad_csr_f32_i64,
     gd_epoch_csr_f64_i32, gd_epoch_csr_f64_i64, gd_epoch_csr_f32_i32, gd_epoch_csr_f32_i64,
 )
@@ -218,6 +220,33 @@ def permutation(int64_t n, uint64_t seed):
     return out
 
 
+SHUFFLE_WORDS = GD_SHUFFLE_WORDS
+
+
+def shuffle_init(int64_t[::1] order, uint64_t seed):
+    """The state (an int64 array of SHUFFLE_WORDS) of permutation(len(order), seed) drawn a part
+    at a time into order, which this fills with the identity (gd_shuffle_init)."""
+    cdef int64_t n = order.shape[0]
+    state = np.zeros(GD_SHUFFLE_WORDS, dtype=np.int64)
+    cdef int64_t[::1] g = state
+    with nogil:
+        gd_shuffle_init(<gd_shuffle *>&g[0], &order[0] if n > 0 else NULL, n, seed)
+    return state
+
+
+cdef gd_shuffle *_shuffle_ptr(int64_t[::1] state, int64_t n) except NULL:
+    if state.shape[0] != GD_SHUFFLE_WORDS or (<gd_shuffle *>&state[0]).n != n:
+        raise ValueError("shuffle state does not match the order")
+    return <gd_shuffle *>&state[0]
+
+
+def shuffle_advance(int64_t[::1] state, int64_t[::1] order, int64_t upto):
+    """Fix positions 0..upto-1 of the order that shuffle_init started (gd_shuffle_advance)."""
+    cdef gd_shuffle *g = _shuffle_ptr(state, order.shape[0])
+    with nogil:
+        gd_shuffle_advance(g, &order[0] if order.shape[0] > 0 else NULL, upto)
+
+
 def mul_check(bint portable, const uint64_t[::1] a, const uint64_t[::1] b):
     """(hi, lo): the halves of the 128-bit products a * b as gd_permutation computes them
     (portable=False) or by the 32-bit-halves fallback (portable=True), for the tests."""
@@ -276,6 +305,38 @@ def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
             status = gd_epoch_dense_f32(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(order),
                                         start, stop, batch_size, lr_epoch, &theta[0],
                                         _ptr(state), &t, &work[0], &loss, n_threads)
+    _end_interruptible(cfg, status)
+    return status, t, loss
+
+
+def epoch_dense_shuffled(Config cfg, const floating[:, ::1] X, const floating[::1] y,
+                         const floating[::1] sw, int64_t[::1] order, int64_t[::1] shuffle,
+                         int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
+                         floating[::1] theta, floating[::1] state, floating[::1] work, int64_t t,
+                         int n_threads, bint interruptible=False):
+    """epoch_dense over the order that shuffle_init(order, seed) started, drawn as the epoch
+    goes (gd_epoch_dense_shuffled_*); order and shuffle carry over to a resumed call."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef int64_t P = cfg.c.n_outputs * (d + 1)
+    cdef double loss = 0
+    cdef int status
+    if (y.shape[0] != n or (sw.shape[0] != 0 and sw.shape[0] != n) or order.shape[0] != n
+            or theta.shape[0] != P or state.shape[0] != gd_n_state(cfg.c.optimizer) * P
+            or work.shape[0] < gd_work_size(&cfg.c, d)):
+        raise ValueError("epoch_dense_shuffled: inconsistent buffer sizes")
+    cdef gd_shuffle *g = _shuffle_ptr(shuffle, n)
+    _begin_interruptible(cfg, interruptible)
+    with nogil:
+        if floating is double:
+            status = gd_epoch_dense_shuffled_f64(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw),
+                                                 &order[0], g, start, stop, batch_size,
+                                                 lr_epoch, &theta[0], _ptr(state), &t,
+                                                 &work[0], &loss, n_threads)
+        else:
+            status = gd_epoch_dense_shuffled_f32(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw),
+                                                 &order[0], g, start, stop, batch_size,
+                                                 lr_epoch, &theta[0], _ptr(state), &t,
+                                                 &work[0], &loss, n_threads)
     _end_interruptible(cfg, status)
     return status, t, loss
 

@@ -4,7 +4,7 @@ import threading
 import numpy as np
 
 from gdfast import _kernels
-from gdfast._core import N_STATE, effective_n_threads
+from gdfast._core import N_STATE, Shuffle, effective_n_threads
 
 
 class NativeEngine:
@@ -24,6 +24,7 @@ class NativeEngine:
         self.t = t
         self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=dtype)
         self._identity = np.empty(0, dtype=np.int64)
+        self._order = None       # the shuffled epochs' row order (dense X)
         if problem.sparse:
             # the sparse path's buffers (untouched pages cost no memory when the block path runs)
             self.sparse_work = np.empty(
@@ -31,6 +32,15 @@ class NativeEngine:
 
     def run_epoch(self, order, lr_epoch):
         p, bs = self.problem, self.spec.batch_size
+        shuffle = None
+        if isinstance(order, Shuffle) and not p.sparse:
+            # drawn by the epoch as it goes, into a buffer kept across epochs
+            if self._order is None:
+                self._order = np.empty(p.n, dtype=np.int64)
+            shuffle = _kernels.shuffle_init(self._order, order.seed)
+            order = self._order
+        elif isinstance(order, Shuffle):
+            order = order.array()
         order = self._identity if order is None else np.ascontiguousarray(order, np.int64)
         # Ctrl-C reaches a running kernel only in the main thread (where Python handles it);
         # KeyboardInterrupt is raised from epoch_dense.  If the SIGINT handler does not raise,
@@ -45,6 +55,10 @@ class NativeEngine:
                     self.cfg, X.data, X.indices, X.indptr, p.d, p.y, self._sw, order, start,
                     p.n, bs, lr_epoch, self.theta, self.state, self.work, self.sparse_work,
                     self.t, self.n_threads, interruptible)
+            elif shuffle is not None:
+                status, self.t, loss = _kernels.epoch_dense_shuffled(
+                    self.cfg, p.X, p.y, self._sw, order, shuffle, start, p.n, bs, lr_epoch,
+                    self.theta, self.state, self.work, self.t, self.n_threads, interruptible)
             else:
                 status, self.t, loss = _kernels.epoch_dense(
                     self.cfg, p.X, p.y, self._sw, order, start, p.n, bs, lr_epoch, self.theta,

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from gdfast._core import (ADAPTIVE_OPTIMIZERS, N_STATE, make_fit, resolve_n_threads,
+from gdfast._core import (ADAPTIVE_OPTIMIZERS, N_STATE, Shuffle, make_fit, resolve_n_threads,
                           row_loss_dz)
 
 __all__ = ["fit", "batch_gradient", "update", "step_lr", "clip_gradient", "row_loss_dz",
@@ -153,6 +153,8 @@ class ReferenceEngine:
         return self.state.reshape(-1)
 
     def run_epoch(self, order, lr_epoch):
+        if isinstance(order, Shuffle):
+            order = order.array()
         p, spec = self.problem, self.spec
         n, bs, K = p.n, spec.batch_size, p.n_outputs
         total = 0.0
