@@ -275,7 +275,6 @@ GD_HOT static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
      * that finds the mark (output 0's) lists j in touched and starts the sums from 0, and the
      * step writes the mark back.  No slot lookups, no bitmap: one line per touched feature. */
     const int gin = c->gin;
-    const int n_st = gd_n_state(cfg->optimizer);
     GD_T *ilv = c->ilv;
     /* Hogwild and plain SGD: every step updates the intercepts, so racing read-modify-writes
      * would lose a large share of their updates (the others' lost updates are rare).  Each

@@ -259,6 +259,23 @@ static inline uint64_t gd_bounded(uint64_t *state, uint64_t range) {
  * the same permutation, as drawing each at its step). */
 #define GD_SHUFFLE_RING 16
 _Static_assert(sizeof(gd_shuffle) == GD_SHUFFLE_WORDS * sizeof(int64_t), "gd_shuffle layout");
+_Static_assert(sizeof(((gd_shuffle *)0)->ring) == GD_SHUFFLE_RING * sizeof(int64_t) &&
+                   (GD_SHUFFLE_RING & (GD_SHUFFLE_RING - 1)) == 0,
+               "gd_shuffle ring: GD_SHUFFLE_RING entries, a power of two");
+/* an epoch drawing its order reads at most GD_PREFETCH_MAX_ROWS positions past its rows */
+_Static_assert(GD_PREFETCH_MIN_ROWS <= GD_PREFETCH_MAX_ROWS, "prefetch rows");
+
+/* 1 when g can be advanced over order[n]: its next position and pending swap partners in
+ * range (a state from gd_shuffle_init, advanced only by gd_shuffle_advance, always is). */
+int gd_shuffle_valid(const gd_shuffle *g, int64_t n) {
+    if (g->n != n || g->next < 0 || (n > 0 && g->next > n - 1) || (n == 0 && g->next != 0))
+        return 0;
+    for (int64_t i = g->next; i < g->next + GD_SHUFFLE_RING && i < n - 1; i++) {
+        const int64_t j = g->ring[i & (GD_SHUFFLE_RING - 1)];
+        if (j < i || j >= n) return 0;
+    }
+    return 1;
+}
 
 void gd_shuffle_init(gd_shuffle *g, int64_t *order, int64_t n, uint64_t seed) {
     for (int64_t i = 0; i < n; i++) order[i] = i;

@@ -790,8 +790,9 @@ typedef struct {
  * batch at position b0, those its rows and prefetches can reach (this batch, the next one, and
  * up to GD_PREFETCH_MAX_ROWS beyond). */
 GD_INLINE int64_t GD_SFX(shuf_need)(const GD_SFX(epoch_ctx) *c, int64_t b0) {
-    const int64_t need = b0 + 2 * c->batch_size + GD_PREFETCH_MAX_ROWS;
-    return need < c->stop ? need : c->stop;
+    const int64_t need = b0 + 2 * c->batch_size + GD_PREFETCH_MAX_ROWS;   /* batch_size <= n */
+    const int64_t lim = c->stop < c->shuf->n - 1 ? c->stop : c->shuf->n - 1;  /* all at n - 1 */
+    return need < lim ? need : lim;
 }
 
 /* This thread's blocks of the batch at positions b0..b0 + m (nb blocks), with parameters th:
@@ -849,7 +850,8 @@ GD_HOT static void GD_SFX(rep_step)(const gd_config *cfg, const GD_T *parts, int
  * buffer, and after the batch's one meeting (gd_team_arrive_wait: every thread has published
  * batch k), each sums the same partials in the same order (reduce_blocks_to) and takes the
  * same step on its own copy: epoch_worker's operations in its order, so the same bits, with one
- * meeting per batch instead of two barriers.  The partials and block losses alternate between
+ * meeting per batch instead of two barriers (and one before the first batch when the epoch
+ * draws its shuffle: thread 0 fixes the first batches' positions).  The partials and block losses alternate between
  * two sets by batch parity: a thread that runs ahead into batch k + 1 writes the set of batch
  * k - 1, which every thread finished reading (in its step of batch k - 1) before it published
  * batch k.  Thread 0's copy is written back at the end. */
@@ -998,7 +1000,8 @@ static int GD_SFX(epoch_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t
     if (status != GD_OK) return status;
     if (n < 1 || start < 0 || stop > n || start > stop || batch_size < 1 || n_threads < 1)
         return GD_ERR_ARGUMENT;
-    if (shuf && (!order_w || order_w != order || shuf->n != n || shuf->next < 0))
+    if (shuf && (!order_w || order_w != order || !gd_shuffle_valid(shuf, n) ||
+                 batch_size > n))
         return GD_ERR_ARGUMENT;
     GD_SFX(epoch_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .order = order,
                            .order_w = order_w, .shuf = shuf, .d = d,

@@ -163,8 +163,8 @@ int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const
  * in its forward form (the identity, then for i = 0..n-2 swap positions i and j, j uniform on
  * [i, n-1]), with j drawn by Lemire's multiply-and-reject (unbiased) from a SplitMix64 stream
  * started at seed.  The same seed gives
- * the same permutation on every platform.  The shuffled row order of an epoch: 0.8 ms for
- * 400 000 rows, where numpy's Generator.permutation took 4 to 5 ms.  Returns GD_OK, or
+ * the same permutation on every platform.  0.8 to 1.9 ms for 400 000 rows (warm or cold
+ * cache), where numpy's Generator.permutation took 4 to 5 ms.  Returns GD_OK, or
  * GD_ERR_ARGUMENT for n < 0 or a NULL order with n > 0. */
 int gd_permutation(int64_t *order, int64_t n, uint64_t seed);
 
@@ -181,6 +181,7 @@ typedef struct {
 } gd_shuffle;
 void gd_shuffle_init(gd_shuffle *g, int64_t *order, int64_t n, uint64_t seed);
 void gd_shuffle_advance(gd_shuffle *g, int64_t *order, int64_t upto);
+int gd_shuffle_valid(const gd_shuffle *g, int64_t n);   /* 1: g fits order[n] */
 /* For the tests: hi[i] and lo[i], the halves of the 128-bit product a[i] * b[i], by the
  * portable 32-bit-halves code (portable = 1) or by the one gd_permutation uses (0). */
 void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
@@ -234,11 +235,14 @@ int gd_epoch_dense_f32(const gd_config *cfg, const float *X, int64_t n, int64_t 
 
 /* gd_epoch_dense_* over a shuffled order that the epoch draws as it goes: order[n] and shuf
  * come from gd_shuffle_init (shuf->n == n), and the positions the epoch reads are fixed from
- * shuf as needed, so the epoch reads gd_permutation(n, seed)'s order.  With several threads
- * and the replicated step, thread 0 fixes the next batch's positions between its own rows,
- * where their loads leave it idle (the shuffle cost about 2 ms of a 16 ms epoch up front);
- * otherwise the positions are fixed before the rows that read them.  shuf and order are plain
- * data: an interrupted call leaves them ready for the call that resumes the epoch. */
+ * shuf as needed, so the epoch reads gd_permutation(n, seed)'s order.  Thread 0 fixes the
+ * next batch's positions between its own rows (four at a time, one-output dense rows), where
+ * their loads leave it idle (drawn up front, the shuffle took about 2 ms of a 16 ms epoch), and
+ * what is left before the batch's meeting; the shared-step path (parameters over one chunk, or
+ * no room for the replicated step) fixes the whole order first.  No thread reads a position
+ * before it is fixed.  shuf and order are plain data: an interrupted call leaves them ready
+ * for the call that resumes the epoch.  GD_ERR_ARGUMENT when shuf does not fit order[n]
+ * (gd_shuffle_valid). */
 int gd_epoch_dense_shuffled_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
                                 const double *y, const double *sw, int64_t *order,
                                 gd_shuffle *shuf, int64_t start, int64_t stop,

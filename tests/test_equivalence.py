@@ -310,15 +310,16 @@ def test_centered_rmsprop_stays_finite_when_the_gradient_is_constant(dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("batch_size", [1, 5, 32])
 @pytest.mark.parametrize("max_blocks", [256, 8], ids=["replicated", "shared"])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])     # sgd at batch 1: the fused step
 def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_threads,
-                                                         max_blocks):
+                                                         max_blocks, optimizer):
     """epoch_dense_shuffled, which fixes the order's positions as the epoch goes (thread 0
     between its rows with the replicated step; up front with the shared step; batch by batch
     on one thread), gives the bits of epoch_dense over permutation(n, seed), whole or resumed
     in three calls, and leaves the order fixed where it was read."""
     X, y = make_problem("logistic", n=203, d=7, dtype=dtype)
     y_enc, _, K, _ = _core._prepare_targets(y, "logistic", len(y), np.dtype(dtype))
-    spec = make_spec(loss="logistic", optimizer="adam", learning_rate=0.05)
+    spec = make_spec(loss="logistic", optimizer=optimizer, learning_rate=0.05)
     kw = {**spec.kernel_config(K, 7, np.dtype(dtype).itemsize), "block_rows": 4,
           "max_blocks": max_blocks, "min_parallel_work": 0}
     cfg = _kernels.Config(**kw)
@@ -326,7 +327,7 @@ def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_th
     sw = np.empty(0, dtype)
 
     def fresh():
-        return (np.zeros(P, dtype), np.zeros(_core.N_STATE["adam"] * P, dtype),
+        return (np.zeros(P, dtype), np.zeros(_core.N_STATE[optimizer] * P, dtype),
                 np.empty(cfg.work_size(7), dtype))
 
     th_a, st_a, work = fresh()
@@ -351,3 +352,27 @@ def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_th
         np.testing.assert_array_equal(st_b, st_a)
         assert loss_b == pytest.approx(loss_a, rel=1e-12)
         np.testing.assert_array_equal(buf, order)        # the last batches fix it all
+
+
+def test_shuffle_state_drawn_in_pieces_is_the_permutation_and_is_checked():
+    """shuffle_advance in pieces of any size fixes the positions permutation(n, seed) has;
+    a state that does not fit the order (another n, a swap partner out of range) is refused
+    before any native code runs."""
+    for n in (0, 1, 2, 3, 16, 17, 18, 1000):
+        for seed in (0, 7, 2**64 - 1):
+            want = _kernels.permutation(n, seed)
+            got = np.full(n, -1, np.int64)
+            gen = _kernels.shuffle_init(got, seed)
+            for upto in (1, 2, 17, n // 2, n - 1, n):
+                _kernels.shuffle_advance(gen, got, upto)
+                k = n if upto >= n - 1 else upto
+                np.testing.assert_array_equal(got[:k], want[:k])
+            np.testing.assert_array_equal(got, want)
+    order = np.empty(100, np.int64)
+    gen = _kernels.shuffle_init(order, 3)
+    with pytest.raises(ValueError, match="does not match"):
+        _kernels.shuffle_advance(gen, np.empty(99, np.int64), 10)
+    bad = gen.copy()
+    bad[4] = 100                                         # a swap partner past the end
+    with pytest.raises(ValueError, match="does not match"):
+        _kernels.shuffle_advance(bad, order, 10)

@@ -59,6 +59,7 @@ cdef extern from "gdfast.h" nogil:
         int64_t next
     void gd_shuffle_init(gd_shuffle *g, int64_t *order, int64_t n, uint64_t seed)
     void gd_shuffle_advance(gd_shuffle *g, int64_t *order, int64_t upto)
+    int gd_shuffle_valid(const gd_shuffle *g, int64_t n)
     int GD_SHUFFLE_WORDS
     void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
                       uint64_t *lo, int64_t n)

@@ -21,7 +21,7 @@ from gdfast._gdfast cimport (
     gd_decision_dense_f64, gd_decision_dense_f32, gd_math_check, gd_permutation, gd_mul_check,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
-    gd_shuffle, gd_shuffle_init, gd_shuffle_advance, GD_SHUFFLE_WORDS,
+    gd_shuffle, gd_shuffle_init, gd_shuffle_advance, gd_shuffle_valid, GD_SHUFFLE_WORDS,
     gd_epoch_dense_shuffled_f64, gd_epoch_dense_shuffled_f32,
     gd_grad_csr_f64_i32, gd_grad_csr_f64_i64, gd_grad_csr_f32_i32, gd_grad_csr_f32_i64,
     gd_epoch_csr_f64_i32, gd_epoch_csr_f64_i64, gd_epoch_csr_f32_i32, gd_epoch_csr_f32_i64,
@@ -235,7 +235,7 @@ def shuffle_init(int64_t[::1] order, uint64_t seed):
 
 
 cdef gd_shuffle *_shuffle_ptr(int64_t[::1] state, int64_t n) except NULL:
-    if state.shape[0] != GD_SHUFFLE_WORDS or (<gd_shuffle *>&state[0]).n != n:
+    if state.shape[0] != GD_SHUFFLE_WORDS or not gd_shuffle_valid(<gd_shuffle *>&state[0], n):
         raise ValueError("shuffle state does not match the order")
     return <gd_shuffle *>&state[0]
 
