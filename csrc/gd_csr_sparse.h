@@ -940,5 +940,5 @@ int GD_PUB(gd_epoch_csr)(const gd_config *cfg, const GD_T *data, const GD_I *ind
                             .idx64 = sizeof(GD_I) == 8};
     const int64_t row_work = cfg->n_outputs * (nnz / n > 1 ? nnz / n : 1) + 1;
     return GD_SFX(epoch_run)(cfg, src, n, d, y, sw, order, start, stop, batch_size, lr_epoch,
-                             theta, state, t, work, loss_out, row_work, n_threads, NULL, NULL);
+                             theta, state, t, work, loss_out, row_work, n_threads, NULL);
 }

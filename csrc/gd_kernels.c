@@ -374,6 +374,13 @@ static inline int use_threads(int n_threads, int64_t work, const gd_config *cfg)
     return threads_pay(n_threads, work, cfg->min_parallel_work);
 }
 
+/* n_threads, at most max(tasks_a, tasks_b): a thread with no block and no parameter chunk
+ * would only wait at every meeting. */
+static inline int cap_threads(int n_threads, int64_t tasks_a, int64_t tasks_b) {
+    const int64_t most = tasks_a > tasks_b ? tasks_a : tasks_b;
+    return most < n_threads ? (int)most : n_threads;
+}
+
 static int check_config(const gd_config *cfg, int64_t d) {
     if (!(cfg->clip_norm >= 0)) return GD_ERR_ARGUMENT;
     if (cfg->n_outputs < 1 || d < 1) return GD_ERR_ARGUMENT;

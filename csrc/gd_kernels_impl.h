@@ -637,10 +637,8 @@ static int GD_SFX(grad_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t 
     GD_SFX(grad_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .rows = rows, .d = d,
                           .n_rows = n_rows, .theta = theta, .grad_out = grad_out,
                           .work = GD_SFX(work_lines)(work)};
-    /* no more threads than blocks or parameter chunks (as in epoch_run) */
-    const int64_t K = cfg->n_outputs, nb = n_blocks(cfg, n_rows);
-    const int64_t nch = (K * (d + 1) + GD_CHUNK - 1) / GD_CHUNK;
-    if ((nb > nch ? nb : nch) < n_threads) n_threads = (int)(nb > nch ? nb : nch);
+    n_threads = cap_threads(n_threads, n_blocks(cfg, n_rows),
+                            (cfg->n_outputs * (d + 1) + GD_CHUNK - 1) / GD_CHUNK);
     if (use_threads(n_threads, n_rows * row_work, cfg)) {
         gd_mark_parallel_used();
 #pragma omp parallel num_threads(n_threads)
@@ -851,10 +849,10 @@ GD_HOT static void GD_SFX(rep_step)(const gd_config *cfg, const GD_T *parts, int
  * batch k), each sums the same partials in the same order (reduce_blocks_to) and takes the
  * same step on its own copy: epoch_worker's operations in its order, so the same bits, with one
  * meeting per batch instead of two barriers (and one before the first batch when the epoch
- * draws its shuffle: thread 0 fixes the first batches' positions).  The partials and block losses alternate between
- * two sets by batch parity: a thread that runs ahead into batch k + 1 writes the set of batch
- * k - 1, which every thread finished reading (in its step of batch k - 1) before it published
- * batch k.  Thread 0's copy is written back at the end. */
+ * draws its shuffle: thread 0 fixes the first batches' positions).  The partials and block
+ * losses alternate between two sets by batch parity: a thread that runs ahead into batch
+ * k + 1 writes the set of batch k - 1, which every thread finished reading (in its step of
+ * batch k - 1) before it published batch k.  Thread 0's copy is written back at the end. */
 static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int64_t nb_b,
                                      int64_t area) {
     const gd_config *cfg = c->cfg;
@@ -995,27 +993,26 @@ static int GD_SFX(epoch_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t
                              int64_t start, int64_t stop, int64_t batch_size, double lr_epoch,
                              GD_T *theta, GD_T *state, int64_t *t, GD_T *work,
                              double *loss_out, int64_t row_work, int n_threads,
-                             int64_t *order_w, gd_shuffle *shuf) {
+                             gd_shuffle *shuf) {
     int status = check_config(cfg, d);
     if (status != GD_OK) return status;
     if (n < 1 || start < 0 || stop > n || start > stop || batch_size < 1 || n_threads < 1)
         return GD_ERR_ARGUMENT;
-    if (shuf && (!order_w || order_w != order || !gd_shuffle_valid(shuf, n) ||
-                 batch_size > n))
+    if (shuf && (!order || !gd_shuffle_valid(shuf, n) || batch_size > n))
         return GD_ERR_ARGUMENT;
+    /* with shuf, order is the caller's writable buffer (gd_epoch_dense_shuffled's int64_t *) */
     GD_SFX(epoch_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .order = order,
-                           .order_w = order_w, .shuf = shuf, .d = d,
+                           .order_w = shuf ? (int64_t *)(uintptr_t)order : NULL, .shuf = shuf,
+                           .d = d,
                            .start = start, .stop = stop, .batch_size = batch_size, .t0 = *t,
                            .lr_epoch = lr_epoch, .theta = theta, .state = state,
                            .work = GD_SFX(work_lines)(work)};
     gd_team_barrier_init(&c.bar);
     gd_team_flags_init(c.flags, GD_FLAG_THREADS);
     const int fused = src.X && GD_SFX(is_fused_sgd)(cfg, batch_size);
-    /* no more threads than a batch has blocks or parameter chunks: a thread with neither
-     * would only wait at every meeting */
     const int64_t K = cfg->n_outputs, P_upd = cfg->fit_intercept ? K * (d + 1) : K * d;
-    const int64_t nb_b = n_blocks(cfg, batch_size), nch = (P_upd + GD_CHUNK - 1) / GD_CHUNK;
-    if ((nb_b > nch ? nb_b : nch) < n_threads) n_threads = (int)(nb_b > nch ? nb_b : nch);
+    const int64_t nch = (P_upd + GD_CHUNK - 1) / GD_CHUNK;
+    n_threads = cap_threads(n_threads, n_blocks(cfg, batch_size), nch);
     /* dense rows in order: each thread's share of a batch at least 2 min_parallel_work */
     if (!order && src.X && nch == 1 && cfg->min_parallel_work > 0) {
         const int64_t cap = batch_size * row_work / 2 / cfg->min_parallel_work;
@@ -1041,7 +1038,7 @@ int GD_SFX(gd_epoch_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64
     GD_SFX(rows_src) src = {.X = X};
     return GD_SFX(epoch_run)(cfg, src, n, d, y, sw, order, start, stop, batch_size, lr_epoch,
                              theta, state, t, work, loss_out, cfg->n_outputs * d, n_threads,
-                             NULL, NULL);
+                             NULL);
 }
 
 int GD_SFX(gd_epoch_dense_shuffled)(const gd_config *cfg, const GD_T *X, int64_t n, int64_t d,
@@ -1054,7 +1051,7 @@ int GD_SFX(gd_epoch_dense_shuffled)(const gd_config *cfg, const GD_T *X, int64_t
     GD_SFX(rows_src) src = {.X = X};
     return GD_SFX(epoch_run)(cfg, src, n, d, y, sw, order, start, stop, batch_size, lr_epoch,
                              theta, state, t, work, loss_out, cfg->n_outputs * d, n_threads,
-                             order, shuf);
+                             shuf);
 }
 
 /* ---- the sparse (O(nnz)) path of CSR epochs ------------------------------------------------ */

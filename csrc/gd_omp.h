@@ -105,4 +105,3 @@ static inline void gd_team_arrive_wait(gd_team_flag *f, int tid, int nth, long l
     }
 }
 #endif
-

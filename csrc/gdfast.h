@@ -162,9 +162,9 @@ int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const
 /* order[0..n) = a uniformly random permutation of 0..n-1: Durstenfeld's Fisher-Yates shuffle
  * in its forward form (the identity, then for i = 0..n-2 swap positions i and j, j uniform on
  * [i, n-1]), with j drawn by Lemire's multiply-and-reject (unbiased) from a SplitMix64 stream
- * started at seed.  The same seed gives
- * the same permutation on every platform.  0.8 to 1.9 ms for 400 000 rows (warm or cold
- * cache), where numpy's Generator.permutation took 4 to 5 ms.  Returns GD_OK, or
+ * started at seed.  The same seed gives the same permutation on every platform.  0.8 to 1.9 ms
+ * for 400 000 rows (warm or cold cache), where numpy's Generator.permutation took 4 to 5 ms.
+ * Returns GD_OK, or
  * GD_ERR_ARGUMENT for n < 0 or a NULL order with n > 0. */
 int gd_permutation(int64_t *order, int64_t n, uint64_t seed);
 

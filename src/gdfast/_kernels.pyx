@@ -277,6 +277,17 @@ def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[:
     return status
 
 
+cdef int _check_epoch_buffers(Config cfg, int64_t n, int64_t d, int64_t y_len, int64_t sw_len,
+                              int64_t theta_len, int64_t state_len, int64_t work_len,
+                              bint bad_order, str name) except -1:
+    cdef int64_t P = cfg.c.n_outputs * (d + 1)
+    if (y_len != n or (sw_len != 0 and sw_len != n) or bad_order or theta_len != P
+            or state_len != gd_n_state(cfg.c.optimizer) * P
+            or work_len < gd_work_size(&cfg.c, d)):
+        raise ValueError(f"{name}: inconsistent buffer sizes")
+    return 0
+
+
 def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
                 const floating[::1] sw, const int64_t[::1] order, int64_t start, int64_t stop,
                 int64_t batch_size, double lr_epoch, floating[::1] theta, floating[::1] state,
@@ -287,14 +298,11 @@ def epoch_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
     KeyboardInterrupt is then raised here by Python's handler, or, when that handler does not
     raise, STATUS_INTERRUPTED is returned with t counting the steps completed."""
     cdef int64_t n = X.shape[0], d = X.shape[1]
-    cdef int64_t P = cfg.c.n_outputs * (d + 1)
     cdef double loss = 0
     cdef int status
-    if (y.shape[0] != n or (sw.shape[0] != 0 and sw.shape[0] != n)
-            or (order.shape[0] != 0 and order.shape[0] != n) or theta.shape[0] != P
-            or state.shape[0] != gd_n_state(cfg.c.optimizer) * P
-            or work.shape[0] < gd_work_size(&cfg.c, d)):
-        raise ValueError("epoch_dense: inconsistent buffer sizes")
+    _check_epoch_buffers(cfg, n, d, y.shape[0], sw.shape[0], theta.shape[0], state.shape[0],
+                         work.shape[0], order.shape[0] != 0 and order.shape[0] != n,
+                         "epoch_dense")
     _begin_interruptible(cfg, interruptible)
     with nogil:
         if floating is double:
@@ -317,13 +325,10 @@ def epoch_dense_shuffled(Config cfg, const floating[:, ::1] X, const floating[::
     """epoch_dense over the order that shuffle_init(order, seed) started, drawn as the epoch
     goes (gd_epoch_dense_shuffled_*); order and shuffle carry over to a resumed call."""
     cdef int64_t n = X.shape[0], d = X.shape[1]
-    cdef int64_t P = cfg.c.n_outputs * (d + 1)
     cdef double loss = 0
     cdef int status
-    if (y.shape[0] != n or (sw.shape[0] != 0 and sw.shape[0] != n) or order.shape[0] != n
-            or theta.shape[0] != P or state.shape[0] != gd_n_state(cfg.c.optimizer) * P
-            or work.shape[0] < gd_work_size(&cfg.c, d)):
-        raise ValueError("epoch_dense_shuffled: inconsistent buffer sizes")
+    _check_epoch_buffers(cfg, n, d, y.shape[0], sw.shape[0], theta.shape[0], state.shape[0],
+                         work.shape[0], order.shape[0] != n, "epoch_dense_shuffled")
     cdef gd_shuffle *g = _shuffle_ptr(shuffle, n)
     _begin_interruptible(cfg, interruptible)
     with nogil:
