@@ -793,15 +793,16 @@ GD_INLINE int64_t GD_SFX(shuf_need)(const GD_SFX(epoch_ctx) *c, int64_t b0) {
     return need < lim ? need : lim;
 }
 
-/* This thread's blocks of the batch at positions b0..b0 + m (nb blocks), with parameters th:
- * block b's partial into parts + b * stride, its loss and stop flag into bl[b], bs[b].  The
- * prefetch stream runs from the end of this thread's share into its share of the next batch. */
+/* This thread's blocks b_lo..b_hi of the batch at positions b0..b0 + m (nb blocks), with
+ * parameters th: block b's partial into parts + b * stride, its loss and stop flag into bl[b],
+ * bs[b].  The prefetch stream runs from the end of this thread's share into its share of the
+ * next batch, which starts at that batch's block next_lo. */
 GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth, int64_t b0,
-                                    int64_t m, int64_t nb, const GD_T *th, GD_T *parts,
-                                    double *bl, int *bs) {
+                                    int64_t m, int64_t nb, int64_t b_lo, int64_t b_hi,
+                                    int64_t next_lo, const GD_T *th, GD_T *parts, double *bl,
+                                    int *bs) {
     const gd_config *cfg = c->cfg;
     const int64_t K = cfg->n_outputs, stride = gd_block_stride(K * (c->d + 1), K);
-    const int64_t b_lo = (nb * tid) / nth, b_hi = (nb * (tid + 1)) / nth;
     gd_pf_span pf = {.stop = b0 + (m * b_hi) / nb, .next = c->stop, .end = c->stop,
                      .ahead = gd_pf_ahead(c->d * (int64_t)sizeof(GD_T))};
     if (c->shuf && tid == 0) {   /* the next batch's positions, between this thread's rows */
@@ -812,8 +813,7 @@ GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth
     }
     if (c->order && b0 + m < c->stop) {
         const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
-        const int64_t nb1 = n_blocks(cfg, m1);
-        pf.next = b0 + m + (m1 * ((nb1 * tid) / nth)) / nb1;
+        pf.next = b0 + m + (m1 * next_lo) / n_blocks(cfg, m1);
     }
     for (int64_t b = b_lo; b < b_hi; b++)
         bl[b] = GD_SFX(block_grad_src)(cfg, &c->src, c->d, c->y, c->sw, c->order,
@@ -871,6 +871,18 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
         if (tid == 0) gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, c->start));
         gd_team_arrive_wait(c->flags, tid, nth, ++k0);
     }
+    /* the shares of batch ib (cur) and ib + 1 (nxt) as fractions of the rows, the same on every
+     * thread: even until gd_share_learn has measured every thread; kept even where a batch has
+     * no more blocks than threads (nothing to move) */
+    const int balance = nb_b > nth;
+    double est[GD_FLAG_THREADS], busy[GD_FLAG_THREADS];
+    double cur[GD_FLAG_THREADS + 1], nxt[GD_FLAG_THREADS + 1];
+    int64_t bound[GD_FLAG_THREADS + 1], nbound[GD_FLAG_THREADS + 1] = {0}, rows[GD_FLAG_THREADS];
+    for (int t = 0; t <= nth; t++) {
+        cur[t] = nxt[t] = (double)t / nth;
+        if (t < nth) est[t] = 0;
+    }
+    double t_free = balance ? gd_ticks() : 0;   /* when this thread left the last meeting */
     for (int64_t ib = 0; ib < n_batches; ib++) {
         const int64_t b0 = c->start + ib * c->batch_size;
         const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
@@ -878,10 +890,27 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
         GD_T *parts = c->work + set * nb_b * stride;
         double *bl = c->block_loss + set * nb_b;
         int *bs = c->block_stop + set * nb_b;
-        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, th, parts, bl, bs);
+        gd_share_bounds(cur, nth, nb, bound);
+        if (b0 + m < c->stop) {
+            const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
+            gd_share_bounds(nxt, nth, n_blocks(cfg, m1), nbound);
+        }
+        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, bound[tid], bound[tid + 1], nbound[tid], th,
+                             parts, bl, bs);
         if (c->shuf && tid == 0)          /* what the rows left undone */
             gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, b0 + c->batch_size));
-        gd_team_arrive_wait(c->flags, tid, nth, k0 + ib + 1);
+        const long long k = k0 + ib + 1;
+        if (balance) c->flags[tid].busy[k & 1] = gd_ticks() - t_free;
+        gd_team_arrive_wait(c->flags, tid, nth, k);
+        if (balance) {
+            t_free = gd_ticks();
+            for (int t = 0; t < nth; t++) {
+                rows[t] = (m * bound[t + 1]) / nb - (m * bound[t]) / nb;
+                busy[t] = c->flags[t].busy[k & 1];
+            }
+            memcpy(cur, nxt, (size_t)(nth + 1) * sizeof(double));
+            gd_share_learn(busy, rows, nth, est, nxt);
+        }
         int stopped;
         const double s = GD_SFX(sum_blocks)(bl, bs, nb, &stopped);
         if (stopped) { status = GD_INTERRUPTED; break; }
@@ -950,8 +979,10 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             if (nonfinite) { status = GD_ERR_NONFINITE; break; }
             continue;
         }
-        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, c->theta, c->work, c->block_loss,
-                             c->block_stop);
+        const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
+        const int64_t nb1 = m1 > 0 ? n_blocks(cfg, m1) : 0;
+        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, (nb * tid) / nth, (nb * (tid + 1)) / nth,
+                             (nb1 * tid) / nth, c->theta, c->work, c->block_loss, c->block_stop);
         if (nth > 1) gd_team_wait(&c->bar, nth, &sense);
         int stopped;
         const double s = GD_SFX(sum_blocks)(c->block_loss, c->block_stop, nb, &stopped);

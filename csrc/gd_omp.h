@@ -82,11 +82,27 @@ static inline void gd_team_wait(gd_team_barrier *b, int nth, int *local_sense) {
 #define GD_FLAG_THREADS 64
 typedef struct {
     _Alignas(64) atomic_llong seq;
+    double busy[2];      /* the thread's busy time of batch k in busy[k & 1] (gd_ticks units) */
 } gd_team_flag;
 
 static inline void gd_team_flags_init(gd_team_flag *f, int n) {
-    for (int t = 0; t < n; t++) atomic_init(&f[t].seq, 0);
+    for (int t = 0; t < n; t++) {
+        atomic_init(&f[t].seq, 0);
+        f[t].busy[0] = f[t].busy[1] = 0;
+    }
 }
+
+/* A clock for comparing how long threads take, in units that only need to be the same on every
+ * thread: the time-stamp counter on x86 (constant-rate and synchronized across cores on the
+ * CPUs this runs on; a thread that moves to an unsynchronized core reads a busy time that is
+ * off for one batch, and a negative one is ignored), else the OpenMP wall clock. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+static inline double gd_ticks(void) { return (double)__builtin_ia32_rdtsc(); }
+#elif defined(_OPENMP)
+static inline double gd_ticks(void) { return omp_get_wtime(); }
+#else
+static inline double gd_ticks(void) { return 0; }
+#endif
 
 /* Publish k for thread tid, then wait until all nth threads have published k or more. */
 static inline void gd_team_arrive_wait(gd_team_flag *f, int tid, int nth, long long k) {

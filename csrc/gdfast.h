@@ -187,6 +187,16 @@ int gd_shuffle_valid(const gd_shuffle *g, int64_t n);   /* 1: g fits order[n] */
 void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
                   uint64_t *lo, int64_t n);
 
+/* How the replicated-step epoch shares a batch's blocks between threads that run at different
+ * speeds (gd_kernels.c), exposed for the tests.  gd_share_learn folds one batch's busy times
+ * busy[t] (any unit; over rows[t] rows) into per-row estimates est[nth] (0: none yet) and sets
+ * cum[nth + 1], the fraction of the rows before each thread's share, in proportion to the
+ * threads' speeds (the even split until all are measured).  gd_share_bounds turns cum into
+ * the blocks bound[t]..bound[t + 1] of a batch of nb blocks: at least one each when
+ * nb >= nth, the even split otherwise. */
+void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est, double *cum);
+void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound);
+
 /* For the tests: out[i] = f(x[i]) for the kernels' own math (gd_kernels.c), which = 0:
  * exp(x) for x <= 0; 1: log1p(x) for 0 <= x <= 1; 2: the logistic loss log(1 + exp(-x)) of a
  * margin x; 3: its derivative -1 / (1 + exp(x)). */

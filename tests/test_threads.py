@@ -126,3 +126,79 @@ def test_replicated_step_and_shared_step_give_the_same_bits(case, dtype, monkeyp
     results += fits(X, y, (2, 3), **kw)
     assert_identical(results)
     assert results[0].n_steps == 3 * 5
+
+
+# --- how the replicated-step epoch shares a batch's blocks between threads of unequal speed ---
+
+def cum_of(speeds):
+    """The fractions of a batch's rows before each thread's share, shares in proportion."""
+    c = np.concatenate([[0.0], np.cumsum(speeds)]) / np.sum(speeds)
+    c[-1] = 1.0
+    return c
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3, 5])
+def test_share_bounds_cut_every_batch_into_contiguous_shares(nth):
+    """Every block goes to exactly one thread, in order; each thread gets one at least while
+    there are as many blocks as threads, and otherwise the block nearest its fraction; with
+    fewer blocks than threads, the even split."""
+    rng = np.random.default_rng(nth)
+    for _ in range(500):
+        cum = cum_of(rng.uniform(0.01, 1.0, nth) ** 3)       # some threads very slow
+        nb = int(rng.integers(1, 40))
+        b = gdfast._kernels.share_bounds(cum, nb)
+        assert b[0] == 0 and b[-1] == nb
+        if nb < nth:
+            assert list(b) == [nb * t // nth for t in range(nth + 1)]
+            continue
+        assert np.all(np.diff(b) >= 1)
+        for t in range(1, nth):
+            lo, hi = b[t - 1] + 1, nb - (nth - t)
+            nearest = int(np.floor(cum[t] * nb + 0.5))
+            assert b[t] == min(max(nearest, lo), hi)
+    for nb in range(nth, 40):                                 # equal speeds: the even split
+        assert np.ptp(np.diff(gdfast._kernels.share_bounds(cum_of(np.ones(nth)), nb))) <= 1
+
+
+@pytest.mark.parametrize("nth", [2, 3, 4])
+def test_share_learn_balances_threads_of_unequal_speed(nth):
+    """Threads with different times per row, thread 0 with extra work a batch (the shuffle it
+    draws) and the same step on all: fed each batch's busy times, the shares settle where the
+    slowest thread is busy at most one block longer than the continuous balance, which the even
+    split misses."""
+    nb, rows_per_block, step = 16, 16, 30.0
+    per_row = 1.0 + 1.5 * np.arange(nth) / (nth - 1)
+    extra = np.zeros(nth)
+    extra[0] = 40 * per_row[0]
+
+    def busy_of(cum):
+        rows = np.diff(gdfast._kernels.share_bounds(cum, nb)) * rows_per_block
+        return rows, rows * per_row + extra + step
+
+    # the balance with shares in rows: busy_t = T for every t
+    fixed = extra + step
+    T = (nb * rows_per_block + np.sum(fixed / per_row)) / np.sum(1 / per_row)
+    block = rows_per_block * per_row.max()
+    assert busy_of(cum_of(np.ones(nth)))[1].max() > T + block      # the even split fails
+    est = np.zeros(nth)
+    cum = cum_of(np.ones(nth))
+    for _ in range(200):
+        rows, busy = busy_of(cum)
+        cum = gdfast._kernels.share_learn(busy, rows, est)
+    assert busy_of(cum)[1].max() <= T + block
+    assert np.all(est > 0)
+
+
+def test_share_learn_keeps_the_even_split_until_every_thread_is_measured():
+    est = np.zeros(3)
+    rows = np.array([16, 0, 16], dtype=np.int64)                 # thread 1 had no rows
+    cum = gdfast._kernels.share_learn(np.array([5.0, 9.0, 10.0]), rows, est)
+    np.testing.assert_array_equal(cum, np.arange(4) / 3)
+    assert est[1] == 0 and est[0] == 5.0 / 16 and est[2] == 10.0 / 16
+    rows[1] = 16                                                 # a negative time is skipped
+    cum = gdfast._kernels.share_learn(np.array([5.0, -1.0, 10.0]), rows, est)
+    np.testing.assert_array_equal(cum, np.arange(4) / 3)
+    cum = gdfast._kernels.share_learn(np.array([5.0, 2.5, 10.0]), rows, est)
+    speeds = 1 / est
+    np.testing.assert_allclose(cum, cum_of(speeds), rtol=1e-12)
+    assert cum[1] < cum[2] - cum[1]                              # thread 1, fastest, most

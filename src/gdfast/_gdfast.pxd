@@ -53,6 +53,9 @@ cdef extern from "gdfast.h" nogil:
     int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K,
                               const float *theta, float *z, int n_threads)
     void gd_math_check(int which, const double *x, double *out, int64_t n)
+    void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est,
+                        double *cum)
+    void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound)
     int gd_permutation(int64_t *order, int64_t n, uint64_t seed)
     ctypedef struct gd_shuffle:
         int64_t n

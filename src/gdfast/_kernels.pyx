@@ -19,6 +19,7 @@ from gdfast._gdfast cimport (
     gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
     gd_interrupt_clear, gd_all_finite_f64, gd_all_finite_f32,
     gd_decision_dense_f64, gd_decision_dense_f32, gd_math_check, gd_permutation, gd_mul_check,
+    gd_share_learn, gd_share_bounds,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
     gd_shuffle, gd_shuffle_init, gd_shuffle_advance, gd_shuffle_valid, GD_SHUFFLE_WORDS,
@@ -245,6 +246,31 @@ def shuffle_advance(int64_t[::1] state, int64_t[::1] order, int64_t upto):
     cdef gd_shuffle *g = _shuffle_ptr(state, order.shape[0])
     with nogil:
         gd_shuffle_advance(g, &order[0] if order.shape[0] > 0 else NULL, upto)
+
+
+def share_learn(const double[::1] busy, const int64_t[::1] rows, double[::1] est):
+    """One batch of the epoch's thread balance (gd_share_learn), for the tests: folds busy[t]
+    over rows[t] rows into est (updated in place; 0 = not measured yet) and returns cum, the
+    fraction of a batch's rows before each thread's share (nth + 1 entries)."""
+    cdef int nth = busy.shape[0]
+    if nth < 1 or rows.shape[0] != nth or est.shape[0] != nth:
+        raise ValueError("share_learn: busy, rows and est must have the same length >= 1")
+    cum = np.empty(nth + 1)
+    cdef double[::1] c = cum
+    gd_share_learn(&busy[0], &rows[0], nth, &est[0], &c[0])
+    return cum
+
+
+def share_bounds(const double[::1] cum, int64_t nb):
+    """The first block of each thread's share of a batch of nb blocks, and nb (gd_share_bounds),
+    for the tests."""
+    cdef int nth = cum.shape[0] - 1
+    if nth < 1 or nb < 1:
+        raise ValueError("share_bounds: cum needs nth + 1 >= 2 entries and nb >= 1")
+    bound = np.empty(nth + 1, dtype=np.int64)
+    cdef int64_t[::1] b = bound
+    gd_share_bounds(&cum[0], nth, nb, &b[0])
+    return bound
 
 
 def mul_check(bint portable, const uint64_t[::1] a, const uint64_t[::1] b):
