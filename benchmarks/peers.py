@@ -25,6 +25,10 @@ each fit, and the extra peak memory of a gdfast fit against CSR bytes + O(d) sta
 Peers that are not installed are skipped with a note.  Times are medians over --repeats
 runs (after one warm-up run), fewer when the runs of one row exceed RUN_BUDGET_S, more
 when they took less than MIN_MEASURE_S in all; the "runs" column says how many.  The
+floors, gdfast's epochs and its float32 epoch are measured side by side, in rounds that
+call each of them once (measure_rounds), and so are the four timings of the thread
+scaling: the host's speed drifts by tens of percent within minutes, and a ratio of two
+figures taken minutes apart carried that drift.  The
 "others" column gives the cores that other processes kept busy meanwhile (from
 /proc/stat): on a shared machine, a flagged row is not to be trusted.
 """
@@ -188,6 +192,46 @@ def measure(run, repeats, warmup=True):
                   others_cores(before, cpu_counters()))
 
 
+def measure_rounds(runs, repeats, warmup=True):
+    """Side by side: {name: Timing} for runs = {name: (kind, run)}, run() as for measure().
+    Every round calls each run once, in turn (the order reversed every other round), so a host
+    that changes speed while they are measured changes all of them alike, and their ratios are
+    taken at the same moments.  Before a call whose kind (numpy, gdfast) differs from the last
+    call's, a pause of SETTLE_S lets the other library's idle threads stop spinning.  Rounds go
+    on to --repeats, fewer once they took RUN_BUDGET_S per run, more while a run's calls took
+    less than MIN_MEASURE_S in all."""
+    names = list(runs)
+    times = {name: [] for name in names}
+    last = [None]
+
+    def call(name):
+        kind, run = runs[name]
+        if kind != last[0]:
+            time.sleep(SETTLE_S)
+            last[0] = kind
+        out = run()
+        return out if isinstance(out, tuple) else (out, None)
+
+    before = cpu_counters()
+    if warmup:
+        for name in names:
+            call(name)
+    start, rounds = time.perf_counter(), 0
+    while not rounds or (rounds < repeats
+                         and time.perf_counter() - start < RUN_BUDGET_S * len(names)
+                         or min(sum(t for t, _ in v) for v in times.values()) < MIN_MEASURE_S):
+        for name in (names if rounds % 2 == 0 else names[::-1]):
+            times[name].append(call(name))
+        rounds += 1
+    others = others_cores(before, cpu_counters())
+    out = {}
+    for name, v in times.items():
+        calls = [c for _, c in v if c is not None]
+        out[name] = Timing(statistics.median(t for t, _ in v),
+                           statistics.median(calls) if calls else None, len(v), others)
+    return out
+
+
 def wall(fn, *args, **kwargs):
     t0 = time.perf_counter()
     fn(*args, **kwargs)
@@ -213,20 +257,49 @@ def epoch_kwargs(optimizer, batch_size, shuffle=True, **extra):
                       **extra)
 
 
-def floor(X, w, repeats):
-    """numpy X @ w, which reads X once."""
-    return measure(lambda: wall(np.matmul, X, w), repeats)
-
-
 # --- the sections -------------------------------------------------------------------------
 
-def run_gdfast_jobs(report, X, y, repeats):
-    for engine, fit in (("gdfast", gdfast.fit), ("reference", gdfast.reference.fit)):
-        for name, (optimizer, batch_size) in JOBS.items():
-            for shuffle in ((True, False) if name in ORDERED else (True,)):
-                label = f"{name}{'' if shuffle else ', ordered'}"
-                kw = epoch_kwargs(optimizer, batch_size, shuffle)
-                report.rows.append(time_job(engine, fit, label, X, y, kw, repeats))
+FLOOR64, FLOOR32, ADAM_256_F32 = "floor float64", "floor float32", f"{ADAM_256}, float32"
+
+
+def run_side_by_side(report, X, y, repeats):
+    """The floors (float64 and float32), every gdfast job and the float32 Adam 256 epoch,
+    measured side by side (measure_rounds): the targets' ratios to the floor and float32 /
+    float64 compare figures taken at the same moments.  Returns the floors' Timings."""
+    X32 = X.astype(np.float32)
+    runs = {FLOOR64: ("numpy", lambda: wall(np.matmul, X, np.ones(X.shape[1]))),
+            FLOOR32: ("numpy", lambda: wall(np.matmul, X32, np.ones(X.shape[1], np.float32)))}
+    labels = []
+    for name, (optimizer, batch_size) in JOBS.items():
+        for shuffle in ((True, False) if name in ORDERED else (True,)):
+            label = f"{name}{'' if shuffle else ', ordered'}"
+            kw = epoch_kwargs(optimizer, batch_size, shuffle)
+            runs[label] = ("gdfast", lambda kw=kw: gdfast_epoch(gdfast.fit, X, y, kw))
+            labels.append(label)
+    runs[ADAM_256_F32] = ("gdfast", lambda: gdfast_epoch(gdfast.fit, X32, y,
+                                                         epoch_kwargs(*JOBS[ADAM_256])))
+    timings = measure_rounds(runs, repeats)
+    for label in labels:
+        report.rows.append(Row.timed(label, "gdfast", timings[label]))
+    f32, f64, floor32 = timings[ADAM_256_F32], timings[ADAM_256], timings[FLOOR32]
+    report.rows.insert(report.rows.index(row(report, "gdfast", ADAM_256)) + 1,
+                       Row.timed(ADAM_256_F32, "gdfast", f32,
+                                 note=f"float32 floor {floor32.seconds:.4g} s"))
+    report.sections["float32"] = {"float32_s": f32.seconds, "float64_s": f64.seconds,
+                                  "ratio": f32.seconds / f64.seconds,
+                                  "floor32_s": floor32.seconds,
+                                  "floor64_s": timings[FLOOR64].seconds}
+    report.measured["f32_over_f64"] = f32.seconds / f64.seconds
+    return timings[FLOOR64], floor32
+
+
+def run_reference_jobs(report, X, y, repeats):
+    for name, (optimizer, batch_size) in JOBS.items():
+        for shuffle in ((True, False) if name in ORDERED else (True,)):
+            label = f"{name}{'' if shuffle else ', ordered'}"
+            kw = epoch_kwargs(optimizer, batch_size, shuffle)
+            report.rows.append(time_job("reference", gdfast.reference.fit, label, X, y, kw,
+                                        repeats))
 
 
 def time_job(engine, fit, label, X, y, kw, repeats):
@@ -306,21 +379,6 @@ def torch_adam_epoch(torch, Xt, yt, batch_size=256):
     return epoch
 
 
-def run_float32(report, X, y, repeats, floor64):
-    X32 = X.astype(np.float32)
-    f32 = floor(X32, np.ones(X.shape[1], np.float32), repeats)
-    timing = time_epochs(gdfast.fit, X32, y, epoch_kwargs(*JOBS[ADAM_256]), repeats)
-    f64 = row(report, "gdfast", ADAM_256)
-    report.rows.insert(report.rows.index(f64) + 1,
-                       Row.timed(f"{ADAM_256}, float32", "gdfast", timing,
-                                 note=f"float32 floor {f32.seconds:.4g} s"))
-    ratio = timing.seconds / f64.seconds
-    report.sections["float32"] = {"float32_s": timing.seconds, "float64_s": f64.seconds,
-                                  "ratio": ratio, "floor32_s": f32.seconds,
-                                  "floor64_s": floor64.seconds}
-    report.measured["f32_over_f64"] = ratio
-
-
 def run_scaling(report, X, y, repeats, n_threads):
     threadpoolctl = optional("threadpoolctl")
     if threadpoolctl is None or n_threads < 2:
@@ -328,11 +386,20 @@ def run_scaling(report, X, y, repeats, n_threads):
                             if threadpoolctl is None else f"only {n_threads} thread"))
         return
     w = np.ones(X.shape[1])
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        np1 = floor(X, w, repeats)
-    npn = floor(X, w, repeats)
-    g1, gn = (time_epochs(gdfast.fit, X, y, epoch_kwargs(*JOBS[FULL_BATCH], n_threads=t),
-                          repeats) for t in (1, n_threads))
+
+    def numpy_one_thread():
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            return wall(np.matmul, X, w)
+
+    def gdfast_on(threads):
+        kw = epoch_kwargs(*JOBS[FULL_BATCH], n_threads=threads)
+        return lambda: gdfast_epoch(gdfast.fit, X, y, kw)
+
+    t = measure_rounds({"numpy 1": ("numpy", numpy_one_thread),
+                        "numpy n": ("numpy", lambda: wall(np.matmul, X, w)),
+                        "gdfast 1": ("gdfast", gdfast_on(1)),
+                        "gdfast n": ("gdfast", gdfast_on(n_threads))}, repeats)
+    np1, npn, g1, gn = t["numpy 1"], t["numpy n"], t["gdfast 1"], t["gdfast n"]
     s_gd, s_np = g1.seconds / gn.seconds, np1.seconds / npn.seconds
     report.sections["scaling"] = {
         "threads": n_threads, "gdfast_1": g1.seconds, "gdfast_n": gn.seconds,
@@ -1016,18 +1083,17 @@ def main(argv=None):
     gdfast.fit(X[:1000], y[:1000], **epoch_kwargs("adam", 256))   # starts OpenMP threads
     print(f"running: n={n}, d={args.d}, {threads} threads ...", flush=True)
     load_before, counters = os.getloadavg()[0], cpu_counters()
-    floor64 = floor(X, np.ones(args.d), repeats)
     report = Report(meta=dict(gdfast=gdfast.__version__, n=n, d=args.d, threads=threads,
                               openmp=gdfast.openmp_enabled(), repeats=repeats,
-                              floor_s=floor64.seconds, floor_runs=floor64.runs,
-                              floor_others=floor64.others,
                               x_mib=X.nbytes / 2**20,
                               python=platform.python_version(), numpy=np.__version__,
                               load_before=load_before))
-    run_gdfast_jobs(report, X, y, repeats)
+    floor64, _ = run_side_by_side(report, X, y, repeats)
+    report.meta |= dict(floor_s=floor64.seconds, floor_runs=floor64.runs,
+                        floor_others=floor64.others)
+    run_reference_jobs(report, X, y, repeats)
     run_sklearn_sgd(report, X, y, repeats)
     run_torch(report, X, y, repeats, threads)
-    run_float32(report, X, y, repeats, floor64)
     run_scaling(report, X, y, repeats, threads)
     run_memory(report, n, args.d)
     run_optimum(report, X, y, repeats)
