@@ -162,13 +162,15 @@ GD_INLINE void GD_SFX(prefetch_obs)(const GD_T *X, int64_t d, const GD_T *y, con
     if (sw) GD_PREFETCH(sw + i);
 }
 
-/* Prefetch the row at position q of a shuffled order along the thread's stream pf
- * (gd_pf_pos), if any.  Rows in order (order NULL) are left to the hardware prefetcher. */
+/* Prefetch the row at position q of the order (order NULL: rows in order) along the thread's
+ * stream pf (gd_pf_pos), if any.  Rows in order are prefetched too: the hardware prefetcher
+ * alone left a full-batch gradient over 400 000 rows of 128 float64 at 14.7 ms on two threads
+ * and 25.7 on one, against 10.2 and 16.1 ms with these prefetches, and numpy's X @ w at 11.4
+ * (11 interleaved rounds, medians). */
 GD_INLINE void GD_SFX(prefetch_ahead)(const GD_T *X, int64_t d, const GD_T *y, const GD_T *sw,
                                       const int64_t *order, const gd_pf_span *pf, int64_t q) {
-    if (!order) return;
     const int64_t p = gd_pf_pos(pf, q);
-    if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order[p]);
+    if (p >= 0) GD_SFX(prefetch_obs)(X, d, y, sw, order ? order[p] : p);
 }
 
 /* The K = 1 case of block_grad, four rows at a time: four dot products and loss derivatives,
@@ -234,7 +236,7 @@ GD_INLINE double GD_SFX(block_grad_k1)(const gd_config *cfg, const GD_T *X, int6
 /* Partial gradient of positions r0..r1 of the row order into g[P] (zeroed here), using
  * g[P..P+K) as scratch; returns sum_i sw_i * loss_i.  One pass over each row: the dot
  * products, the loss derivative and the gradient contribution while the row is in cache.
- * With a shuffled order, the rows pf->ahead positions ahead along pf are prefetched
+ * Along the order (shuffled or not), the rows pf->ahead positions ahead along pf are prefetched
  * (prefetch_ahead), and at every block's start every row up to there again: without that, Adam
  * 256 and SGD 32 epochs took about 2 ms more (31 interleaved rounds, 19.6 against 17.4 and
  * 21.1 against 18.8 ms), and with it only at a thread's first block of each batch, Adam 256
@@ -251,9 +253,8 @@ GD_HOT static double GD_SFX(block_grad)(const gd_config *cfg, const GD_T *X, int
     GD_T *z = g + P;
     double lsum = 0;
     for (int64_t j = 0; j < P; j++) g[j] = 0;
-    if (order)
-        for (int64_t q = r0; q < r0 + pf->ahead; q++)
-            GD_SFX(prefetch_ahead)(X, d, y, sw, order, pf, q);
+    for (int64_t q = r0; q < r0 + pf->ahead; q++)
+        GD_SFX(prefetch_ahead)(X, d, y, sw, order, pf, q);
     *stopped = 0;
     if (K == 1) return GD_SFX(block_grad_k1)(cfg, X, d, y, sw, order, r0, r1, pf, th, g, stopped);
     for (int64_t r = r0; r < r1; r++) {
@@ -486,7 +487,8 @@ GD_HOT static double GD_SFX(sgd_row_step)(const gd_config *cfg, const GD_T *X, i
                                           double lr, int *nonfinite) {
     const int64_t i = order ? order[r] : r;
     const GD_T *x = X + i * d;
-    if (order && r + ahead < r_end) GD_SFX(prefetch_obs)(X, d, y, sw, order[r + ahead]);
+    if (r + ahead < r_end)
+        GD_SFX(prefetch_obs)(X, d, y, sw, order ? order[r + ahead] : r + ahead);
     const GD_T z = GD_SFX(dot_chain)(x, th, d) + th[d];
     GD_T dz;
     const GD_T li = GD_SFX(loss_dz)(cfg->loss, z, y[i], (GD_T)cfg->epsilon, &dz);
