@@ -198,8 +198,8 @@ def measure_rounds(runs, repeats, warmup=True):
     that changes speed while they are measured changes all of them alike, and their ratios are
     taken at the same moments.  Before a call whose kind (numpy, gdfast) differs from the last
     call's, a pause of SETTLE_S lets the other library's idle threads stop spinning.  Rounds go
-    on to --repeats, fewer once they took RUN_BUDGET_S per run, more while a run's calls took
-    less than MIN_MEASURE_S in all."""
+    on to --repeats, and beyond while a run's calls took less than MIN_MEASURE_S in all, until
+    the rounds took RUN_BUDGET_S per run."""
     names = list(runs)
     times = {name: [] for name in names}
     last = [None]
@@ -217,9 +217,9 @@ def measure_rounds(runs, repeats, warmup=True):
         for name in names:
             call(name)
     start, rounds = time.perf_counter(), 0
-    while not rounds or (rounds < repeats
-                         and time.perf_counter() - start < RUN_BUDGET_S * len(names)
-                         or min(sum(t for t, _ in v) for v in times.values()) < MIN_MEASURE_S):
+    while not rounds or (time.perf_counter() - start < RUN_BUDGET_S * len(names)
+                         and (rounds < repeats or min(sum(t for t, _ in v)
+                                                      for v in times.values()) < MIN_MEASURE_S)):
         for name in (names if rounds % 2 == 0 else names[::-1]):
             times[name].append(call(name))
         rounds += 1
@@ -395,10 +395,12 @@ def run_scaling(report, X, y, repeats, n_threads):
         kw = epoch_kwargs(*JOBS[FULL_BATCH], n_threads=threads)
         return lambda: gdfast_epoch(gdfast.fit, X, y, kw)
 
-    t = measure_rounds({"numpy 1": ("numpy", numpy_one_thread),
-                        "numpy n": ("numpy", lambda: wall(np.matmul, X, w)),
-                        "gdfast 1": ("gdfast", gdfast_on(1)),
-                        "gdfast n": ("gdfast", gdfast_on(n_threads))}, repeats)
+    # four kinds: a pause before each call, so that no call follows its own library's call on
+    # another thread count while that one's idle threads still spin
+    t = measure_rounds({"numpy 1": ("numpy 1", numpy_one_thread),
+                        "numpy n": ("numpy n", lambda: wall(np.matmul, X, w)),
+                        "gdfast 1": ("gdfast 1", gdfast_on(1)),
+                        "gdfast n": ("gdfast n", gdfast_on(n_threads))}, repeats)
     np1, npn, g1, gn = t["numpy 1"], t["numpy n"], t["gdfast 1"], t["gdfast n"]
     s_gd, s_np = g1.seconds / gn.seconds, np1.seconds / npn.seconds
     report.sections["scaling"] = {

@@ -389,6 +389,7 @@ static int check_config(const gd_config *cfg, int64_t d) {
     if (gd_n_state(cfg->optimizer) < 0) return GD_ERR_ARGUMENT;
     if (cfg->block_rows < 1 || cfg->max_blocks < 1 || cfg->max_blocks > GD_MAX_BLOCKS)
         return GD_ERR_ARGUMENT;
+    if (cfg->share < GD_SHARE_EVEN || cfg->share > GD_SHARE_SKEWED) return GD_ERR_ARGUMENT;
     return GD_OK;
 }
 
@@ -551,15 +552,21 @@ void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound) {
 }
 
 /* Fold one batch's busy times (busy[t] over rows[t] rows; a time <= 0 or a thread without rows
- * is skipped) into the per-row estimates est[t] (0: none yet), then set cum from the speeds
+ * is skipped, and one more than 4 times the estimate or less than a quarter counts as that) into the per-row estimates est[t] (0: none yet), then set cum from the speeds
  * 1 / est: the even split until every thread has an estimate.  Every thread calls this with the
  * same values in the same order, so all get the same cum. */
 void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est, double *cum) {
     int known = 1;
     for (int t = 0; t < nth; t++) {
         if (rows[t] > 0 && busy[t] > 0) {
-            const double per_row = busy[t] / (double)rows[t];
-            est[t] = est[t] > 0 ? est[t] + GD_SHARE_GAIN * (per_row - est[t]) : per_row;
+            double per_row = busy[t] / (double)rows[t];
+            if (est[t] > 0) {     /* one preempted batch moves the estimate by 3/8 at most */
+                per_row = per_row > 4 * est[t] ? 4 * est[t]
+                                               : (per_row < est[t] / 4 ? est[t] / 4 : per_row);
+                est[t] += GD_SHARE_GAIN * (per_row - est[t]);
+            } else {
+                est[t] = per_row;
+            }
         }
         known &= est[t] > 0;
     }

@@ -811,7 +811,8 @@ GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth
         pf.shuf = c->shuf;
         pf.shuf_order = c->order_w;
         pf.shuf_to = GD_SFX(shuf_need)(c, b0 + c->batch_size);
-        pf.shuf_per = 4 * (int64_t)nth + 2;
+        const int64_t rows0 = (m * b_hi) / nb;   /* thread 0's rows: b_lo = 0 */
+        pf.shuf_per = 4 * ((c->batch_size + rows0 - 1) / (rows0 > 0 ? rows0 : 1)) + 2;
     }
     if (c->order && b0 + m < c->stop) {
         const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
@@ -876,7 +877,7 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
     /* the shares of batch ib (cur) and ib + 1 (nxt) as fractions of the rows, the same on every
      * thread: even until gd_share_learn has measured every thread; kept even where a batch has
      * no more blocks than threads (nothing to move) */
-    const int balance = nb_b > nth;
+    const int balance = nb_b > nth && cfg->share == GD_SHARE_MEASURED;
     double est[GD_FLAG_THREADS], busy[GD_FLAG_THREADS];
     double cur[GD_FLAG_THREADS + 1], nxt[GD_FLAG_THREADS + 1];
     int64_t bound[GD_FLAG_THREADS + 1], nbound[GD_FLAG_THREADS + 1] = {0}, rows[GD_FLAG_THREADS];
@@ -912,6 +913,12 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
             }
             memcpy(cur, nxt, (size_t)(nth + 1) * sizeof(double));
             gd_share_learn(busy, rows, nth, est, nxt);
+        } else if (cfg->share == GD_SHARE_SKEWED) {   /* batch ib + 2: one block to thread 0 or
+                                                       * to the last thread (nth > 1 here) */
+            memcpy(cur, nxt, (size_t)(nth + 1) * sizeof(double));
+            for (int t = 0; t <= nth; t++)
+                nxt[t] = (ib & 1) ? (t == 0 ? 0 : (double)(t - 1) / (nth - 1))
+                                  : (t == nth ? 1 : (double)t / (nth - 1));
         }
         int stopped;
         const double s = GD_SFX(sum_blocks)(bl, bs, nb, &stopped);

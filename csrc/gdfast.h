@@ -105,6 +105,11 @@ typedef struct {
                                 * (SGD 32 in order, 128 float64 features: 30.5 ms an epoch on
                                 * two threads against 17.9 on one; batch 64: 23.5 against 20.1;
                                 * batch 128: 19.0 against 20.3) */
+    int share;            /* how an epoch whose threads each take the optimizer step shares a
+                           * batch's blocks: GD_SHARE_MEASURED, by the threads' measured
+                           * speeds; GD_SHARE_EVEN; GD_SHARE_SKEWED (for the tests), one
+                           * block to thread 0 and to the last thread in turn.  The results
+                           * are the same bits */
     int interruptible;    /* poll gd_interrupt_pending() between rows */
     /* sparse (CSR) epochs, see gd_epoch_csr_* */
     int sparse_updates;   /* GD_SPARSE_DENSE or GD_SPARSE_LAZY */
@@ -194,6 +199,7 @@ void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *
  * threads' speeds (the even split until all are measured).  gd_share_bounds turns cum into
  * the blocks bound[t]..bound[t + 1] of a batch of nb blocks: at least one each when
  * nb >= nth, the even split otherwise. */
+enum { GD_SHARE_EVEN = 0, GD_SHARE_MEASURED = 1, GD_SHARE_SKEWED = 2 };
 void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est, double *cum);
 void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound);
 

@@ -130,6 +130,24 @@ def test_replicated_step_and_shared_step_give_the_same_bits(case, dtype, monkeyp
 
 # --- how the replicated-step epoch shares a batch's blocks between threads of unequal speed ---
 
+@pytest.mark.skipif(not gdfast.openmp_enabled(), reason="serial build: one thread")
+@pytest.mark.parametrize("share", ["skewed", "even", "measured"])
+@pytest.mark.parametrize("loss,shuffle", [("logistic", True), ("logistic", False),
+                                          ("multinomial", True)])
+def test_any_share_of_the_blocks_gives_the_same_bits(share, loss, shuffle, monkeypatch):
+    """The blocks of a batch cut unevenly between threads (skewed: one block to thread 0, then
+    to the last thread, batch by batch) give the bits of one thread, shuffled (thread 0 draws
+    the order between fewer rows) or not, with a short last batch."""
+    monkeypatch.setitem(_core.LAYOUT, "block_rows", 4)
+    monkeypatch.setitem(_core.LAYOUT, "min_parallel_work", 0)
+    monkeypatch.setitem(_core.LAYOUT, "share", share)
+    X, y = make_problem(loss, n=610, d=12, n_classes=3)
+    results = fits(X, y, (1, 2, 3), loss=loss, optimizer="adam", learning_rate=1e-2,
+                   batch_size=48, max_epochs=2, tol=None, random_state=0, shuffle=shuffle)
+    assert_identical(results)
+    assert results[0].n_steps == 2 * 13
+
+
 def cum_of(speeds):
     """The fractions of a batch's rows before each thread's share, shares in proportion."""
     c = np.concatenate([[0.0], np.cumsum(speeds)]) / np.sum(speeds)
@@ -181,12 +199,25 @@ def test_share_learn_balances_threads_of_unequal_speed(nth):
     block = rows_per_block * per_row.max()
     assert busy_of(cum_of(np.ones(nth)))[1].max() > T + block      # the even split fails
     est = np.zeros(nth)
-    cum = cum_of(np.ones(nth))
-    for _ in range(200):
-        rows, busy = busy_of(cum)
-        cum = gdfast._kernels.share_learn(busy, rows, est)
-    assert busy_of(cum)[1].max() <= T + block
+    cur = nxt = cum_of(np.ones(nth))
+    for _ in range(100):          # as the epoch: what batch k measures cuts batch k + 2
+        rows, busy = busy_of(cur)
+        cur, nxt = nxt, gdfast._kernels.share_learn(busy, rows, est)
+    assert busy_of(cur)[1].max() <= T + block
     assert np.all(est > 0)
+
+
+def test_share_learn_caps_what_one_slow_batch_moves():
+    """A batch on a preempted core (100 times its usual time) moves that thread's estimate by
+    3/8 at most (a sample counts as 4 times the estimate at most, with weight 1/8)."""
+    rows = np.array([128, 128], dtype=np.int64)
+    est = np.zeros(2)
+    gdfast._kernels.share_learn(np.array([1280.0, 1280.0]), rows, est)
+    np.testing.assert_array_equal(est, [10.0, 10.0])
+    gdfast._kernels.share_learn(np.array([128000.0, 1280.0]), rows, est)
+    np.testing.assert_allclose(est, [10.0 * (1 + 3 / 8), 10.0], rtol=1e-15)
+    gdfast._kernels.share_learn(np.array([1280.0, 1.0]), rows, est)
+    np.testing.assert_allclose(est[1], 10.0 * (1 - 3 / 32), rtol=1e-15)
 
 
 def test_share_learn_keeps_the_even_split_until_every_thread_is_measured():

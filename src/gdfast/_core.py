@@ -47,8 +47,11 @@ PLATEAU_MIN_LR = 1e-6
 # depend on these, never on the thread count; tests shrink them to exercise many blocks.
 # 16-row blocks let two threads share a 32-row batch (a 128-feature float64 batch of 32 rows,
 # 4096 multiply-adds, is the smallest that opens threads).
+# share: how threads that each take the optimizer step share a batch's blocks (SHARES); the
+# results are the same bits for every choice.
 LAYOUT = {"block_rows": 16, "max_blocks": 256, "work_bytes": 16 << 20,
-          "min_parallel_work": 4096}
+          "min_parallel_work": 4096, "share": "measured"}
+SHARES = {"even": 0, "measured": 1, "skewed": 2}    # gd_config.share (GD_SHARE_*)
 
 
 class DivergenceError(FloatingPointError):
@@ -467,7 +470,7 @@ class Spec:
             schedule=STEP_RULES.get(self.schedule, 0), power_t=self.power_t,
             opt_alpha=self.alpha, opt_t0=self.optimal_t0,
             block_rows=int(LAYOUT["block_rows"]), max_blocks=max_blocks,
-            min_parallel_work=int(LAYOUT["min_parallel_work"]),
+            min_parallel_work=int(LAYOUT["min_parallel_work"]), share=SHARES[LAYOUT["share"]],
             sparse_updates=int(self.sparse_updates == "lazy"), hogwild=int(self.hogwild),
         )
 

@@ -26,6 +26,7 @@ cdef extern from "gdfast.h" nogil:
         int64_t block_rows
         int64_t max_blocks
         int64_t min_parallel_work
+        int share
         int interruptible
         int sparse_updates
         int hogwild

@@ -40,7 +40,7 @@ STATUS_INTERRUPTED = -3
 _FIELDS = (
     "loss", "n_outputs", "fit_intercept", "epsilon", "optimizer", "momentum", "dampening", "beta1", "beta2",
     "eps", "rho", "centered", "amsgrad", "l2", "l1", "clip_norm", "schedule", "power_t", "opt_alpha",
-    "opt_t0", "block_rows", "max_blocks", "min_parallel_work", "sparse_updates", "hogwild",
+    "opt_t0", "block_rows", "max_blocks", "min_parallel_work", "share", "sparse_updates", "hogwild",
 )
 
 
@@ -76,6 +76,7 @@ cdef class Config:
         self.c.block_rows = kw["block_rows"]
         self.c.max_blocks = kw["max_blocks"]
         self.c.min_parallel_work = kw["min_parallel_work"]
+        self.c.share = kw["share"]
         self.c.sparse_updates = kw["sparse_updates"]
         self.c.hogwild = kw["hogwild"]
         self.c.interruptible = 0
