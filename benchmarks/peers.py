@@ -259,7 +259,8 @@ def epoch_kwargs(optimizer, batch_size, shuffle=True, **extra):
 
 # --- the sections -------------------------------------------------------------------------
 
-FLOOR64, FLOOR32, ADAM_256_F32 = "floor float64", "floor float32", f"{ADAM_256}, float32"
+FLOOR64, FLOOR32 = "floor float64", "floor float32"
+ADAM_256_F32, FULL_BATCH_F32 = f"{ADAM_256}, float32", f"{FULL_BATCH}, float32"
 
 
 def run_side_by_side(report, X, y, repeats):
@@ -278,6 +279,8 @@ def run_side_by_side(report, X, y, repeats):
             labels.append(label)
     runs[ADAM_256_F32] = ("gdfast", lambda: gdfast_epoch(gdfast.fit, X32, y,
                                                          epoch_kwargs(*JOBS[ADAM_256])))
+    runs[FULL_BATCH_F32] = ("gdfast", lambda: gdfast_epoch(gdfast.fit, X32, y,
+                                                           epoch_kwargs(*JOBS[FULL_BATCH])))
     timings = measure_rounds(runs, repeats)
     for label in labels:
         report.rows.append(Row.timed(label, "gdfast", timings[label]))
@@ -285,7 +288,12 @@ def run_side_by_side(report, X, y, repeats):
     report.rows.insert(report.rows.index(row(report, "gdfast", ADAM_256)) + 1,
                        Row.timed(ADAM_256_F32, "gdfast", f32,
                                  note=f"float32 floor {floor32.seconds:.4g} s"))
+    full32 = timings[FULL_BATCH_F32]
+    report.rows.insert(report.rows.index(row(report, "gdfast", FULL_BATCH)) + 1,
+                       Row.timed(FULL_BATCH_F32, "gdfast", full32))
     report.sections["float32"] = {"float32_s": f32.seconds, "float64_s": f64.seconds,
+                                  "full_batch_float32_s": full32.seconds,
+                                  "full_batch_float64_s": timings[FULL_BATCH].seconds,
                                   "ratio": f32.seconds / f64.seconds,
                                   "floor32_s": floor32.seconds,
                                   "floor64_s": timings[FLOOR64].seconds}
@@ -619,6 +627,10 @@ def print_report(report):
     s = report.sections
     if "float32" in s:
         f = s["float32"]
+        if "full_batch_float32_s" in f:
+            print(f"\nfloat32 / float64, {FULL_BATCH} (rows in order): "
+                  f"{f['full_batch_float32_s']:.4g} / {f['full_batch_float64_s']:.4g} s = "
+                  f"{f['full_batch_float32_s'] / f['full_batch_float64_s']:.2f}", end="")
         print(f"\nfloat32 / float64, {ADAM_256}: {f['float32_s']:.4g} / {f['float64_s']:.4g} s "
               f"= {f['ratio']:.2f} (floors {f['floor32_s']:.4g} / {f['floor64_s']:.4g} s "
               f"= {f['floor32_s'] / f['floor64_s']:.2f})")
