@@ -552,9 +552,10 @@ void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound) {
 }
 
 /* Fold one batch's busy times (busy[t] over rows[t] rows; a time <= 0 or a thread without rows
- * is skipped, and one more than 4 times the estimate or less than a quarter counts as that) into the per-row estimates est[t] (0: none yet), then set cum from the speeds
- * 1 / est: the even split until every thread has an estimate.  Every thread calls this with the
- * same values in the same order, so all get the same cum. */
+ * is skipped, and one over 4 times the estimate or under a quarter of it counts as that) into
+ * the per-row estimates est[t] (0: none yet), then set cum from the speeds 1 / est: the even
+ * split until every thread has an estimate.  Every thread calls this with the same values in
+ * the same order, so all get the same cum. */
 void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est, double *cum) {
     int known = 1;
     for (int t = 0; t < nth; t++) {

@@ -795,13 +795,18 @@ GD_INLINE int64_t GD_SFX(shuf_need)(const GD_SFX(epoch_ctx) *c, int64_t b0) {
     return need < lim ? need : lim;
 }
 
+/* The rows of the batch at position b0 (0 at the epoch's end). */
+GD_INLINE int64_t GD_SFX(batch_rows)(const GD_SFX(epoch_ctx) *c, int64_t b0) {
+    return b0 >= c->stop ? 0 : (c->stop - b0 < c->batch_size ? c->stop - b0 : c->batch_size);
+}
+
 /* This thread's blocks b_lo..b_hi of the batch at positions b0..b0 + m (nb blocks), with
  * parameters th: block b's partial into parts + b * stride, its loss and stop flag into bl[b],
  * bs[b].  The prefetch stream runs from the end of this thread's share into its share of the
- * next batch, which starts at that batch's block next_lo. */
+ * next batch, which starts next_off rows into that batch. */
 GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth, int64_t b0,
                                     int64_t m, int64_t nb, int64_t b_lo, int64_t b_hi,
-                                    int64_t next_lo, const GD_T *th, GD_T *parts, double *bl,
+                                    int64_t next_off, const GD_T *th, GD_T *parts, double *bl,
                                     int *bs) {
     const gd_config *cfg = c->cfg;
     const int64_t K = cfg->n_outputs, stride = gd_block_stride(K * (c->d + 1), K);
@@ -814,10 +819,7 @@ GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int nth
         const int64_t rows0 = (m * b_hi) / nb;   /* thread 0's rows: b_lo = 0 */
         pf.shuf_per = 4 * ((c->batch_size + rows0 - 1) / (rows0 > 0 ? rows0 : 1)) + 2;
     }
-    if (c->order && b0 + m < c->stop) {
-        const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
-        pf.next = b0 + m + (m1 * next_lo) / n_blocks(cfg, m1);
-    }
+    if (c->order && b0 + m < c->stop) pf.next = b0 + m + next_off;
     for (int64_t b = b_lo; b < b_hi; b++)
         bl[b] = GD_SFX(block_grad_src)(cfg, &c->src, c->d, c->y, c->sw, c->order,
                                        b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb, &pf, th,
@@ -874,32 +876,29 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
         if (tid == 0) gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, c->start));
         gd_team_arrive_wait(c->flags, tid, nth, ++k0);
     }
-    /* the shares of batch ib (cur) and ib + 1 (nxt) as fractions of the rows, the same on every
-     * thread: even until gd_share_learn has measured every thread; kept even where a batch has
-     * no more blocks than threads (nothing to move) */
+    /* the same on every thread: bound, the blocks of batch ib; nbound, those of ib + 1, cut at
+     * its start from nxt, the fractions of the rows before each thread's share of batch
+     * ib + 1 (and after the meeting, of ib + 2).  Even until gd_share_learn has measured every
+     * thread, and kept even where a batch has no more blocks than threads (nothing to move) */
     const int balance = nb_b > nth && cfg->share == GD_SHARE_MEASURED;
-    double est[GD_FLAG_THREADS], busy[GD_FLAG_THREADS];
-    double cur[GD_FLAG_THREADS + 1], nxt[GD_FLAG_THREADS + 1];
-    int64_t bound[GD_FLAG_THREADS + 1], nbound[GD_FLAG_THREADS + 1] = {0}, rows[GD_FLAG_THREADS];
+    double est[GD_FLAG_THREADS], busy[GD_FLAG_THREADS], nxt[GD_FLAG_THREADS + 1];
+    int64_t bound[GD_FLAG_THREADS + 1], nbound[GD_FLAG_THREADS + 1], rows[GD_FLAG_THREADS];
     for (int t = 0; t <= nth; t++) {
-        cur[t] = nxt[t] = (double)t / nth;
+        nxt[t] = (double)t / nth;
         if (t < nth) est[t] = 0;
     }
+    gd_share_bounds(nxt, nth, n_blocks(cfg, GD_SFX(batch_rows)(c, c->start)), bound);
     double t_free = balance ? gd_ticks() : 0;   /* when this thread left the last meeting */
     for (int64_t ib = 0; ib < n_batches; ib++) {
-        const int64_t b0 = c->start + ib * c->batch_size;
-        const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
+        const int64_t b0 = c->start + ib * c->batch_size, m = GD_SFX(batch_rows)(c, b0);
         const int64_t nb = n_blocks(cfg, m), step = c->t0 + ib + 1, set = ib & 1;
         GD_T *parts = c->work + set * nb_b * stride;
         double *bl = c->block_loss + set * nb_b;
         int *bs = c->block_stop + set * nb_b;
-        gd_share_bounds(cur, nth, nb, bound);
-        if (b0 + m < c->stop) {
-            const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
-            gd_share_bounds(nxt, nth, n_blocks(cfg, m1), nbound);
-        }
-        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, bound[tid], bound[tid + 1], nbound[tid], th,
-                             parts, bl, bs);
+        const int64_t m1 = GD_SFX(batch_rows)(c, b0 + m), nb1 = n_blocks(cfg, m1);
+        if (m1 > 0) gd_share_bounds(nxt, nth, nb1, nbound);
+        GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, bound[tid], bound[tid + 1],
+                             m1 > 0 ? (m1 * nbound[tid]) / nb1 : 0, th, parts, bl, bs);
         if (c->shuf && tid == 0)          /* what the rows left undone */
             gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, b0 + c->batch_size));
         const long long k = k0 + ib + 1;
@@ -911,15 +910,14 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
                 rows[t] = (m * bound[t + 1]) / nb - (m * bound[t]) / nb;
                 busy[t] = c->flags[t].busy[k & 1];
             }
-            memcpy(cur, nxt, (size_t)(nth + 1) * sizeof(double));
             gd_share_learn(busy, rows, nth, est, nxt);
         } else if (cfg->share == GD_SHARE_SKEWED) {   /* batch ib + 2: one block to thread 0 or
                                                        * to the last thread (nth > 1 here) */
-            memcpy(cur, nxt, (size_t)(nth + 1) * sizeof(double));
             for (int t = 0; t <= nth; t++)
                 nxt[t] = (ib & 1) ? (t == 0 ? 0 : (double)(t - 1) / (nth - 1))
                                   : (t == nth ? 1 : (double)t / (nth - 1));
         }
+        if (m1 > 0) memcpy(bound, nbound, (size_t)(nth + 1) * sizeof(int64_t));
         int stopped;
         const double s = GD_SFX(sum_blocks)(bl, bs, nb, &stopped);
         if (stopped) { status = GD_INTERRUPTED; break; }
@@ -972,8 +970,7 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
     const int64_t pf_ahead = gd_pf_ahead(d * (int64_t)sizeof(GD_T));
     for (int64_t ib = 0; ib < n_batches; ib++) {
         const int64_t b0 = c->start + ib * c->batch_size;
-        const int64_t m = (b0 + c->batch_size < c->stop ? b0 + c->batch_size : c->stop) - b0;
-        const int64_t nb = n_blocks(cfg, m), step = c->t0 + ib + 1;
+        const int64_t m = GD_SFX(batch_rows)(c, b0), nb = n_blocks(cfg, m), step = c->t0 + ib + 1;
         if (c->shuf && nth == 1) gd_shuffle_to(c->shuf, c->order_w, GD_SFX(shuf_need)(c, b0));
         if (fused_sgd) {
             if (cfg->interruptible && (ib & 1023) == 0 && gd_interrupt_pending()) {
@@ -988,10 +985,10 @@ static void GD_SFX(epoch_worker)(GD_SFX(epoch_ctx) *c, int tid, int nth) {
             if (nonfinite) { status = GD_ERR_NONFINITE; break; }
             continue;
         }
-        const int64_t m1 = b0 + m + c->batch_size < c->stop ? c->batch_size : c->stop - b0 - m;
-        const int64_t nb1 = m1 > 0 ? n_blocks(cfg, m1) : 0;
+        const int64_t m1 = GD_SFX(batch_rows)(c, b0 + m), nb1 = n_blocks(cfg, m1);
         GD_SFX(batch_blocks)(c, tid, nth, b0, m, nb, (nb * tid) / nth, (nb * (tid + 1)) / nth,
-                             (nb1 * tid) / nth, c->theta, c->work, c->block_loss, c->block_stop);
+                             (m1 * ((nb1 * tid) / nth)) / nb1, c->theta, c->work, c->block_loss,
+                             c->block_stop);
         if (nth > 1) gd_team_wait(&c->bar, nth, &sense);
         int stopped;
         const double s = GD_SFX(sum_blocks)(c->block_loss, c->block_stop, nb, &stopped);
