@@ -176,20 +176,9 @@ def others_cores(before, after):
 def measure(run, repeats, warmup=True):
     """Medians over `repeats` calls of run(), which returns seconds or a pair (epoch seconds,
     call seconds): fewer once the calls took RUN_BUDGET_S, more while they took less than
-    MIN_MEASURE_S (a few milliseconds are at the mercy of one thread wake-up)."""
-    time.sleep(SETTLE_S)
-    before = cpu_counters()          # the warm-up too: a longer window, a steadier reading
-    if warmup:
-        run()
-    times, start = [], time.perf_counter()
-    while not times or (len(times) < repeats and time.perf_counter() - start < RUN_BUDGET_S
-                        or time.perf_counter() - start < MIN_MEASURE_S):
-        out = run()
-        times.append(out if isinstance(out, tuple) else (out, None))
-    calls = [c for _, c in times if c is not None]
-    return Timing(statistics.median(t for t, _ in times),
-                  statistics.median(calls) if calls else None, len(times),
-                  others_cores(before, cpu_counters()))
+    MIN_MEASURE_S (a few milliseconds are at the mercy of one thread wake-up): measure_rounds
+    with one run."""
+    return measure_rounds({"run": ("run", run)}, repeats, warmup)["run"]
 
 
 def measure_rounds(runs, repeats, warmup=True):
@@ -212,7 +201,7 @@ def measure_rounds(runs, repeats, warmup=True):
         out = run()
         return out if isinstance(out, tuple) else (out, None)
 
-    before = cpu_counters()
+    before = cpu_counters()          # the warm-up too: a longer window, a steadier reading
     if warmup:
         for name in names:
             call(name)
@@ -263,6 +252,15 @@ FLOOR64, FLOOR32 = "floor float64", "floor float32"
 ADAM_256_F32, FULL_BATCH_F32 = f"{ADAM_256}, float32", f"{FULL_BATCH}, float32"
 
 
+def epoch_jobs():
+    """(row label, gdfast.fit arguments) of every epoch job: shuffled, and in row order too
+    for those in ORDERED."""
+    for name, (optimizer, batch_size) in JOBS.items():
+        for shuffle in ((True, False) if name in ORDERED else (True,)):
+            yield f"{name}{'' if shuffle else ', ordered'}", epoch_kwargs(optimizer, batch_size,
+                                                                        shuffle)
+
+
 def run_side_by_side(report, X, y, repeats):
     """The floors (float64 and float32), every gdfast job and the float32 Adam 256 epoch,
     measured side by side (measure_rounds): the targets' ratios to the floor and float32 /
@@ -271,12 +269,9 @@ def run_side_by_side(report, X, y, repeats):
     runs = {FLOOR64: ("numpy", lambda: wall(np.matmul, X, np.ones(X.shape[1]))),
             FLOOR32: ("numpy", lambda: wall(np.matmul, X32, np.ones(X.shape[1], np.float32)))}
     labels = []
-    for name, (optimizer, batch_size) in JOBS.items():
-        for shuffle in ((True, False) if name in ORDERED else (True,)):
-            label = f"{name}{'' if shuffle else ', ordered'}"
-            kw = epoch_kwargs(optimizer, batch_size, shuffle)
-            runs[label] = ("gdfast", lambda kw=kw: gdfast_epoch(gdfast.fit, X, y, kw))
-            labels.append(label)
+    for label, kw in epoch_jobs():
+        runs[label] = ("gdfast", lambda kw=kw: gdfast_epoch(gdfast.fit, X, y, kw))
+        labels.append(label)
     runs[ADAM_256_F32] = ("gdfast", lambda: gdfast_epoch(gdfast.fit, X32, y,
                                                          epoch_kwargs(*JOBS[ADAM_256])))
     runs[FULL_BATCH_F32] = ("gdfast", lambda: gdfast_epoch(gdfast.fit, X32, y,
@@ -302,12 +297,8 @@ def run_side_by_side(report, X, y, repeats):
 
 
 def run_reference_jobs(report, X, y, repeats):
-    for name, (optimizer, batch_size) in JOBS.items():
-        for shuffle in ((True, False) if name in ORDERED else (True,)):
-            label = f"{name}{'' if shuffle else ', ordered'}"
-            kw = epoch_kwargs(optimizer, batch_size, shuffle)
-            report.rows.append(time_job("reference", gdfast.reference.fit, label, X, y, kw,
-                                        repeats))
+    for label, kw in epoch_jobs():
+        report.rows.append(time_job("reference", gdfast.reference.fit, label, X, y, kw, repeats))
 
 
 def time_job(engine, fit, label, X, y, kw, repeats):
