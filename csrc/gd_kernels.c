@@ -41,6 +41,9 @@ static inline int64_t gd_block_stride(int64_t P, int64_t K) {
 #define GD_AUX_MIN_WORK ((int64_t)1 << 17)
 /* Rows per block of gd_decision_dense (threads take contiguous ranges of blocks). */
 #define GD_DECISION_ROWS 256
+/* Positions per chunk of gd_read_rows_dense's partial sums (threads take contiguous ranges of
+ * chunks, and the chunks are summed in order, so the sums do not depend on n_threads). */
+#define GD_READ_ROWS 4096
 /* Along a shuffled order, the bytes of each row prefetched (its first GD_PREFETCH_BYTES), and how
  * far ahead (gd_pf_ahead): GD_PREFETCH_AHEAD / row bytes rows, between GD_PREFETCH_MIN_ROWS and
  * GD_PREFETCH_MAX_ROWS, so 16 rows of 512 bytes or more, and 8 KiB of narrower ones.  Adam 256
@@ -317,6 +320,10 @@ int gd_permutation(int64_t *order, int64_t n, uint64_t seed) {
     gd_shuffle_init(&g, order, n, seed);
     gd_shuffle_to(&g, order, n);
     return GD_OK;
+}
+
+int64_t gd_read_rows_work(int64_t m, int64_t d) {
+    return m > 0 && d > 0 ? (m + GD_READ_ROWS - 1) / GD_READ_ROWS * d : 0;
 }
 
 int gd_openmp_enabled(void) {

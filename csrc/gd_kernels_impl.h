@@ -758,6 +758,69 @@ int GD_SFX(gd_decision_dense)(const GD_T *X, int64_t n, int64_t d, int64_t K,
     return GD_OK;
 }
 
+/* Column sums of the rows at positions q0..q1 of order (NULL: rows in order) into the chunk
+ * partials part[(q / GD_READ_ROWS) d ..] (zeroed here), prefetching pf_ahead positions ahead
+ * up to position q1, the end of the thread's range, as block_grad's row stream does.  An
+ * index outside [0, n) is skipped and reported (returns 1). */
+GD_HOT static int GD_SFX(read_range)(const GD_T *X, int64_t n, int64_t d, const int64_t *order,
+                                     int64_t q0, int64_t q1, int64_t pf_ahead, GD_T *part) {
+    int bad = 0;
+    for (int64_t q = q0; q < q0 + pf_ahead && q < q1; q++) {
+        const int64_t i = order ? order[q] : q;
+        if ((uint64_t)i < (uint64_t)n) GD_SFX(prefetch_row)(X + i * d, d);
+    }
+    for (int64_t c0 = q0; c0 < q1; c0 = (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS) {
+        const int64_t c1 = (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS < q1
+                               ? (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS : q1;
+        GD_T *acc = part + (c0 / GD_READ_ROWS) * d;
+        for (int64_t j = 0; j < d; j++) acc[j] = 0;
+        for (int64_t q = c0; q < c1; q++) {
+            if (q + pf_ahead < q1) {
+                const int64_t k = order ? order[q + pf_ahead] : q + pf_ahead;
+                if ((uint64_t)k < (uint64_t)n) GD_SFX(prefetch_row)(X + k * d, d);
+            }
+            const int64_t i = order ? order[q] : q;
+            if ((uint64_t)i >= (uint64_t)n) {
+                bad = 1;
+                continue;
+            }
+            const GD_T *x = X + i * d;
+#pragma omp simd
+            for (int64_t j = 0; j < d; j++) acc[j] += x[j];
+        }
+    }
+    return bad;
+}
+
+int GD_SFX(gd_read_rows_dense)(const GD_T *X, int64_t n, int64_t d, const int64_t *order,
+                               int64_t m, GD_T *sums, GD_T *work, int n_threads) {
+    if (n < 0 || d < 1 || m < 0 || n_threads < 1 || (n > 0 && !X) || (m > 0 && !work) ||
+        !sums || (!order && m > n))
+        return GD_ERR_ARGUMENT;
+    const int64_t nch = (m + GD_READ_ROWS - 1) / GD_READ_ROWS;
+    const int64_t pf_ahead = gd_pf_ahead(d * (int64_t)sizeof(GD_T));
+    int bad = 0;
+    if (nch > 1 && threads_pay(n_threads, m * d, GD_AUX_MIN_WORK)) {
+        const int nt = n_threads < nch ? n_threads : (int)nch;
+        gd_mark_parallel_used();
+#pragma omp parallel num_threads(nt) reduction(| : bad)
+        {
+            /* contiguous ranges of whole chunks: one prefetch stream per thread */
+            const int t = gd_thread_num(), T = gd_num_threads();
+            const int64_t q0 = nch * t / T * GD_READ_ROWS;
+            const int64_t q1 = nch * (t + 1) / T * GD_READ_ROWS < m
+                                   ? nch * (t + 1) / T * GD_READ_ROWS : m;
+            if (q0 < q1) bad |= GD_SFX(read_range)(X, n, d, order, q0, q1, pf_ahead, work);
+        }
+    } else if (m > 0) {
+        bad = GD_SFX(read_range)(X, n, d, order, 0, m, pf_ahead, work);
+    }
+    for (int64_t j = 0; j < d; j++) sums[j] = 0;
+    for (int64_t c = 0; c < nch; c++)                   /* the chunks in order */
+        for (int64_t j = 0; j < d; j++) sums[j] += work[c * d + j];
+    return bad ? GD_ERR_ARGUMENT : GD_OK;
+}
+
 /* Per-sample plain SGD: one fused pass per row (gd_sgd_row_step), always serial: a single
  * row's update is too little work to share, and one code path keeps results independent of
  * n_threads. */

@@ -164,6 +164,20 @@ int gd_decision_dense_f64(const double *X, int64_t n, int64_t d, int64_t K, cons
 int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const float *theta,
                           float *z, int n_threads);
 
+/* sums[j] = the sum over positions q < m of X[order[q]][j] (order NULL: rows 0..m-1), m <= n
+ * without an order.  The rows are read as the epochs read them: each thread takes a contiguous
+ * range of the positions and prefetches along it as block_grad does (gd_pf_ahead), and
+ * nothing is computed but the sums, so its time is what reading X along that order costs on
+ * this machine (benchmarks/peers.py times it as the read floor of a shuffled epoch).  The
+ * positions are summed in chunks of GD_READ_ROWS into work[ceil(m / GD_READ_ROWS) * d], then
+ * the chunks in order: the sums do not depend on n_threads.  GD_ERR_ARGUMENT for bad
+ * arguments, or for an index outside [0, n) (skipped; the sums then omit it). */
+int gd_read_rows_dense_f64(const double *X, int64_t n, int64_t d, const int64_t *order,
+                           int64_t m, double *sums, double *work, int n_threads);
+int gd_read_rows_dense_f32(const float *X, int64_t n, int64_t d, const int64_t *order,
+                           int64_t m, float *sums, float *work, int n_threads);
+int64_t gd_read_rows_work(int64_t m, int64_t d);      /* work's length, in values */
+
 /* order[0..n) = a uniformly random permutation of 0..n-1: Durstenfeld's Fisher-Yates shuffle
  * in its forward form (the identity, then for i = 0..n-2 swap positions i and j, j uniform on
  * [i, n-1]), with j drawn by Lemire's multiply-and-reject (unbiased) from a SplitMix64 stream

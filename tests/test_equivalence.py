@@ -207,6 +207,41 @@ def test_decision_kernel_matches_numpy(K, dtype):
         _kernels.decision_dense(X, theta[1:], K, np.empty((n, K), dtype), 1)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("order_kind", ["all rows", "permutation", "subset", "repeats"])
+def test_read_probe_sums_match_numpy(order_kind, dtype):
+    """gd_read_rows_dense (the read floor benchmarks/peers.py times) against numpy's column
+    sums of X[order]: 9001 rows of 37 (three chunks of 4096 positions, the last partial;
+    enough work for threads), within the bound of a sum of m terms, m * eps * sum |x|, and
+    the same bits on 1, 2 and 3 threads."""
+    rng = np.random.default_rng(3)
+    n, d = 9001, 37
+    X = rng.standard_normal((n, d)).astype(dtype)
+    order = {"all rows": np.empty(0, np.int64),
+             "permutation": _kernels.permutation(n, 7),
+             "subset": rng.permutation(n)[:5000].astype(np.int64),
+             "repeats": rng.integers(0, n, 2 * n).astype(np.int64)}[order_kind]
+    rows = X if order_kind == "all rows" else X[order]
+    exact = rows.astype(np.float64).sum(axis=0)
+    bound = len(rows) * np.finfo(dtype).eps * np.abs(rows).astype(np.float64).sum(axis=0)
+    out = {}
+    for n_threads in (1, 2, 3):
+        sums = _kernels.read_rows(X, order, n_threads)
+        assert sums.dtype == dtype and sums.shape == (d,)
+        assert (np.abs(sums - exact) <= bound).all(), n_threads
+        out[n_threads] = sums
+    np.testing.assert_array_equal(out[1], out[2])
+    np.testing.assert_array_equal(out[1], out[3])
+
+
+def test_read_probe_refuses_an_index_outside_x():
+    X = np.ones((10, 3))
+    for bad in (-1, 10):
+        with pytest.raises(IndexError, match=r"outside \[0, 10\)"):
+            _kernels.read_rows(X, np.array([0, bad, 2], np.int64), 2)
+    assert (_kernels.read_rows(X[:0], np.empty(0, np.int64), 2) == 0).all()
+
+
 UPDATE_CASES = [(opt, {}) for opt in OPTIMIZERS] + OPTIONS
 
 

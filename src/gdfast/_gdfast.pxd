@@ -53,6 +53,11 @@ cdef extern from "gdfast.h" nogil:
                               const double *theta, double *z, int n_threads)
     int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K,
                               const float *theta, float *z, int n_threads)
+    int gd_read_rows_dense_f64(const double *X, int64_t n, int64_t d, const int64_t *order,
+                               int64_t m, double *sums, double *work, int n_threads)
+    int gd_read_rows_dense_f32(const float *X, int64_t n, int64_t d, const int64_t *order,
+                               int64_t m, float *sums, float *work, int n_threads)
+    int64_t gd_read_rows_work(int64_t m, int64_t d)
     void gd_math_check(int which, const double *x, double *out, int64_t n)
     void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est,
                         double *cum)

@@ -18,7 +18,8 @@ from gdfast._gdfast cimport (
     gd_config, gd_n_state, gd_step_lr, gd_work_size, gd_openmp_enabled, gd_max_threads,
     gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
     gd_interrupt_clear, gd_all_finite_f64, gd_all_finite_f32,
-    gd_decision_dense_f64, gd_decision_dense_f32, gd_math_check, gd_permutation, gd_mul_check,
+    gd_decision_dense_f64, gd_decision_dense_f32, gd_read_rows_dense_f64, gd_read_rows_dense_f32,
+    gd_read_rows_work, gd_math_check, gd_permutation, gd_mul_check,
     gd_share_learn, gd_share_bounds,
     gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
     gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
@@ -197,6 +198,31 @@ def decision_dense(const floating[:, ::1] X, const floating[::1] theta, int64_t 
             status = gd_decision_dense_f32(&X[0, 0], n, d, K, &theta[0], &z[0, 0], n_threads)
     if status < 0:
         raise ValueError("decision_dense: invalid arguments")
+
+
+def read_rows(const floating[:, ::1] X, const int64_t[::1] order, int n_threads):
+    """The column sums of X's rows at order (empty: all rows, in order), read as the epochs
+    read rows (gd_read_rows_dense): the read floor that benchmarks/peers.py times.  The same
+    bits for any n_threads.  IndexError for an index outside [0, len(X))."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef int64_t m = order.shape[0] if order.shape[0] > 0 else n
+    cdef int status
+    dtype = np.float64 if floating is double else np.float32
+    sums = np.zeros(d, dtype=dtype)
+    if d == 0 or m == 0:
+        return sums
+    work = np.empty(max(gd_read_rows_work(m, d), 1), dtype=dtype)
+    cdef floating[::1] s = sums, w = work
+    with nogil:
+        if floating is double:
+            status = gd_read_rows_dense_f64(&X[0, 0], n, d, _iptr(order), m, &s[0], &w[0],
+                                            n_threads)
+        else:
+            status = gd_read_rows_dense_f32(&X[0, 0], n, d, _iptr(order), m, &s[0], &w[0],
+                                            n_threads)
+    if status < 0:
+        raise IndexError(f"read_rows: order holds an index outside [0, {n})")
+    return sums
 
 
 def math_check(int which, const double[::1] x):
