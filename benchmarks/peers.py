@@ -9,6 +9,10 @@ Dense logistic regression (default n=400_000, d=128, float64, all threads):
 * float32 / float64, 1 -> 2 threads against numpy's own scaling, the extra peak memory of
   a fit (in a fresh subprocess), and the time to reach the optimum's objective within
   1e-3 relative against scikit-learn's L-BFGS.
+* the read floors, which are not targets but say what limits them: gdfast's read probe
+  (_kernels.read_rows) reads X's rows as the epochs read them and computes nothing; along a
+  shuffled order it is the floor of a shuffled epoch, in row order on 1 and 2 threads the
+  bandwidth's own scaling.
 
     python benchmarks/peers.py [--quick] [--n N] [--d D] [--repeats R]
                                [--out benchmarks/peers.png] [--json out.json]
@@ -261,13 +265,15 @@ def epoch_jobs():
                                                                         shuffle)
 
 
-def run_side_by_side(report, X, y, repeats):
-    """The floors (float64 and float32), every gdfast job and the float32 Adam 256 epoch,
-    measured side by side (measure_rounds): the targets' ratios to the floor and float32 /
-    float64 compare figures taken at the same moments.  Returns the floors' Timings."""
+def run_side_by_side(report, X, y, repeats, threads):
+    """The floors (float64 and float32), every gdfast job, the float32 Adam 256 epoch and the
+    read floors (read_floors), measured side by side (measure_rounds): the targets' ratios to
+    the floor and float32 / float64 compare figures taken at the same moments.  Returns the
+    floors' Timings."""
     X32 = X.astype(np.float32)
     runs = {FLOOR64: ("numpy", lambda: wall(np.matmul, X, np.ones(X.shape[1]))),
             FLOOR32: ("numpy", lambda: wall(np.matmul, X32, np.ones(X.shape[1], np.float32)))}
+    runs |= read_floors(X, X32, threads)
     labels = []
     for label, kw in epoch_jobs():
         runs[label] = ("gdfast", lambda kw=kw: gdfast_epoch(gdfast.fit, X, y, kw))
@@ -293,7 +299,30 @@ def run_side_by_side(report, X, y, repeats):
                                   "floor32_s": floor32.seconds,
                                   "floor64_s": timings[FLOOR64].seconds}
     report.measured["f32_over_f64"] = f32.seconds / f64.seconds
+    report.sections["read"] = {name: timings[name].seconds for name in READS}
+    report.sections["read"] |= {"adam256_s": f64.seconds, "adam256_f32_s": f32.seconds}
     return timings[FLOOR64], floor32
+
+
+# The read floors: gdfast's read probe (_kernels.read_rows) reads X's rows along an order as
+# the epochs read them (one contiguous range of positions per thread, the same software
+# prefetch) and computes nothing but column sums.  Shuffled, its time is what reading X in
+# an epoch's random row order costs on this machine, the floor of a shuffled epoch, which
+# numpy's X @ w (rows in order) is not.  Not a target: it says what limits the shuffled ones.
+READ64, READ32 = "read floor float64, shuffled", "read floor float32, shuffled"
+READ64_ORDERED = "read floor float64, in order"
+READS = (READ64, READ32, READ64_ORDERED)
+
+
+def read_floors(X, X32, threads):
+    """measure_rounds runs of the read floors, along one permutation drawn as the epochs draw
+    theirs (not timed)."""
+    from gdfast import _kernels
+    perm = _kernels.permutation(len(X), 0)
+    in_order = np.empty(0, np.int64)
+    return {READ64: ("gdfast", lambda: wall(_kernels.read_rows, X, perm, threads)),
+            READ32: ("gdfast", lambda: wall(_kernels.read_rows, X32, perm, threads)),
+            READ64_ORDERED: ("gdfast", lambda: wall(_kernels.read_rows, X, in_order, threads))}
 
 
 def run_reference_jobs(report, X, y, repeats):
@@ -394,19 +423,26 @@ def run_scaling(report, X, y, repeats, n_threads):
         kw = epoch_kwargs(*JOBS[FULL_BATCH], n_threads=threads)
         return lambda: gdfast_epoch(gdfast.fit, X, y, kw)
 
-    # four kinds: a pause before each call, so that no call follows its own library's call on
-    # another thread count while that one's idle threads still spin
+    # six kinds: a pause before each call, so that no call follows its own library's call on
+    # another thread count while that one's idle threads still spin.  The read probe in row
+    # order (read_floors) gives the scaling of reading X alone, with gdfast's prefetch.
+    from gdfast import _kernels
+    in_order = np.empty(0, np.int64)
     t = measure_rounds({"numpy 1": ("numpy 1", numpy_one_thread),
                         "numpy n": ("numpy n", lambda: wall(np.matmul, X, w)),
                         "gdfast 1": ("gdfast 1", gdfast_on(1)),
-                        "gdfast n": ("gdfast n", gdfast_on(n_threads))}, repeats)
+                        "gdfast n": ("gdfast n", gdfast_on(n_threads)),
+                        "read 1": ("read 1", lambda: wall(_kernels.read_rows, X, in_order, 1)),
+                        "read n": ("read n", lambda: wall(_kernels.read_rows, X, in_order,
+                                                          n_threads))}, repeats)
     np1, npn, g1, gn = t["numpy 1"], t["numpy n"], t["gdfast 1"], t["gdfast n"]
     s_gd, s_np = g1.seconds / gn.seconds, np1.seconds / npn.seconds
     report.sections["scaling"] = {
         "threads": n_threads, "gdfast_1": g1.seconds, "gdfast_n": gn.seconds,
         "gdfast_speedup": s_gd, "numpy_1": np1.seconds, "numpy_n": npn.seconds,
         "numpy_speedup": s_np, "ratio": s_gd / s_np,
-        "others": max_others(g1, gn, np1, npn)}
+        "read_1": t["read 1"].seconds, "read_n": t["read n"].seconds,
+        "others": max_others(g1, gn, np1, npn, t["read 1"], t["read n"])}
     report.measured["scaling_ratio"] = s_gd / s_np
 
 
@@ -631,6 +667,11 @@ def print_report(report):
               f"{c['gdfast_n']:.4g} s (x{c['gdfast_speedup']:.2f}); numpy X @ w "
               f"{c['numpy_1']:.4g} -> {c['numpy_n']:.4g} s (x{c['numpy_speedup']:.2f}); "
               f"ratio of speed-ups {c['ratio']:.2f} (others {busy(c['others'])})")
+        if "read_1" in c:
+            print(f"  the read floor in order alone: {c['read_1']:.4g} -> {c['read_n']:.4g} s "
+                  f"(x{c['read_1'] / c['read_n']:.2f})")
+    if "read" in s:
+        print_reads(s["read"], report.meta["floor_s"])
     if "memory" in s:
         m = s["memory"]
         print(f"\nextra peak memory of one fit (fresh subprocess, X = {m['x_mib']:.0f} MiB, "
@@ -643,6 +684,17 @@ def print_report(report):
     print_targets(report)
     for note in report.notes:
         print(f"note: {note}")
+
+
+def print_reads(r, floor):
+    """What limits the shuffled epochs: the read floors against the floor and the epochs."""
+    print(f"\nread floors (rows read as the epochs read them, nothing computed; side by side with "
+          f"the floor):\n  in order float64 {r[READ64_ORDERED]:.4g} s "
+          f"(x{r[READ64_ORDERED] / floor:.2f} floor); shuffled float64 {r[READ64]:.4g} s "
+          f"(x{r[READ64] / floor:.2f} floor), float32 {r[READ32]:.4g} s "
+          f"(float32 / float64 {r[READ32] / r[READ64]:.2f})\n"
+          f"  {ADAM_256} / shuffled read floor: float64 {r['adam256_s'] / r[READ64]:.2f}, "
+          f"float32 {r['adam256_f32_s'] / r[READ32]:.2f}")
 
 
 def print_optimum(o):
@@ -1093,7 +1145,7 @@ def main(argv=None):
                               x_mib=X.nbytes / 2**20,
                               python=platform.python_version(), numpy=np.__version__,
                               load_before=load_before))
-    floor64, _ = run_side_by_side(report, X, y, repeats)
+    floor64, _ = run_side_by_side(report, X, y, repeats, threads)
     report.meta |= dict(floor_s=floor64.seconds, floor_runs=floor64.runs,
                         floor_others=floor64.others)
     run_reference_jobs(report, X, y, repeats)

@@ -42,3 +42,29 @@ class UpdateKernel(BlasThreads):
 
     def time_update(self, *params):
         self.update()
+
+
+class ReadFloor(BlasThreads):
+    """What reading X costs, n=100_000, d=64: numpy's X @ w (the floor of benchmarks/peers.py,
+    rows in order) and gdfast's read probe (_kernels.read_rows: rows read as the epochs read
+    them, in order or along a shuffled order, nothing computed but column sums).  numpy has
+    no shuffled read without a copy of X, so that case is skipped."""
+
+    params = (["float32", "float64"], ["in order", "shuffled"], [1, 2], ["probe", "numpy"])
+    param_names = ["dtype", "order", "n_threads", "reader"]
+
+    def setup(self, dtype, order, n_threads, reader):
+        if reader == "numpy" and order == "shuffled":
+            raise NotImplementedError("numpy reads a shuffled X only through a copy")
+        self.limit_blas(n_threads)
+        from gdfast import _kernels
+        X, _ = make_data(dtype)
+        perm = (_kernels.permutation(len(X), 0) if order == "shuffled"
+                else np.empty(0, np.int64))
+        w = np.ones(X.shape[1], dtype=dtype)
+        self.read = ((lambda: _kernels.read_rows(X, perm, n_threads)) if reader == "probe"
+                     else (lambda: X @ w))
+        self.read()                                  # warm-up: starts the thread pools
+
+    def time_read(self, *params):
+        self.read()
