@@ -10,9 +10,9 @@ Dense logistic regression (default n=400_000, d=128, float64, all threads):
   a fit (in a fresh subprocess), and the time to reach the optimum's objective within
   1e-3 relative against scikit-learn's L-BFGS.
 * the read floors, which are not targets but say what limits them: gdfast's read probe
-  (_kernels.read_rows) reads X's rows as the epochs read them and computes nothing; along a
-  shuffled order it is the floor of a shuffled epoch, in row order on 1 and 2 threads the
-  bandwidth's own scaling.
+  (_kernels.read_rows) reads X's rows with the epochs' row stream and prefetch and computes
+  nothing; along a shuffled order it is a lower bound for a shuffled epoch, in row order on 1
+  and all threads the bandwidth's own scaling.
 
     python benchmarks/peers.py [--quick] [--n N] [--d D] [--repeats R]
                                [--out benchmarks/peers.png] [--json out.json]
@@ -304,11 +304,12 @@ def run_side_by_side(report, X, y, repeats, threads):
     return timings[FLOOR64], floor32
 
 
-# The read floors: gdfast's read probe (_kernels.read_rows) reads X's rows along an order as
-# the epochs read them (one contiguous range of positions per thread, the same software
-# prefetch) and computes nothing but column sums.  Shuffled, its time is what reading X in
-# an epoch's random row order costs on this machine, the floor of a shuffled epoch, which
-# numpy's X @ w (rows in order) is not.  Not a target: it says what limits the shuffled ones.
+# The read floors: gdfast's read probe (_kernels.read_rows) reads X's rows along an order
+# with the epochs' row stream (one contiguous range of positions per thread, the same software
+# prefetch) and computes nothing but column sums.  Shuffled, its time is what reading X in an
+# epoch's random row order costs on this machine, a lower bound for a shuffled epoch (which
+# also reads y and meets once a batch) that numpy's X @ w (rows in order) is not.  Not a
+# target: it says what limits the shuffled ones.
 READ64, READ32 = "read floor float64, shuffled", "read floor float32, shuffled"
 READ64_ORDERED = "read floor float64, in order"
 READS = (READ64, READ32, READ64_ORDERED)
@@ -688,8 +689,8 @@ def print_report(report):
 
 def print_reads(r, floor):
     """What limits the shuffled epochs: the read floors against the floor and the epochs."""
-    print(f"\nread floors (rows read as the epochs read them, nothing computed; side by side with "
-          f"the floor):\n  in order float64 {r[READ64_ORDERED]:.4g} s "
+    print(f"\nread floors (the rows read with the epochs' prefetch, nothing computed; side by side "
+          f"with the floor):\n  in order float64 {r[READ64_ORDERED]:.4g} s "
           f"(x{r[READ64_ORDERED] / floor:.2f} floor); shuffled float64 {r[READ64]:.4g} s "
           f"(x{r[READ64] / floor:.2f} floor), float32 {r[READ32]:.4g} s "
           f"(float32 / float64 {r[READ32] / r[READ64]:.2f})\n"

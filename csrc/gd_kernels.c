@@ -322,8 +322,12 @@ int gd_permutation(int64_t *order, int64_t n, uint64_t seed) {
     return GD_OK;
 }
 
+/* Values between two chunks' partials in gd_read_rows_dense's work: d rounded up to 16, whole
+ * cache lines for either dtype, so threads summing neighbouring chunks do not share a line. */
+static inline int64_t gd_read_rows_stride(int64_t d) { return (d + 15) / 16 * 16; }
+
 int64_t gd_read_rows_work(int64_t m, int64_t d) {
-    return m > 0 && d > 0 ? (m + GD_READ_ROWS - 1) / GD_READ_ROWS * d : 0;
+    return m > 0 && d > 0 ? (m + GD_READ_ROWS - 1) / GD_READ_ROWS * gd_read_rows_stride(d) : 0;
 }
 
 int gd_openmp_enabled(void) {

@@ -759,11 +759,12 @@ int GD_SFX(gd_decision_dense)(const GD_T *X, int64_t n, int64_t d, int64_t K,
 }
 
 /* Column sums of the rows at positions q0..q1 of order (NULL: rows in order) into the chunk
- * partials part[(q / GD_READ_ROWS) d ..] (zeroed here), prefetching pf_ahead positions ahead
+ * partials part[(q / GD_READ_ROWS) * stride ..] (zeroed here), prefetching pf_ahead positions ahead
  * up to position q1, the end of the thread's range, as block_grad's row stream does.  An
  * index outside [0, n) is skipped and reported (returns 1). */
 GD_HOT static int GD_SFX(read_range)(const GD_T *X, int64_t n, int64_t d, const int64_t *order,
-                                     int64_t q0, int64_t q1, int64_t pf_ahead, GD_T *part) {
+                                     int64_t q0, int64_t q1, int64_t pf_ahead, int64_t stride,
+                                     GD_T *part) {
     int bad = 0;
     for (int64_t q = q0; q < q0 + pf_ahead && q < q1; q++) {
         const int64_t i = order ? order[q] : q;
@@ -772,7 +773,7 @@ GD_HOT static int GD_SFX(read_range)(const GD_T *X, int64_t n, int64_t d, const 
     for (int64_t c0 = q0; c0 < q1; c0 = (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS) {
         const int64_t c1 = (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS < q1
                                ? (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS : q1;
-        GD_T *acc = part + (c0 / GD_READ_ROWS) * d;
+        GD_T *acc = part + (c0 / GD_READ_ROWS) * stride;
         for (int64_t j = 0; j < d; j++) acc[j] = 0;
         for (int64_t q = c0; q < c1; q++) {
             if (q + pf_ahead < q1) {
@@ -798,6 +799,7 @@ int GD_SFX(gd_read_rows_dense)(const GD_T *X, int64_t n, int64_t d, const int64_
         !sums || (!order && m > n))
         return GD_ERR_ARGUMENT;
     const int64_t nch = (m + GD_READ_ROWS - 1) / GD_READ_ROWS;
+    const int64_t stride = gd_read_rows_stride(d);
     const int64_t pf_ahead = gd_pf_ahead(d * (int64_t)sizeof(GD_T));
     int bad = 0;
     if (nch > 1 && threads_pay(n_threads, m * d, GD_AUX_MIN_WORK)) {
@@ -810,14 +812,15 @@ int GD_SFX(gd_read_rows_dense)(const GD_T *X, int64_t n, int64_t d, const int64_
             const int64_t q0 = nch * t / T * GD_READ_ROWS;
             const int64_t q1 = nch * (t + 1) / T * GD_READ_ROWS < m
                                    ? nch * (t + 1) / T * GD_READ_ROWS : m;
-            if (q0 < q1) bad |= GD_SFX(read_range)(X, n, d, order, q0, q1, pf_ahead, work);
+            if (q0 < q1)
+                bad |= GD_SFX(read_range)(X, n, d, order, q0, q1, pf_ahead, stride, work);
         }
     } else if (m > 0) {
-        bad = GD_SFX(read_range)(X, n, d, order, 0, m, pf_ahead, work);
+        bad = GD_SFX(read_range)(X, n, d, order, 0, m, pf_ahead, stride, work);
     }
     for (int64_t j = 0; j < d; j++) sums[j] = 0;
     for (int64_t c = 0; c < nch; c++)                   /* the chunks in order */
-        for (int64_t j = 0; j < d; j++) sums[j] += work[c * d + j];
+        for (int64_t j = 0; j < d; j++) sums[j] += work[c * stride + j];
     return bad ? GD_ERR_ARGUMENT : GD_OK;
 }
 

@@ -165,13 +165,14 @@ int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const
                           float *z, int n_threads);
 
 /* sums[j] = the sum over positions q < m of X[order[q]][j] (order NULL: rows 0..m-1), m <= n
- * without an order.  The rows are read as the epochs read them: each thread takes a contiguous
- * range of the positions and prefetches along it as block_grad does (gd_pf_ahead), and
- * nothing is computed but the sums, so its time is what reading X along that order costs on
- * this machine (benchmarks/peers.py times it as the read floor of a shuffled epoch).  The
- * positions are summed in chunks of GD_READ_ROWS into work[ceil(m / GD_READ_ROWS) * d], then
- * the chunks in order: the sums do not depend on n_threads.  GD_ERR_ARGUMENT for bad
- * arguments, or for an index outside [0, n) (skipped; the sums then omit it). */
+ * without an order.  A read probe: each thread takes one contiguous range of the positions and
+ * prefetches its rows along it as block_grad does (gd_pf_ahead), and nothing is computed but
+ * the sums, so its time is what reading X's rows along that order costs on this machine, a
+ * lower bound for an epoch over that order (which also reads y, and meets once a batch).
+ * benchmarks/peers.py times it as the read floor of a shuffled epoch.  The positions are
+ * summed in chunks of GD_READ_ROWS into work[gd_read_rows_work(m, d)], then the chunks in
+ * order: the sums do not depend on n_threads.  GD_ERR_ARGUMENT for bad arguments, or for an
+ * index outside [0, n) (skipped; the sums then omit it). */
 int gd_read_rows_dense_f64(const double *X, int64_t n, int64_t d, const int64_t *order,
                            int64_t m, double *sums, double *work, int n_threads);
 int gd_read_rows_dense_f32(const float *X, int64_t n, int64_t d, const int64_t *order,

@@ -234,12 +234,21 @@ def test_read_probe_sums_match_numpy(order_kind, dtype):
     np.testing.assert_array_equal(out[1], out[3])
 
 
-def test_read_probe_refuses_an_index_outside_x():
-    X = np.ones((10, 3))
-    for bad in (-1, 10):
-        with pytest.raises(IndexError, match=r"outside \[0, 10\)"):
-            _kernels.read_rows(X, np.array([0, bad, 2], np.int64), 2)
-    assert (_kernels.read_rows(X[:0], np.empty(0, np.int64), 2) == 0).all()
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_read_probe_refuses_an_index_outside_x(n_threads):
+    """An index outside X, in the serial path (10 rows) and in the last thread's chunk of the
+    threaded one (9001 rows), and in X without columns, is an IndexError; n_threads < 1 a
+    ValueError."""
+    for n, d in ((10, 3), (9001, 37), (10, 0)):
+        X = np.ones((n, d))
+        for bad in (-1, n):
+            order = np.arange(n, dtype=np.int64)
+            order[-2] = bad
+            with pytest.raises(IndexError, match=rf"outside \[0, {n}\)"):
+                _kernels.read_rows(X, order, n_threads)
+    assert (_kernels.read_rows(np.ones((0, 3)), np.empty(0, np.int64), n_threads) == 0).all()
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        _kernels.read_rows(np.ones((10, 3)), np.empty(0, np.int64), 0)
 
 
 UPDATE_CASES = [(opt, {}) for opt in OPTIMIZERS] + OPTIONS

@@ -201,15 +201,20 @@ def decision_dense(const floating[:, ::1] X, const floating[::1] theta, int64_t 
 
 
 def read_rows(const floating[:, ::1] X, const int64_t[::1] order, int n_threads):
-    """The column sums of X's rows at order (empty: all rows, in order), read as the epochs
-    read rows (gd_read_rows_dense): the read floor that benchmarks/peers.py times.  The same
-    bits for any n_threads.  IndexError for an index outside [0, len(X))."""
+    """The column sums of X's rows at order (empty: all rows, in order), read with the
+    epochs' row stream and prefetch and nothing else computed (gd_read_rows_dense): the read
+    floor that benchmarks/peers.py times.  The same bits for any n_threads.  IndexError for
+    an index outside [0, len(X)), ValueError for n_threads < 1."""
     cdef int64_t n = X.shape[0], d = X.shape[1]
     cdef int64_t m = order.shape[0] if order.shape[0] > 0 else n
     cdef int status
+    if n_threads < 1:
+        raise ValueError(f"read_rows: n_threads must be >= 1, got {n_threads}")
     dtype = np.float64 if floating is double else np.float32
     sums = np.zeros(d, dtype=dtype)
     if d == 0 or m == 0:
+        if order.shape[0] > 0 and (np.min(order) < 0 or np.max(order) >= n):
+            raise IndexError(f"read_rows: order holds an index outside [0, {n})")
         return sums
     work = np.empty(max(gd_read_rows_work(m, d), 1), dtype=dtype)
     cdef floating[::1] s = sums, w = work
