@@ -55,6 +55,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import gdfast  # noqa: E402
+from gdfast import _kernels  # noqa: E402
 from benchmarks.common import (ALPHA, SPARSE_NNZ_PER_ROW, fit_kwargs,  # noqa: E402
                                fit_sklearn_quietly, heldout_scores, logistic_objective,
                                make_data, make_sparse_data, resolve, sklearn_sgd_sparse,
@@ -318,7 +319,6 @@ READS = (READ64, READ32, READ64_ORDERED)
 def read_floors(X, X32, threads):
     """measure_rounds runs of the read floors, along one permutation drawn as the epochs draw
     theirs (not timed)."""
-    from gdfast import _kernels
     perm = _kernels.permutation(len(X), 0)
     in_order = np.empty(0, np.int64)
     return {READ64: ("gdfast", lambda: wall(_kernels.read_rows, X, perm, threads)),
@@ -427,7 +427,6 @@ def run_scaling(report, X, y, repeats, n_threads):
     # six kinds: a pause before each call, so that no call follows its own library's call on
     # another thread count while that one's idle threads still spin.  The read probe in row
     # order (read_floors) gives the scaling of reading X alone, with gdfast's prefetch.
-    from gdfast import _kernels
     in_order = np.empty(0, np.int64)
     t = measure_rounds({"numpy 1": ("numpy 1", numpy_one_thread),
                         "numpy n": ("numpy n", lambda: wall(np.matmul, X, w)),
@@ -812,7 +811,6 @@ def sparse_state_bytes(X, y, kwargs):
     by the block path only: the sparse path never touches its pages, so they take no RSS; if
     it did, the measured peak would show it), and the O(n) buffers (the shuffled row order,
     n int64, and y encoded in X's dtype), which have to fit in the 20 MiB."""
-    from gdfast import _kernels
     from gdfast._core import N_STATE
 
     problem, spec, _ = resolve(X, y, **kwargs)

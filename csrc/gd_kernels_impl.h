@@ -758,9 +758,10 @@ int GD_SFX(gd_decision_dense)(const GD_T *X, int64_t n, int64_t d, int64_t K,
     return GD_OK;
 }
 
-/* Column sums of the rows at positions q0..q1 of order (NULL: rows in order) into the chunk
- * partials part[(q / GD_READ_ROWS) * stride ..] (zeroed here), prefetching pf_ahead positions ahead
- * up to position q1, the end of the thread's range, as block_grad's row stream does.  An
+/* Column sums of the rows at positions q0..q1 of order (NULL: rows in order; q0 a multiple of
+ * GD_READ_ROWS) into the chunk partials part[(q / GD_READ_ROWS) * stride ..] (zeroed here),
+ * prefetching pf_ahead positions ahead up to position q1, the end of the thread's range, as
+ * block_grad's row stream does.  An
  * index outside [0, n) is skipped and reported (returns 1). */
 GD_HOT static int GD_SFX(read_range)(const GD_T *X, int64_t n, int64_t d, const int64_t *order,
                                      int64_t q0, int64_t q1, int64_t pf_ahead, int64_t stride,
@@ -770,10 +771,10 @@ GD_HOT static int GD_SFX(read_range)(const GD_T *X, int64_t n, int64_t d, const 
         const int64_t i = order ? order[q] : q;
         if ((uint64_t)i < (uint64_t)n) GD_SFX(prefetch_row)(X + i * d, d);
     }
-    for (int64_t c0 = q0; c0 < q1; c0 = (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS) {
-        const int64_t c1 = (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS < q1
-                               ? (c0 / GD_READ_ROWS + 1) * GD_READ_ROWS : q1;
-        GD_T *acc = part + (c0 / GD_READ_ROWS) * stride;
+    for (int64_t c = q0 / GD_READ_ROWS; c * GD_READ_ROWS < q1; c++) {   /* q0: a chunk's start */
+        const int64_t c0 = c * GD_READ_ROWS;
+        const int64_t c1 = c0 + GD_READ_ROWS < q1 ? c0 + GD_READ_ROWS : q1;
+        GD_T *acc = part + c * stride;
         for (int64_t j = 0; j < d; j++) acc[j] = 0;
         for (int64_t q = c0; q < c1; q++) {
             if (q + pf_ahead < q1) {
