@@ -62,12 +62,20 @@ GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
 }
 
 /* loss_dz of four rows: l[q] and dz[q] for decision values p[q], targets y[q].  The logistic
- * case in one loop that vectorizes (gd_logistic is branch-free). */
+ * case is logistic_dz's operations, with gd_logistic in one loop over four doubles that
+ * vectorizes (it is branch-free): inside logistic_dz's loop, the float32 kernel's four lanes
+ * were compiled as two 2-double halves. */
 GD_INLINE void GD_SFX(loss_dz4)(int loss, const GD_T *p, const GD_T *y, GD_T eps, GD_T *l,
                                 GD_T *dz) {
     if (loss == GD_LOSS_LOGISTIC) {
+        double m[4], lo[4], ns[4];
+        for (int q = 0; q < 4; q++) m[q] = (double)(y[q] * p[q]);
 #pragma omp simd
-        for (int q = 0; q < 4; q++) l[q] = GD_SFX(logistic_dz)(p[q], y[q], &dz[q]);
+        for (int q = 0; q < 4; q++) lo[q] = gd_logistic(m[q], &ns[q]);
+        for (int q = 0; q < 4; q++) {
+            l[q] = (GD_T)lo[q];
+            dz[q] = y[q] * (GD_T)ns[q];
+        }
     } else {
         for (int q = 0; q < 4; q++) l[q] = GD_SFX(loss_dz)(loss, p[q], y[q], eps, &dz[q]);
     }
