@@ -5,12 +5,20 @@
  * evaluated per row in double (gd_logistic) and rounded; losses are summed in double. */
 
 /* The logistic loss of decision value p for target y = +-1, and its derivative -y sigmoid(-y p):
- * evaluated in double (gd_logistic, branch-free) and rounded. */
+ * evaluated in double (gd_logistic, branch-free) and rounded, in three steps that loss_dz4 also
+ * takes four rows at a time.  The margin y p, in GD_T, then widened: */
+GD_INLINE double GD_SFX(logistic_margin)(GD_T p, GD_T y) { return (double)(y * p); }
+
+/* gd_logistic's loss li and -sigmoid neg_sig rounded to GD_T: the loss, and dz. */
+GD_INLINE GD_T GD_SFX(logistic_round)(GD_T y, double li, double neg_sig, GD_T *dz) {
+    *dz = y * (GD_T)neg_sig;
+    return (GD_T)li;
+}
+
 GD_INLINE GD_T GD_SFX(logistic_dz)(GD_T p, GD_T y, GD_T *dz) {
     double neg_sig;
-    const GD_T li = (GD_T)gd_logistic((double)(y * p), &neg_sig);
-    *dz = y * (GD_T)neg_sig;
-    return li;
+    const double li = gd_logistic(GD_SFX(logistic_margin)(p, y), &neg_sig);
+    return GD_SFX(logistic_round)(y, li, neg_sig, dz);
 }
 
 /* Loss of one row with a single output and its derivative with respect to p. */
@@ -62,20 +70,17 @@ GD_INLINE GD_T GD_SFX(loss_dz)(int loss, GD_T p, GD_T y, GD_T eps, GD_T *dz) {
 }
 
 /* loss_dz of four rows: l[q] and dz[q] for decision values p[q], targets y[q].  The logistic
- * case is logistic_dz's operations, with gd_logistic in one loop over four doubles that
+ * case is logistic_dz's three steps, with gd_logistic in one loop over four doubles that
  * vectorizes (it is branch-free): inside logistic_dz's loop, the float32 kernel's four lanes
  * were compiled as two 2-double halves. */
 GD_INLINE void GD_SFX(loss_dz4)(int loss, const GD_T *p, const GD_T *y, GD_T eps, GD_T *l,
                                 GD_T *dz) {
     if (loss == GD_LOSS_LOGISTIC) {
         double m[4], lo[4], ns[4];
-        for (int q = 0; q < 4; q++) m[q] = (double)(y[q] * p[q]);
+        for (int q = 0; q < 4; q++) m[q] = GD_SFX(logistic_margin)(p[q], y[q]);
 #pragma omp simd
         for (int q = 0; q < 4; q++) lo[q] = gd_logistic(m[q], &ns[q]);
-        for (int q = 0; q < 4; q++) {
-            l[q] = (GD_T)lo[q];
-            dz[q] = y[q] * (GD_T)ns[q];
-        }
+        for (int q = 0; q < 4; q++) l[q] = GD_SFX(logistic_round)(y[q], lo[q], ns[q], &dz[q]);
     } else {
         for (int q = 0; q < 4; q++) l[q] = GD_SFX(loss_dz)(loss, p[q], y[q], eps, &dz[q]);
     }
@@ -769,8 +774,7 @@ int GD_SFX(gd_decision_dense)(const GD_T *X, int64_t n, int64_t d, int64_t K,
 /* Column sums of the rows at positions q0..q1 of order (NULL: rows in order; q0 a multiple of
  * GD_READ_ROWS) into the chunk partials part[(q / GD_READ_ROWS) * stride ..] (zeroed here),
  * prefetching pf_ahead positions ahead up to position q1, the end of the thread's range, as
- * block_grad's row stream does.  An
- * index outside [0, n) is skipped and reported (returns 1). */
+ * block_grad's row stream does.  An index outside [0, n) is skipped and reported (returns 1). */
 GD_HOT static int GD_SFX(read_range)(const GD_T *X, int64_t n, int64_t d, const int64_t *order,
                                      int64_t q0, int64_t q1, int64_t pf_ahead, int64_t stride,
                                      GD_T *part) {
