@@ -1,0 +1,74 @@
+"""A child process for the Ctrl-C test and benchmark: a long fit that the parent interrupts.
+
+    python tests/interrupt_child.py BATCH_SIZE [N_ROWS N_FEATURES N_CLASSES]
+
+It prints ``kernel running`` once a native epoch kernel is running, then waits for the
+parent's SIGINT.  On KeyboardInterrupt it prints when it caught it (time.perf_counter, the
+monotonic clock the parent shares on Linux), how each epoch kernel call ended, the number of
+completed epochs and of live threads, and whether a new fit works.
+
+Why ``kernel running`` proves what it says: the switch interval is set far beyond the test's
+length, so the main thread gives the GIL up only where it blocks or releases it, and nothing
+between the gate below and the kernel's ``nogil`` loop does either.  The announcing thread
+needs the GIL to print, so it prints only once the main thread is inside the kernel.
+"""
+import sys
+import threading
+import time
+
+import numpy as np
+
+import gdfast
+from gdfast import _kernels
+
+sys.setswitchinterval(100.0)
+in_kernel = threading.Event()
+calls = []                     # how each epoch kernel call ended
+
+
+def gate(real):
+    def call(*args):
+        in_kernel.set()
+        try:
+            out = real(*args)
+        except KeyboardInterrupt:
+            calls.append("interrupted")
+            raise
+        calls.append("returned")
+        return out
+    return call
+
+
+def announce():
+    in_kernel.wait()
+    print(f"kernel running {time.perf_counter():.6f}", flush=True)
+
+
+def main(argv):
+    batch_size = None if argv[0] == "None" else int(argv[0])
+    n, d, k = (int(a) for a in argv[1:4]) if len(argv) >= 4 else (60_000, 200, 100)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d))
+    y = rng.integers(0, k, n)
+    for name in ("epoch_dense", "epoch_dense_shuffled"):
+        setattr(_kernels, name, gate(getattr(_kernels, name)))
+    announcer = threading.Thread(target=announce, daemon=True)   # no hang if no kernel runs
+    announcer.start()
+    epochs = []
+    try:
+        gdfast.fit(X, y, loss="multinomial", batch_size=batch_size, max_epochs=10_000,
+                   tol=None, n_threads=1, callback=lambda rec: epochs.append(rec["epoch"]))
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        caught = time.perf_counter()
+        announcer.join()
+        print(f"interrupted {caught:.6f}", flush=True)
+        print(f"calls {' '.join(calls)}", flush=True)
+        print(f"epochs {len(epochs)}", flush=True)
+        print(f"threads {threading.active_count()}", flush=True)
+        gdfast.fit(X[:200], y[:200] % 2, loss="logistic", max_epochs=2)
+        print("fit after interrupt ok", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
