@@ -27,7 +27,8 @@ def test_every_python_block_is_a_doctest(page):
     # expected output would be read as part of it
     for block in PYTHON_BLOCK.findall(page.read_text(encoding="utf-8")):
         assert block.lstrip().startswith(">>>"), f"{_id(page)}: a python block without >>>"
-        assert block.endswith("\n\n"), f"{_id(page)}: no blank line before a closing fence:\n{block}"
+        assert block.endswith("\n\n"), \
+            f"{_id(page)}: no blank line before a closing fence:\n{block}"
 
 
 @pytest.mark.skipif(not PAGES, reason="run from a source checkout (README.md and docs/)")
