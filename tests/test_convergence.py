@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast._datasets import make_classification
+from gdfast.datasets import make_classification
 
 
 def newton_logistic(X, y_pm, alpha, iters=50):

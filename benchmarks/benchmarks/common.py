@@ -15,7 +15,7 @@ LEARNING_RATES = {"sgd": 0.05, "adam": 1e-3}
 
 
 def make_data(dtype, n=N_SAMPLES, d=N_FEATURES, random_state=0, chunk_rows=4096):
-    """A planted logistic problem like gdfast._datasets.make_classification's (X ~ N(0, 1),
+    """A planted logistic problem like gdfast.datasets.make_classification's (X ~ N(0, 1),
     the first d/10 columns scaled by 3, y ~ Bernoulli(sigmoid(X @ w + b)) in {0, 1}), but
     written into X of the requested dtype a chunk of rows at a time: building it takes
     little more memory than X itself, so peak-memory figures show the fit's own extra."""

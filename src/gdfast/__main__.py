@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 import gdfast
-from gdfast._datasets import make_classification
+from gdfast.datasets import make_classification
 
 DEMO_LEARNING_RATES = {"sgd": 0.05, "momentum": 0.005, "nesterov": 0.005, "adagrad": 0.05,
                        "rmsprop": 0.001, "adam": 0.002, "adamw": 0.002}
