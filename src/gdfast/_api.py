@@ -19,6 +19,9 @@ from gdfast._problem import prepare
 from gdfast._result import FitResult, TrainingState
 from gdfast._validation import MatrixLike
 
+# what fit calls after each epoch: it gets the epoch's record, and True stops the fit
+EpochCallback = Callable[[dict[str, Any]], bool | None]
+
 
 def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = "sgd",
         learning_rate: float = 0.01, schedule: str = "constant", batch_size: int | None = 32,
@@ -33,7 +36,7 @@ def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = 
         power_t: float = 0.5, gamma: float | None = None, step_size: int = 10,
         clip_norm: float | None = None, n_threads: int | None = None,
         parallel: str = "deterministic", sparse_updates: str = "dense", verbose: int = 0,
-        callback: Callable[[dict[str, Any]], bool | None] | None = None) -> FitResult:
+        callback: EpochCallback | None = None) -> FitResult:
     """Fit a linear model by gradient descent.
 
     The native kernels run each epoch in C, on ``n_threads`` OpenMP threads, with results
@@ -43,12 +46,12 @@ def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = 
     Parameters
     ----------
     X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
-        float32 data is fitted in float32 (coefficients too), float64 in float64; any other
-        numeric dtype is converted to float64 once.  A C-contiguous array of the right
-        dtype is never copied.  Sparse input is used as CSR: a CSR matrix or array with
-        float32/float64 values and int32/int64 indices is used in place (unsorted and
-        repeated column indices are fine); CSC, COO and the other formats are converted
-        with ``.tocsr()`` once.
+        The training data.  float32 data is fitted in float32 (coefficients too), float64
+        in float64; any other numeric dtype is converted to float64 once.  A C-contiguous
+        array of the right dtype is never copied.  Sparse input is used as CSR: a CSR
+        matrix or array with float32/float64 values and int32/int64 indices is used in
+        place (unsorted and repeated column indices are fine); CSC, COO and the other
+        formats are converted with ``.tocsr()`` once.
     y : array-like of shape (n_samples,)
         Targets; any two labels for a binary loss (the larger, in sorted order, is the
         positive class), K >= 2 labels for ``"multinomial"``.
@@ -109,7 +112,7 @@ default="sgd"
         None: 0.9 for ``"momentum"`` and ``"nesterov"``, 0 for ``"rmsprop"`` (torch's
         default).
     dampening : float in [0, 1], default=0.0
-        torch.optim.SGD's dampening (``"momentum"``; ``"nesterov"`` needs 0).
+        The dampening of torch.optim.SGD (``"momentum"``; ``"nesterov"`` needs 0).
     betas : tuple of two floats in [0, 1), default=(0.9, 0.999)
         Adam's and AdamW's coefficients of the running averages.
     eps : float > 0 or None, default=None
@@ -130,7 +133,7 @@ default="sgd"
         Epochs per decay for ``"step"``.
     clip_norm : float > 0 or None, default=None
         Scale each batch gradient g (the data term, before the penalty) by
-        min(1, clip_norm / (||g|| + 1e-6)), as torch.nn.utils.clip_grad_norm_.
+        min(1, clip_norm / (||g|| + 1e-6)), as ``torch.nn.utils.clip_grad_norm_``.
     n_threads : int or None, default=None
         None: all the threads OpenMP would use (honours OMP_NUM_THREADS and threadpoolctl);
         negative: counted from the end (-1 = all).  Results do not depend on it, except

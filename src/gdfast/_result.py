@@ -29,8 +29,9 @@ class TrainingState:
 
 
 class FitResult:
-    """The outcome of :func:`gdfast.fit`: the fitted parameters, the loss per epoch, and the
-    model's predictions.
+    """The outcome of :func:`gdfast.fit`: the parameters, the losses and the predictions.
+
+    Built by the fit (not meant to be constructed directly).
 
     Attributes
     ----------
@@ -115,6 +116,7 @@ class FitResult:
         Parameters
         ----------
         X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------
@@ -136,6 +138,7 @@ class FitResult:
         Parameters
         ----------
         X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------
@@ -164,6 +167,7 @@ class FitResult:
         Parameters
         ----------
         X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------

@@ -55,7 +55,7 @@ def batch_gradient(loss, n_outputs, epsilon, X, y, sw, rows, theta):
 
 
 def clip_gradient(grad, max_norm):
-    """torch.nn.utils.clip_grad_norm_: scale grad in place by max_norm / (||grad|| + 1e-6)
+    """``torch.nn.utils.clip_grad_norm_``: scale grad in place by max_norm / (||grad|| + 1e-6)
     when that is below 1."""
     coef = max_norm / (math.sqrt(float(np.sum(grad * grad))) + 1e-6)
     if coef < 1:
@@ -75,7 +75,7 @@ def step_lr(spec, lr_epoch, t):
 def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
     """One optimizer step t (1-based) in place, as torch.optim documents it, with
     weight_decay = alpha (1 - l1_ratio) on the first n_coef entries (adamw: the decoupled
-    decay theta *= 1 - lr * weight_decay first), then the L1 soft-threshold.
+    decay ``theta *= 1 - lr * weight_decay`` first), then the L1 soft-threshold.
 
     state has shape (n_state, P): the momentum buffer / sum of squares / exp_avg first, then
     square_avg or exp_avg_sq's companions, as in csrc/gd_kernels_impl.h."""
@@ -197,10 +197,11 @@ def fit(X: MatrixLike, y: ArrayLike, **options: Any) -> FitResult:
 
 
 fit.__module__ = __name__
-fit.__doc__ = """Fit a linear model by gradient descent, every step in plain numpy.
+if fit.__doc__ is not None:                     # None under python -OO
+    fit.__doc__ = """Fit a linear model by gradient descent, every step in plain numpy.
 
     The numpy reference implementation of :func:`gdfast.fit`: the same signature and
     semantics, the same results up to rounding (``parallel="hogwild"`` is validated, then run
     serially).
 
-    """ + _api.fit.__doc__[_api.fit.__doc__.index("Parameters\n"):]
+    """ + fit.__doc__[fit.__doc__.index("Parameters\n"):]

@@ -16,12 +16,38 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from gdfast._api import FIT_SIGNATURE
+from gdfast._api import FIT_SIGNATURE, fit
 from gdfast._sklearn._compat import CALLBACK_BASES, validate_data
 from gdfast._sklearn._runner import Plan
 from gdfast._validation import check_bool, check_int, check_real
 
 FLOATS = [np.float64, np.float32]      # the dtypes the estimators fit in (X is converted)
+# what random_state may be: the seeds of the models are drawn from a RandomState or Generator
+RandomState = int | np.random.RandomState | np.random.Generator | None
+
+# the arguments of gdfast.fit that are not estimator parameters (loss is, with its own doc)
+_DATA_ARGS = ("X", "y", "coef_init", "intercept_init", "sample_weight")
+_FIT_OPTIONS_MARK = "    {fit options}\n"
+
+
+def with_fit_options(cls):
+    """Class decorator: the line "{fit options}" of cls's docstring becomes the Parameters
+    entries of gdfast.fit's options (all but loss and the data arguments), so that the
+    estimators document them without writing them out again."""
+    doc = fit.__doc__
+    if cls.__doc__ is None or doc is None:        # python -OO
+        return cls
+    section = doc[doc.index("    Parameters\n"):doc.index("    Returns\n")]
+    entries, name = {}, None
+    for line in section.splitlines(keepends=True):
+        if line.startswith("    ") and not line.startswith("     ") and " : " in line:
+            name = line.split(" : ")[0].strip()
+            entries[name] = ""
+        if name is not None:
+            entries[name] += line
+    shared = [n for n in FIT_SIGNATURE.parameters if n not in _DATA_ARGS + ("loss",)]
+    cls.__doc__ = cls.__doc__.replace(_FIT_OPTIONS_MARK, "".join(entries[n] for n in shared))
+    return cls
 
 
 def _seeds(random_state, k):
@@ -78,8 +104,7 @@ class GDBase(BaseEstimator):
 
     def _core_kwargs(self):
         """The gdfast.fit options of this estimator, as given (the core validates them)."""
-        names = [n for n in FIT_SIGNATURE.parameters
-                 if n not in ("X", "y", "coef_init", "intercept_init", "sample_weight")]
+        names = [n for n in FIT_SIGNATURE.parameters if n not in _DATA_ARGS]
         return {n: getattr(self, n) for n in names}
 
     def _check_own_params(self):

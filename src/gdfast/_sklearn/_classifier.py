@@ -4,16 +4,24 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
+from gdfast._api import EpochCallback
 from gdfast._options import CLASSIFICATION_LOSSES
-from gdfast._sklearn._base import FLOATS, GDBase, check_sample_weight
+from gdfast._sklearn._base import (
+    FLOATS,
+    GDBase,
+    RandomState,
+    check_sample_weight,
+    with_fit_options,
+)
 from gdfast._sklearn._compat import CALLBACK_BASES, validate_data, with_callbacks
 from gdfast._sklearn._runner import Task, run_tasks
-from gdfast._validation import check_choice
+from gdfast._validation import MatrixLike, check_choice
 
 
 def _has_proba(estimator):
@@ -24,17 +32,24 @@ def _has_proba(estimator):
     return True
 
 
+@with_fit_options
 class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
     """Linear classifier trained by gradient descent with gdfast's OpenMP kernels.
 
-    Every option of :func:`gdfast.fit` is a parameter with the same name and default,
-    except ``loss`` (default ``"logistic"``); see gdfast.fit for their meaning.  The data
-    arguments of gdfast.fit (``coef_init``, ``intercept_init``, ``sample_weight``) are
-    arguments of :meth:`fit`.
+    Every option of :func:`gdfast.fit` is a parameter with the same name, default and
+    meaning, except ``loss`` (default ``"logistic"``); the data arguments of gdfast.fit
+    (``coef_init``, ``intercept_init``, ``sample_weight``) are arguments of :meth:`fit`.
+    A binary model fitted here is bitwise the model gdfast.fit returns for the same
+    settings and the sample weights rescaled to mean 1.  ``random_state`` may also be a
+    numpy RandomState, and the dict passed to ``callback`` also holds ``model``, the index
+    of the model it reports on (one-vs-rest).
 
     Parameters
     ----------
     loss : {"logistic", "hinge", "squared_hinge", "modified_huber"}, default="logistic"
+        The binary loss; ``"logistic"`` also gives the softmax model for more than two
+        classes (see multi_class).
+    {fit options}
     multi_class : {"auto", "multinomial", "ovr"}, default="auto"
         For more than two classes: "multinomial" fits one softmax model (loss="logistic"
         only); "ovr" fits one binary model per class, the classes trained in parallel
@@ -48,34 +63,60 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
         parameters of the epoch with the lowest validation loss.
     validation_fraction : float in (0, 1), default=0.1
+        The share of the rows held out for early stopping.
     warm_start : bool, default=False
-        fit continues from the previous fit's training state (parameters, optimizer state,
-        step count, schedule position, random generator).
+        When True, fit continues from the previous fit's training state (parameters,
+        optimizer state, step count, schedule position, random generator).
 
     Attributes
     ----------
-    classes_ : ndarray (n_classes,)
-    coef_ : ndarray (1, n_features) for two classes, else (n_classes, n_features)
-    intercept_ : ndarray (1,) or (n_classes,)
-    loss_curve_ : ndarray (epochs,), or a list of them (one per class) for one-vs-rest:
-        the training objective per epoch since the last fit that did not continue.
-    validation_loss_curve_ : like loss_curve_, for the epochs of the last fit with
-        early_stopping; None without early stopping.
-    n_iter_ : int, epochs since the last fit that did not continue (the most over models).
-    t_ : int, optimizer steps since then (the most over models).
-    n_features_in_, feature_names_in_ : as in scikit-learn.
+    classes_ : numpy.ndarray of shape (n_classes,)
+        The sorted class labels.
+    coef_ : numpy.ndarray
+        Shape (1, n_features) for two classes, else (n_classes, n_features).
+    intercept_ : numpy.ndarray
+        Shape (1,) or (n_classes,).
+    loss_curve_ : numpy.ndarray or list of numpy.ndarray
+        The training objective per epoch since the last fit that did not continue; one
+        curve per class for one-vs-rest.
+    validation_loss_curve_ : numpy.ndarray, list of numpy.ndarray, or None
+        Like ``loss_curve_``, for the epochs of the last fit with early_stopping; None without
+        early stopping.
+    n_iter_ : int
+        Epochs since the last fit that did not continue (the most over models).
+    t_ : int
+        Optimizer steps since then (the most over models).
+    n_features_in_ : int
+        The number of features seen by fit.
+    feature_names_in_ : numpy.ndarray of shape (n_features,)
+        The feature names seen by fit, when X had string column names.
+
+    Examples
+    --------
+    >>> from gdfast import GDClassifier
+    >>> from gdfast._datasets import make_classification
+    >>> X, y = make_classification(n_samples=500, n_features=4, n_classes=3)
+    >>> clf = GDClassifier(optimizer="adam", learning_rate=0.01, random_state=0).fit(X, y)
+    >>> clf.coef_.shape, clf.predict(X[:2]).shape, clf.predict_proba(X[:2]).shape
+    ((3, 4), (2,), (2, 3))
     """
 
-    def __init__(self, loss="logistic", *, optimizer="sgd", learning_rate=0.01,
-                 schedule="constant", batch_size=32, max_epochs=1000, tol=1e-3,
-                 n_iter_no_change=5, alpha=1e-4, l1_ratio=0.0, fit_intercept=True,
-                 shuffle=True, random_state=None, epsilon=0.1, momentum=None,
-                 dampening=0.0, betas=(0.9, 0.999), eps=None, rho=0.99, centered=False,
-                 amsgrad=False, power_t=0.5, gamma=None, step_size=10, clip_norm=None,
-                 n_threads=None, parallel="deterministic", sparse_updates="dense",
-                 verbose=0, callback=None, multi_class="auto",
-                 class_weight=None, early_stopping=False, validation_fraction=0.1,
-                 warm_start=False):
+    def __init__(self, loss: str = "logistic", *, optimizer: str = "sgd",
+                 learning_rate: float = 0.01, schedule: str = "constant",
+                 batch_size: int | None = 32, max_epochs: int = 1000,
+                 tol: float | None = 1e-3, n_iter_no_change: int = 5, alpha: float = 1e-4,
+                 l1_ratio: float = 0.0, fit_intercept: bool = True, shuffle: bool = True,
+                 random_state: RandomState = None, epsilon: float = 0.1,
+                 momentum: float | None = None, dampening: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float | None = None,
+                 rho: float = 0.99, centered: bool = False, amsgrad: bool = False,
+                 power_t: float = 0.5, gamma: float | None = None, step_size: int = 10,
+                 clip_norm: float | None = None, n_threads: int | None = None,
+                 parallel: str = "deterministic", sparse_updates: str = "dense",
+                 verbose: int = 0, callback: EpochCallback | None = None,
+                 multi_class: str = "auto", class_weight: dict | str | None = None,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 warm_start: bool = False) -> None:
         self.loss = loss
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -157,23 +198,73 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
     # -- fitting -----------------------------------------------------------------------
 
     @with_callbacks
-    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
-        """Fit the model on X, y (max_epochs epochs, or until tol / early stopping).
+    def fit(self, X: MatrixLike, y: ArrayLike, coef_init: ArrayLike | None = None,
+            intercept_init: ArrayLike | None = None,
+            sample_weight: ArrayLike | None = None) -> GDClassifier:
+        """Fit the model on X, y: max_epochs epochs, or until tol or early stopping.
 
-        coef_init : (n_classes, n_features), or (n_features,) / (1, n_features) for two
-            classes; intercept_init : (n_classes,) or a scalar.  Both start a new fit even
-            with warm_start.
-        sample_weight : (n_samples,), non-negative; rescaled to mean 1 (with class_weight)
-            so that integer weights act as repeated rows.
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The training data (fitted in float32 when it is float32, else in float64).
+        y : array-like of shape (n_samples,)
+            The class labels, at least two distinct ones.
+        coef_init : array-like or None, default=None
+            Initial coefficients, shape (n_classes, n_features), or (n_features,) or
+            (1, n_features) for two classes.  Starts a new fit even with warm_start.
+        intercept_init : array-like, float or None, default=None
+            Initial intercepts, shape (n_classes,), or a scalar for two classes.  Starts a
+            new fit even with warm_start.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative; rescaled to mean 1 (with class_weight) so that integer weights
+            act as repeated rows.
+
+        Returns
+        -------
+        GDClassifier
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If a parameter or the data is not valid (the message names it).
+        gdfast.DivergenceError
+            If the loss or the parameters became NaN or infinite.
         """
         return self._fit(X, y, None, coef_init, intercept_init, sample_weight, partial=False)
 
     @with_callbacks
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over X, y, continuing exactly where the previous call (fit or
-        partial_fit) stopped.  ``classes`` (all the labels) is required on the first call.
-        Early stopping and tol do not apply; a cosine schedule anneals over max_epochs
-        calls."""
+    def partial_fit(self, X: MatrixLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> GDClassifier:
+        """One epoch over X, y, continuing exactly where the previous call stopped.
+
+        The previous call is fit or partial_fit.  Early stopping and tol do not apply; a
+        cosine schedule anneals over max_epochs calls.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            A chunk of the training data.
+        y : array-like of shape (n_samples,)
+            Its class labels (a chunk may lack some classes).
+        classes : array-like or None, default=None
+            All the class labels: required on the first call, and the same on later ones.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        GDClassifier
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            If classes is missing on the first call or differs later, y has labels not in
+            classes, or a parameter or the data is not valid.
+        gdfast.DivergenceError
+            If the loss or the parameters became NaN or infinite.
+        """
         return self._fit(X, y, classes, None, None, sample_weight, partial=True)
 
     def _fit(self, X, y, classes, coef_init, intercept_init, sample_weight, *, partial):
@@ -182,7 +273,7 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         if partial and first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         X, y = validate_data(self, X, y, reset=first, dtype=FLOATS, order="C",
-                              accept_sparse="csr")
+                             accept_sparse="csr")
         check_classification_targets(y)
         continuing = self._continuation(partial, coef_init, intercept_init, X.shape[1])
         if partial:
@@ -244,8 +335,8 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
                 name = f"class {label!r}" if layout == "ovr" else ""
             names.append(name)
             tasks.append(Task(index=j, name=name, core_loss=core_loss, y=yt, y_val=yv,
-                               labels=labels, resume=states[j], coef_init=coefs[j],
-                               intercept_init=intercepts[j], seed=seeds[j]))
+                              labels=labels, resume=states[j], coef_init=coefs[j],
+                              intercept_init=intercepts[j], seed=seeds[j]))
         root, outcomes = run_tasks(self, tasks, plan,
                                    task_name="partial_fit" if partial else "fit")
         self._finish(root, outcomes, plan, continuing=continuing, partial=partial, names=names)
@@ -253,23 +344,57 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
 
     # -- prediction --------------------------------------------------------------------
 
-    def decision_function(self, X):
-        """Decision values: shape (n_samples,) for two classes (positive: classes_[1]),
-        else (n_samples, n_classes)."""
+    def decision_function(self, X: MatrixLike) -> np.ndarray:
+        """The decision values ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_samples,) for two classes (positive: the class ``classes_[1]``), else
+            (n_samples, n_classes).
+        """
         z = self._decision(X)
         return z.ravel() if z.shape[1] == 1 else z
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
+        """The predicted class of each row.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            Labels from ``classes_``: the class of the largest decision value.
+        """
         z = self.decision_function(X)
         if z.ndim == 1:
             return self.classes_[(z > 0).astype(np.intp)]
         return self.classes_[np.argmax(z, axis=1)]
 
     @available_if(_has_proba)
-    def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes): the sigmoid (binary logistic), the
-        softmax (multinomial), normalized sigmoids (one-vs-rest logistic), or scikit-learn's
-        (clip(z, -1, 1) + 1) / 2, normalized, for modified_huber."""
+    def predict_proba(self, X: MatrixLike) -> np.ndarray:
+        """Class probabilities, for loss="logistic" or "modified_huber".
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``: the sigmoid (binary logistic), the
+            softmax (multinomial), normalized sigmoids (one-vs-rest logistic), or
+            scikit-learn's (clip(z, -1, 1) + 1) / 2, normalized, for modified_huber.
+        """
         z = self.decision_function(X)
         if self.loss == "logistic":
             if z.ndim == 1:
@@ -293,8 +418,19 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         return p / total[:, None]
 
     @available_if(_has_proba)
-    def predict_log_proba(self, X):
-        """The log of predict_proba."""
+    def predict_log_proba(self, X: MatrixLike) -> np.ndarray:
+        """The log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            Log-probabilities (-inf where a probability is 0).
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
