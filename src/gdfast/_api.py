@@ -1,8 +1,8 @@
 """gdfast.fit, the public entry point: its signature, types and documentation, and run_fit,
 the same fit on any engine (the numpy reference's fit, the estimators, continued fits).
 
-The arguments are validated in _problem.py and the epochs run by _driver.py; this file only
-says what the function takes and returns.
+The arguments are validated in _problem.py and the epochs run by _driver.py; this file says
+what the function takes and returns, and hands the arguments from one to the other.
 """
 from __future__ import annotations
 

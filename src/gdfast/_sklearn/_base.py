@@ -1,8 +1,9 @@
 """What GDClassifier and GDRegressor share: their own parameters' checks, planning a call
 (validation split, weights, seeds), storing the fitted attributes, continuing a previous
-fit (partial_fit, warm_start), predictions' decision values, and the sample-weight checks.
+fit (partial_fit, warm_start), predictions' decision values, the sample-weight checks, and
+the documentation of gdfast.fit's options (with_fit_options).
 
-Sample weights are rescaled to mean 1 (see normalized), so that a model fitted here is
+Sample weights are rescaled to mean 1 (see _normalized), so that a model fitted here is
 bitwise the model gdfast.fit returns for those weights.
 """
 from __future__ import annotations
