@@ -811,7 +811,7 @@ def sparse_state_bytes(X, y, kwargs):
     by the block path only: the sparse path never touches its pages, so they take no RSS; if
     it did, the measured peak would show it), and the O(n) buffers (the shuffled row order,
     n int64, and y encoded in X's dtype), which have to fit in the 20 MiB."""
-    from gdfast._core import N_STATE
+    from gdfast._options import N_STATE
 
     problem, spec, _ = resolve(X, y, **kwargs)
     itemsize, K, d = problem.dtype.itemsize, problem.n_outputs, problem.d

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from gdfast import _core
+from gdfast import _options, _problem
 
-LOSSES = tuple(_core.LOSSES)
-OPTIMIZERS = tuple(_core.OPTIMIZERS)
+LOSSES = tuple(_options.LOSSES)
+OPTIMIZERS = tuple(_options.OPTIMIZERS)
 DTYPES = (np.float32, np.float64)
 
 # Learning rates that keep every optimizer stable on the test problems below.
@@ -24,7 +24,7 @@ def make_problem(loss, n=70, d=5, n_classes=3, dtype=np.float64, seed=0):
         y = np.argmax(X @ W.T + rng.gumbel(size=(n, n_classes)), axis=1)
         if n_classes <= 5:
             y = np.array(["ant", "bee", "cat", "dog", "eel"])[y]  # string labels on purpose
-    elif loss in _core.BINARY_LOSSES:
+    elif loss in _options.BINARY_LOSSES:
         y = np.where(z + 0.5 * rng.standard_normal(n) > 0, 7, -3)  # any two labels
     elif loss == "poisson":
         X *= 0.3
@@ -42,7 +42,7 @@ def make_spec(**overrides):
                 learning_rate=0.01, power_t=0.5, gamma=0.1, step_size=10, optimal_t0=0.0,
                 batch_size=8)
     base.update(overrides)
-    return _core.Spec(**base)
+    return _problem.Spec(**base)
 
 
 def rel_err(a, b):
@@ -59,12 +59,12 @@ def layout(request, monkeypatch):
     """'small_blocks' cuts batches into 4-row blocks and opens threads for any work, so tiny
     test problems exercise the parallel reduction; 'default' is the shipped layout."""
     if request.param == "small_blocks":
-        monkeypatch.setitem(_core.LAYOUT, "block_rows", 4)
-        monkeypatch.setitem(_core.LAYOUT, "min_parallel_work", 0)
+        monkeypatch.setitem(_options.LAYOUT, "block_rows", 4)
+        monkeypatch.setitem(_options.LAYOUT, "min_parallel_work", 0)
     return request.param
 
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    monkeypatch.setitem(_core.LAYOUT, "block_rows", 4)
-    monkeypatch.setitem(_core.LAYOUT, "min_parallel_work", 0)
+    monkeypatch.setitem(_options.LAYOUT, "block_rows", 4)
+    monkeypatch.setitem(_options.LAYOUT, "min_parallel_work", 0)

@@ -162,18 +162,18 @@ def test_shuffle_is_seeded_by_random_state():
 
 
 def test_shuffled_epochs_take_their_orders_from_the_seeded_rng(monkeypatch):
-    """Each shuffled epoch draws one order, gdfast._core.shuffled_order(rng, n) with
+    """Each shuffled epoch draws one order, gdfast._driver.shuffled_order(rng, n) with
     rng = np.random.default_rng(random_state) (README, "Batches"), the same for both engines;
     a full batch draws none."""
-    from gdfast import _core
+    from gdfast import _driver
     drawn = []
-    original = _core.shuffled_order
+    original = _driver.shuffled_order
 
     def spy(rng, n):
         drawn.append(original(rng, n))
         return drawn[-1]
 
-    monkeypatch.setattr(_core, "shuffled_order", spy)
+    monkeypatch.setattr(_driver, "shuffled_order", spy)
     X, y = make_problem("squared", n=50, d=3)
     rng = np.random.default_rng(5)
     expected = [original(rng, 50) for _ in range(3)]
@@ -196,13 +196,13 @@ def test_shuffled_epochs_take_their_orders_from_the_seeded_rng(monkeypatch):
 def test_label_encoding_is_np_uniques(y):
     """_prepare_targets against np.unique and np.where (the oracle), the min/max path and
     its fallbacks alike; a flipped encoding, a wrong class or a missed third class fails."""
-    from gdfast import _core
+    from gdfast import _problem
     u = np.unique(y)
     if len(u) != 2:
         with pytest.raises(ValueError, match="exactly 2 distinct|single class"):
-            _core._prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
+            _problem.prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
         return
-    enc, classes, K, const = _core._prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
+    enc, classes, K, const = _problem.prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
     np.testing.assert_array_equal(enc, np.where(y == u[1], 1.0, -1.0))
     assert enc.dtype == np.float64 and K == 1 and const == 0.0
     np.testing.assert_array_equal(classes, u)            # -0.0 == 0.0: the sign may differ
@@ -330,21 +330,21 @@ def test_resuming_from_the_training_state_continues_exactly(engine, optimizer, s
     # what the estimators' partial_fit and warm_start build on: 5 one-epoch runs, each resumed
     # from the previous state, are bitwise the same as one 5-epoch fit (rng, optimizer state,
     # step count and schedule position all carry over)
-    from gdfast import _core, _native
+    from gdfast import _api, _native
     engine_cls = _native.NativeEngine if engine == "native" else gdfast.reference.ReferenceEngine
     X, y = make_problem("logistic", n=150)
     kw = dict(loss="logistic", optimizer=optimizer, schedule=schedule, batch_size=16, tol=None,
               random_state=3, learning_rate=0.01, n_iter_no_change=1)
-    full = _core.run_fit(engine_cls, X, y, dict(kw, max_epochs=5))
+    full = _api.run_fit(engine_cls, X, y, dict(kw, max_epochs=5))
     state = None
     history = []
     for _ in range(5):
-        part = _core.run_fit(engine_cls, X, y, dict(kw, max_epochs=1), resume=state, horizon=5)
+        part = _api.run_fit(engine_cls, X, y, dict(kw, max_epochs=1), resume=state, horizon=5)
         state = part.state
         history.extend(part.loss_history)
     np.testing.assert_array_equal(part.coef, full.coef)
     np.testing.assert_array_equal(history, full.loss_history)
     assert state.t == full.n_steps and state.epochs == 5
     with pytest.raises(ValueError, match="cannot continue a fit made with optimizer"):
-        _core.run_fit(engine_cls, X, y, dict(kw, optimizer="adagrad", max_epochs=1),
+        _api.run_fit(engine_cls, X, y, dict(kw, optimizer="adagrad", max_epochs=1),
                       resume=state)

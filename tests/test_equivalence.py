@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _core, _kernels, reference
+from gdfast import _kernels, _options, _problem, reference
 from conftest import (DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_problem, make_spec, rel_err)
 
 BATCHES = (1, 16, None)         # stochastic, mini-batch with a partial last batch, full batch
@@ -47,7 +47,7 @@ def test_fit_matches_reference(loss, optimizer, batch_size, dtype, n_threads, sm
     a, b = fit_both(X, y, n_threads, **kw)
     assert_same_fit(a, b, dtype, f"{loss}/{optimizer}/batch={batch_size}/{dtype.__name__}/"
                                  f"threads={n_threads}")
-    if loss in _core.CLASSIFICATION_LOSSES:
+    if loss in _options.CLASSIFICATION_LOSSES:
         np.testing.assert_array_equal(a.classes, b.classes)
 
 
@@ -132,7 +132,7 @@ def native_config(spec, K, d, dtype):
 @pytest.mark.parametrize("loss", LOSSES)
 def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, n_threads, layout):
     X, y = make_problem(loss, n=97, dtype=dtype)
-    y_enc, classes, K, _ = _core._prepare_targets(y, loss, len(y), np.dtype(dtype))
+    y_enc, classes, K, _ = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
     rng = np.random.default_rng(1)
     d = X.shape[1]
     theta = (0.3 * rng.standard_normal(K * (d + 1))).astype(dtype)
@@ -161,7 +161,7 @@ def test_work_buffer_at_any_offset(dtype):
     near the end of the buffer), and the entries outside the buffer, the guards, are never
     written."""
     X, y = make_problem("logistic", n=104, d=9, dtype=dtype)
-    y_enc, _, K, _ = _core._prepare_targets(y, "logistic", len(y), np.dtype(dtype))
+    y_enc, _, K, _ = _problem.prepare_targets(y, "logistic", len(y), np.dtype(dtype))
     theta = (0.3 * np.random.default_rng(1).standard_normal(K * 10)).astype(dtype)
     spec = make_spec(loss="logistic")
     cfg_small = _kernels.Config(**{**spec.kernel_config(K, 9, np.dtype(dtype).itemsize),
@@ -260,7 +260,7 @@ UPDATE_CASES = [(opt, {}) for opt in OPTIMIZERS] + OPTIONS
 @pytest.mark.parametrize("optimizer,options", UPDATE_CASES)
 def test_update_kernel_matches_reference(optimizer, options, penalty, dtype, n_threads,
                                          monkeypatch):
-    monkeypatch.setitem(_core.LAYOUT, "min_parallel_work", 0)
+    monkeypatch.setitem(_options.LAYOUT, "min_parallel_work", 0)
     options = dict(options)
     if "betas" in options:
         options["beta1"], options["beta2"] = options.pop("betas")
@@ -271,7 +271,7 @@ def test_update_kernel_matches_reference(optimizer, options, penalty, dtype, n_t
     P, n_coef = 9001, 9000          # more than one chunk of the update loop
     theta_n = rng.standard_normal(P).astype(dtype)
     theta_r = theta_n.copy()
-    n_state = _core.N_STATE[optimizer]
+    n_state = _options.N_STATE[optimizer]
     state_n = np.zeros(n_state * P, dtype)
     state_r = np.zeros((n_state, P), dtype)
     cfg = native_config(spec, 1, n_coef, dtype)
@@ -362,7 +362,7 @@ def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_th
     on one thread), gives the bits of epoch_dense over permutation(n, seed), whole or resumed
     in three calls, and leaves the order fixed where it was read."""
     X, y = make_problem("logistic", n=203, d=7, dtype=dtype)
-    y_enc, _, K, _ = _core._prepare_targets(y, "logistic", len(y), np.dtype(dtype))
+    y_enc, _, K, _ = _problem.prepare_targets(y, "logistic", len(y), np.dtype(dtype))
     spec = make_spec(loss="logistic", optimizer=optimizer, learning_rate=0.05)
     kw = {**spec.kernel_config(K, 7, np.dtype(dtype).itemsize), "block_rows": 4,
           "max_blocks": max_blocks, "min_parallel_work": 0}
@@ -371,7 +371,7 @@ def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_th
     sw = np.empty(0, dtype)
 
     def fresh():
-        return (np.zeros(P, dtype), np.zeros(_core.N_STATE[optimizer] * P, dtype),
+        return (np.zeros(P, dtype), np.zeros(_options.N_STATE[optimizer] * P, dtype),
                 np.empty(cfg.work_size(7), dtype))
 
     th_a, st_a, work = fresh()

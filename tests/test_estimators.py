@@ -1,4 +1,4 @@
-"""The scikit-learn estimators GDClassifier and GDRegressor (src/gdfast/_estimators.py)."""
+"""The scikit-learn estimators GDClassifier and GDRegressor (src/gdfast/_sklearn/)."""
 import inspect
 import pickle
 import re
@@ -17,7 +17,8 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import gdfast  # noqa: E402
-from gdfast import _core, _estimators  # noqa: E402
+from gdfast import _api  # noqa: E402
+from gdfast._sklearn import _runner  # noqa: E402
 from gdfast import reference  # noqa: E402
 from gdfast.reference import softmax_loss_dz  # noqa: E402
 from conftest import make_problem  # noqa: E402
@@ -61,7 +62,7 @@ def test_sklearn_estimator_checks(estimator, check, monkeypatch):
 
 @pytest.mark.parametrize("cls", [GDClassifier, GDRegressor])
 def test_every_option_of_gdfast_fit_is_a_parameter_with_the_same_default(cls):
-    fit_params = _core.FIT_SIGNATURE.parameters
+    fit_params = _api.FIT_SIGNATURE.parameters
     params = cls().get_params()
     for name, p in fit_params.items():
         if name in DATA_ARGS:
@@ -631,12 +632,12 @@ def test_threads_follow_n_threads_and_threadpoolctl(monkeypatch):
     from threadpoolctl import threadpool_limits
     seen = []
 
-    class Engine(_estimators.NativeEngine):
+    class Engine(_runner.NativeEngine):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             seen.append(self.n_threads)
 
-    monkeypatch.setattr(_estimators, "NativeEngine", Engine)
+    monkeypatch.setattr(_runner, "NativeEngine", Engine)
     X, y = make_problem("multinomial", n=60, n_classes=3)
     Y = np.column_stack([y == "ant", y == "bee"])
     GDClassifier(max_epochs=1, tol=None, n_threads=3).fit(X, y)

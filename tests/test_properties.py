@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import gdfast
-from gdfast import _core, _kernels, reference
+from gdfast import _kernels, _options, _problem, reference
 from conftest import LOSSES, OPTIMIZERS, TEST_LR, make_spec, rel_err
 
 SCALES = (1e-3, 1.0, 1e3)
@@ -24,7 +24,7 @@ ADAPTIVE = tuple(o for o in OPTIMIZERS if o not in LIPSCHITZ)
 @st.composite
 def problems(draw):
     loss = draw(st.sampled_from(LOSSES))
-    classification = loss in _core.CLASSIFICATION_LOSSES
+    classification = loss in _options.CLASSIFICATION_LOSSES
     n = draw(st.integers(2 if classification else 1, 25))
     d = draw(st.integers(1, 5))
     seed = draw(st.integers(0, 2 ** 32 - 1))
@@ -97,7 +97,7 @@ def test_gradient_kernel_within_a_rounding_bound(problem, seed, weighted):
     loss = kw["loss"]
     rng = np.random.default_rng(seed)
     n, d = X.shape
-    y_enc, _, K, _ = _core._prepare_targets(y, loss, n, np.dtype(np.float64))
+    y_enc, _, K, _ = _problem.prepare_targets(y, loss, n, np.dtype(np.float64))
     theta = rng.standard_normal(K * (d + 1)) / np.r_[np.tile(np.abs(X).max(0) + 1.0, K),
                                                       np.ones(K)]
     rows = rng.permutation(n)[:rng.integers(1, n + 1)]
@@ -133,12 +133,12 @@ def test_adaptive_update_matches_reference_on_identical_inputs(optimizer, P, see
     rng = np.random.default_rng(seed)
     spec = make_spec(optimizer=optimizer, centered=centered, amsgrad=amsgrad, alpha=1e-3,
                      l1_ratio=0.5, momentum=0.5 if optimizer == "rmsprop" else 0.0,
-                     eps=_core.DEFAULT_EPS[optimizer])
+                     eps=_options.DEFAULT_EPS[optimizer])
     n_coef = max(P - 1, 0)
     theta_n = rng.standard_normal(P)
     theta_r = theta_n.copy()
-    state_n = np.zeros(_core.N_STATE[optimizer] * P)
-    state_r = np.zeros((_core.N_STATE[optimizer], P))
+    state_n = np.zeros(_options.N_STATE[optimizer] * P)
+    state_r = np.zeros((_options.N_STATE[optimizer], P))
     cfg = _kernels.Config(**spec.kernel_config(1, max(n_coef, 1), 8))
     for t in range(1, 4):
         g = rng.standard_normal(P) * scale * (rng.random(P) > 0.3)     # some exact zeros

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _core, reference
+from gdfast import _options, _problem, _schedules, reference
 from conftest import LOSSES, make_problem, make_spec, rel_err
 
-BINARY = _core.BINARY_LOSSES
+BINARY = _options.BINARY_LOSSES
 
 
 # --- the kernels' own math ----------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_softmax_matches_definition_and_differences():
 @pytest.mark.parametrize("loss", LOSSES)
 def test_batch_gradient_matches_finite_differences_of_objective(loss):
     X, y = make_problem(loss, n=40, d=3)
-    y_enc, _, K, _ = _core._prepare_targets(y, loss, len(y), np.dtype(np.float64))
+    y_enc, _, K, _ = _problem.prepare_targets(y, loss, len(y), np.dtype(np.float64))
     rng = np.random.default_rng(6)
     theta = 0.2 * rng.standard_normal(K * (X.shape[1] + 1))
     sw = rng.uniform(0.2, 2.0, len(y))
@@ -307,7 +307,7 @@ def test_update_matches_published_formula(optimizer, options, wd):
     opts.setdefault("eps", 1e-8)
     spec = make_spec(optimizer=optimizer, alpha=wd, beta1=betas[0], beta2=betas[1], **opts)
     theta = theta0.copy()
-    state = np.zeros((_core.N_STATE[optimizer], P))
+    state = np.zeros((_options.N_STATE[optimizer], P))
     for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
         reference.update(spec, theta, g, state, P, t, lr)
     expected = [torch_formula(optimizer, theta0[j], grads[:, j], lrs, wd=wd, betas=betas,
@@ -359,7 +359,7 @@ def test_update_matches_torch_optim_when_installed():
             opt.step()
         spec = make_spec(optimizer=name, alpha=0.05, **ours)
         theta = theta0.copy()
-        state = np.zeros((_core.N_STATE[name], 5))
+        state = np.zeros((_options.N_STATE[name], 5))
         for t, g in enumerate(grads, start=1):
             reference.update(spec, theta, g, state, 5, t, torch_kw["lr"])
         np.testing.assert_allclose(theta, p.detach().numpy(), rtol=1e-12, err_msg=name)
@@ -370,7 +370,7 @@ def test_update_matches_torch_optim_when_installed():
 def test_optimal_schedule_is_scikit_learns():
     alpha = 1e-3
     spec = make_spec(schedule="optimal", alpha=alpha,
-                     optimal_t0=_core._optimal_t0("hinge", alpha, 0.1))
+                     optimal_t0=_schedules.optimal_t0("hinge", alpha, 0.1))
     # sklearn/linear_model/_sgd_fast: typw = sqrt(1/sqrt(alpha));
     # eta0 = typw / max(1, dloss(1, -typw))
     # optimal_init = 1 / (eta0 * alpha); eta = 1 / (alpha * (optimal_init + t - 1))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _core, reference
+from gdfast import reference
 from conftest import make_problem, make_spec, rel_err
 
 

@@ -41,7 +41,8 @@ import pytest
 sp = pytest.importorskip("scipy.sparse")
 
 import gdfast  # noqa: E402
-from gdfast import _core, _kernels, _native, reference  # noqa: E402
+from gdfast import (  # noqa: E402
+    _api, _kernels, _native, _options, _problem, _validation, reference)
 from conftest import (DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_spec,  # noqa: E402
                       rel_err)
 
@@ -66,11 +67,11 @@ def csr_path(optimizer, batch_size, K=1, l1_ratio=0.0, lazy=False, schedule="con
     n = 70, learning rates far below the 1 - lr * l2 < 0.5 limit); used in messages."""
     bs = N if batch_size is None else batch_size
     dense_batch = bs * ROW_NNZ * K >= K * (D + 1)
-    if optimizer in _core.ADAPTIVE_OPTIMIZERS:
+    if optimizer in _options.ADAPTIVE_OPTIMIZERS:
         return "sparse" if lazy else "block"
     if optimizer == "sgd":
         return "block" if dense_batch else "sparse"
-    if dense_batch or l1_ratio > 0 or schedule in _core.STEP_RULES:
+    if dense_batch or l1_ratio > 0 or schedule in _options.STEP_RULES:
         return "block"
     return "sparse"
 
@@ -100,7 +101,7 @@ def make_sparse_problem(loss, n=N, d=D, row_nnz=ROW_NNZ, n_classes=3, dtype=np.f
         W = rng.standard_normal((n_classes, d))
         y = np.argmax(np.asarray(X @ W.T) + rng.gumbel(size=(n, n_classes)), axis=1)
         y = np.array(["ant", "bee", "cat", "dog", "eel"])[y]       # string labels on purpose
-    elif loss in _core.BINARY_LOSSES:
+    elif loss in _options.BINARY_LOSSES:
         y = np.where(z + 0.5 * rng.standard_normal(n) > 0, 7, -3)
     elif loss == "poisson":
         y = rng.poisson(np.exp(0.3 * z + 0.2)).astype(float)
@@ -168,7 +169,7 @@ def test_fit_matches_reference(loss, optimizer, l1_ratio, batch_size, dtype, ity
     # catch-up); sgd and momentum/nesterov with the full batch, momentum/nesterov-l1 and the
     # adaptive optimizers (default sparse_updates="dense") at every batch size: block
     X, y = make_sparse_problem(loss, dtype=dtype, itype=itype)
-    assert _core._as_csr(X, "X").indices.dtype == itype          # the _i32 / _i64 kernels
+    assert _validation.as_csr(X, "X").indices.dtype == itype          # the _i32 / _i64 kernels
     a = gdfast.fit(X, y, n_threads=n_threads,
                    **base_kw(loss, optimizer, batch_size, l1_ratio=l1_ratio))
     b = cached_reference(loss, optimizer, l1_ratio, batch_size, np.dtype(dtype).name)
@@ -177,7 +178,7 @@ def test_fit_matches_reference(loss, optimizer, l1_ratio, batch_size, dtype, ity
     assert_close_fit(a, b, dtype, f"{loss}/{optimizer}/l1_ratio={l1_ratio}/batch={batch_size}/"
                                   f"{path} path")
     assert np.isfinite(b.loss_history).all() and b.loss_history[-1] < 1e3   # a stable problem
-    if loss in _core.CLASSIFICATION_LOSSES:
+    if loss in _options.CLASSIFICATION_LOSSES:
         np.testing.assert_array_equal(a.classes, b.classes)
 
 
@@ -438,11 +439,11 @@ def test_mixed_index_dtypes_and_other_value_dtypes_are_converted():
     X, y = make_sparse_problem("squared")
     Xm = X.copy()
     Xm.indices = Xm.indices.astype(np.int64)          # int64 indices, int32 indptr
-    c = _core._as_csr(Xm, "X")
+    c = _validation.as_csr(Xm, "X")
     assert c.indices.dtype == c.indptr.dtype == np.int64
     Xi = sp.csr_matrix((np.round(X.data * 10).astype(np.int16), X.indices, X.indptr),
                        shape=X.shape)
-    c = _core._as_csr(Xi, "X")
+    c = _validation.as_csr(Xi, "X")
     assert c.dtype == np.float64
     kw = base_kw("squared", "sgd", 16)
     assert_identical(gdfast.fit(Xm, y, **kw), gdfast.fit(X, y, **kw))
@@ -452,12 +453,12 @@ def test_mixed_index_dtypes_and_other_value_dtypes_are_converted():
 @pytest.mark.parametrize("dtype,itype", [(np.float64, np.int32), (np.float32, np.int64)])
 def test_csr_input_is_used_in_place(dtype, itype):
     X, _ = make_sparse_problem("squared", dtype=dtype, itype=itype)
-    c = _core._as_csr(X, "X")
+    c = _validation.as_csr(X, "X")
     assert np.shares_memory(c.data, X.data)
     assert np.shares_memory(c.indices, X.indices)
     assert np.shares_memory(c.indptr, X.indptr)
     Xa = sp.csr_array(X, copy=False)
-    assert np.shares_memory(_core._as_csr(Xa, "X").data, X.data)
+    assert np.shares_memory(_validation.as_csr(Xa, "X").data, X.data)
 
 
 @pytest.mark.parametrize("optimizer,options", [("sgd", dict(l1_ratio=0.3)), ("momentum", {}),
@@ -563,7 +564,7 @@ def test_bitwise_identical_for_1_2_3_threads(loss, optimizer, l1_ratio, batch_si
     # mode and of momentum with L1) reduces 4-row blocks in a fixed order.
     X, y = make_sparse_problem(loss, dtype=dtype)
     kw = base_kw(loss, optimizer, batch_size, l1_ratio=l1_ratio)
-    if optimizer in _core.ADAPTIVE_OPTIMIZERS:
+    if optimizer in _options.ADAPTIVE_OPTIMIZERS:
         modes = ("dense", "lazy")
     else:
         modes = ("dense",)
@@ -595,7 +596,7 @@ def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, itype, 
                                        layout):
     X, y = make_sparse_problem(loss, n=97, dtype=dtype, itype=itype)
     X = scramble(X, seed=1)          # unsorted and repeated indices in the kernel's input
-    y_enc, classes, K, _ = _core._prepare_targets(y, loss, len(y), np.dtype(dtype))
+    y_enc, classes, K, _ = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
     rng = np.random.default_rng(1)
     theta = (0.3 * rng.standard_normal(K * (D + 1))).astype(dtype)
     sw = rng.uniform(0.1, 2.0, len(y)).astype(dtype) if weighted else None
@@ -604,7 +605,7 @@ def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, itype, 
     cfg = _kernels.Config(**spec.kernel_config(K, D, np.dtype(dtype).itemsize))
     grad = np.empty_like(theta)
     work = np.empty(cfg.work_size(D), dtype)
-    c = _core._as_csr(X, "X")
+    c = _validation.as_csr(X, "X")
     assert c.indices.dtype == itype
     status, loss_sum = _kernels.grad_csr(
         cfg, c.data, c.indices, c.indptr, D, y_enc, np.empty(0, dtype) if sw is None else sw,
@@ -675,7 +676,7 @@ def test_resumed_fit_equals_one_fit(optimizer, options, batch_size, small_blocks
     kw = base_kw("squared", optimizer, batch_size, alpha=0.05, **options)
     full = gdfast.fit(X, y, n_threads=2, **dict(kw, max_epochs=4))
     first = gdfast.fit(X, y, n_threads=2, **dict(kw, max_epochs=2))
-    second = _core.run_fit(_native.NativeEngine, X, y, dict(kw, max_epochs=2, n_threads=2),
+    second = _api.run_fit(_native.NativeEngine, X, y, dict(kw, max_epochs=2, n_threads=2),
                            resume=first.state, horizon=4)
     np.testing.assert_array_equal(second.coef, full.coef)
     np.testing.assert_array_equal(second.intercept, full.intercept)
@@ -797,7 +798,7 @@ def test_hogwild_with_one_thread_equals_the_deterministic_fit(loss, optimizer, o
     # problem sends each case down the path csr_path() names.
     X, y = make_sparse_problem(loss)
     kw = base_kw(loss, optimizer, batch_size, alpha=0.01, **options)
-    lazy = optimizer in _core.ADAPTIVE_OPTIMIZERS
+    lazy = optimizer in _options.ADAPTIVE_OPTIMIZERS
     if lazy:
         kw["sparse_updates"] = "lazy"
     hog = gdfast.fit(X, y, n_threads=1, parallel="hogwild", **kw)
@@ -857,7 +858,7 @@ def test_hogwild_validation():
     for f in (gdfast.fit, reference.fit):
         with pytest.raises(ValueError, match="sparse"):
             f(X.toarray(), y, **kw)
-        for opt in _core.ADAPTIVE_OPTIMIZERS:
+        for opt in _options.ADAPTIVE_OPTIMIZERS:
             with pytest.raises(ValueError, match="lazy"):
                 f(X, y, optimizer=opt, **kw)
         for opt in ("momentum", "nesterov"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _core
+from gdfast import _options
 from conftest import LOSSES, OPTIMIZERS, TEST_LR, make_problem
 
 
@@ -116,13 +116,13 @@ def test_replicated_step_and_shared_step_give_the_same_bits(case, dtype, monkeyp
     sets); without room for those copies in the work buffer (max_blocks = 8 here), one thread
     takes the step between two barriers.  Both give the bits of one thread, with clipping,
     several outputs, no intercept and a short last batch (batch 20 of 90 rows)."""
-    monkeypatch.setitem(_core.LAYOUT, "block_rows", 4)
-    monkeypatch.setitem(_core.LAYOUT, "min_parallel_work", 0)
+    monkeypatch.setitem(_options.LAYOUT, "block_rows", 4)
+    monkeypatch.setitem(_options.LAYOUT, "min_parallel_work", 0)
     X, y = make_problem(case["loss"], n=90, dtype=dtype, n_classes=3)
     kw = dict(learning_rate=TEST_LR[case["optimizer"]], batch_size=20, max_epochs=3, tol=None,
               random_state=0, **case)
     results = fits(X, y, (1, 2, 3), **kw)
-    monkeypatch.setitem(_core.LAYOUT, "max_blocks", 8)     # 5 blocks a batch: both fit
+    monkeypatch.setitem(_options.LAYOUT, "max_blocks", 8)     # 5 blocks a batch: both fit
     results += fits(X, y, (2, 3), **kw)
     assert_identical(results)
     assert results[0].n_steps == 3 * 5
@@ -138,9 +138,9 @@ def test_any_share_of_the_blocks_gives_the_same_bits(share, loss, shuffle, monke
     """The blocks of a batch cut unevenly between threads (skewed: one block to thread 0, then
     to the last thread, batch by batch) give the bits of one thread, shuffled (thread 0 draws
     the order between fewer rows) or not, with a short last batch."""
-    monkeypatch.setitem(_core.LAYOUT, "block_rows", 4)
-    monkeypatch.setitem(_core.LAYOUT, "min_parallel_work", 0)
-    monkeypatch.setitem(_core.LAYOUT, "share", share)
+    monkeypatch.setitem(_options.LAYOUT, "block_rows", 4)
+    monkeypatch.setitem(_options.LAYOUT, "min_parallel_work", 0)
+    monkeypatch.setitem(_options.LAYOUT, "share", share)
     X, y = make_problem(loss, n=610, d=12, n_classes=3)
     results = fits(X, y, (1, 2, 3), loss=loss, optimizer="adam", learning_rate=1e-2,
                    batch_size=48, max_epochs=2, tol=None, random_state=0, shuffle=shuffle)

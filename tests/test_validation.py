@@ -239,13 +239,13 @@ def test_nonfinite_x_across_blocks_is_located(dtype, n_threads):
 def test_finite_check_of_other_layouts():
     """Arrays the native check does not take (non-contiguous, other dtypes) go through the
     sum, and are still located."""
-    from gdfast._core import _check_finite
+    from gdfast._validation import check_finite
     a = np.arange(12.0).reshape(3, 4)[:, ::2]              # a strided view
-    _check_finite(a, "a")
+    check_finite(a, "a")
     b = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     b[1, 2] = np.nan
     with pytest.raises(ValueError, match=r"b contains NaN \(first at row 1, column 2\)"):
-        _check_finite(b, "b")
+        check_finite(b, "b")
     h = np.array([1, np.inf], dtype=np.float16)
     with pytest.raises(ValueError, match="h contains infinity"):
-        _check_finite(h, "h")
+        check_finite(h, "h")

@@ -3,7 +3,7 @@ import numpy as np
 
 import gdfast
 from gdfast import _kernels
-from gdfast._core import make_fit
+from gdfast._api import run_fit
 from gdfast._native import NativeEngine
 
 N_SAMPLES = 100_000
@@ -63,15 +63,12 @@ def _capturing_engine(problem, spec, theta, *args, **kwargs):
     raise _Captured(problem, spec, theta)
 
 
-_capture_fit = make_fit(lambda: _capturing_engine, __name__)
-
-
 def resolve(X, y, **kwargs):
     """(problem, spec, theta) exactly as gdfast.fit would build them for these arguments:
     the validated data in the kernels' layout, the resolved hyperparameters, the initial
     parameters.  Nothing is fitted."""
     try:
-        _capture_fit(X, y, **kwargs)
+        run_fit(_capturing_engine, X, y, kwargs)
     except _Captured as c:
         return c.problem, c.spec, c.theta
     raise AssertionError("gdfast's driver did not build an engine")

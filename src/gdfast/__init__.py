@@ -1,33 +1,29 @@
 """gdfast: fast, OpenMP-parallel gradient descent for linear models.
 
     >>> import gdfast
-    >>> res = gdfast.fit(X, y, loss="logistic", optimizer="adam", learning_rate=1e-3)
-    >>> res.coef, res.intercept, res.loss_history, res.predict(X)
+    >>> from gdfast._datasets import make_classification
+    >>> X, y = make_classification(n_samples=500, n_features=4)
+    >>> res = gdfast.fit(X, y, loss="logistic", optimizer="adam", learning_rate=1e-2)
+    >>> res.coef.shape, res.intercept.shape, res.loss_history.ndim, res.predict(X).shape
+    ((4,), (), 1, (500,))
 
-``gdfast.reference.fit`` is the same function written in plain numpy.
+``gdfast.reference.fit`` is the same function written in plain numpy;
+``gdfast.GDClassifier`` and ``gdfast.GDRegressor`` are scikit-learn estimators on the same
+kernels (they need scikit-learn, which is imported only when they are first used).
 """
-from gdfast import _kernels
-from gdfast._core import DivergenceError, FitResult, make_fit
-from gdfast._native import NativeEngine, effective_n_threads
+from gdfast import reference
+from gdfast._api import fit
+from gdfast._result import DivergenceError, FitResult
+from gdfast._threads import effective_n_threads, openmp_enabled
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"     # the only place: pyproject.toml reads it from here
 __all__ = ["fit", "FitResult", "DivergenceError", "openmp_enabled", "effective_n_threads",
            "reference", "GDClassifier", "GDRegressor", "__version__"]
-
-fit = make_fit(lambda: NativeEngine, __name__)
-
-
-def openmp_enabled():
-    """True when the native kernels were built with OpenMP (else they run serially)."""
-    return _kernels.openmp_enabled()
-
-
-from gdfast import reference  # noqa: E402  (after fit: reference imports the core only)
 
 
 def __getattr__(name):
     # the scikit-learn estimators import scikit-learn, an optional dependency: load on demand
     if name in ("GDClassifier", "GDRegressor"):
-        from gdfast import _estimators
-        return getattr(_estimators, name)
+        from gdfast import _sklearn
+        return getattr(_sklearn, name)
     raise AttributeError(f"module 'gdfast' has no attribute {name!r}")

@@ -4,7 +4,9 @@ import threading
 import numpy as np
 
 from gdfast import _kernels
-from gdfast._core import N_STATE, Shuffle, effective_n_threads
+from gdfast._driver import Shuffle
+from gdfast._options import N_STATE
+from gdfast._threads import effective_n_threads
 
 
 class NativeEngine:

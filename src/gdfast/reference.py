@@ -6,36 +6,35 @@ every optimizer update is plain numpy, written to be read.  It is the oracle of 
 equivalence tests and the baseline of the benchmarks.
 
 The building blocks are public so that tests and benchmarks can call them directly:
-:func:`batch_gradient`, :func:`update`, :func:`step_lr` and :func:`row_loss_dz`.
+:func:`batch_gradient`, :func:`update`, :func:`step_lr`, :func:`row_loss_dz` and
+:func:`softmax_loss_dz`.
 """
+from __future__ import annotations
+
+import functools
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from gdfast._core import (ADAPTIVE_OPTIMIZERS, N_STATE, Shuffle, make_fit, resolve_n_threads,
-                          row_loss_dz)
+from gdfast import _api
+from gdfast._driver import Shuffle
+from gdfast._losses import row_loss_dz, softmax_loss_dz
+from gdfast._options import ADAPTIVE_OPTIMIZERS, N_STATE
+from gdfast._result import FitResult
+from gdfast._threads import resolve_n_threads
+from gdfast._validation import MatrixLike
 
 __all__ = ["fit", "batch_gradient", "update", "step_lr", "clip_gradient", "row_loss_dz",
            "softmax_loss_dz"]
-
-
-def softmax_loss_dz(Z, labels):
-    """Softmax cross-entropy: row losses logsumexp(z) - z_y and dloss/dz, Z of shape (m, K)."""
-    zmax = Z.max(axis=1, keepdims=True)
-    E = np.exp(Z - zmax)
-    S = E.sum(axis=1, keepdims=True)
-    rows = np.arange(Z.shape[0])
-    loss = (zmax + np.log(S))[:, 0] - Z[rows, labels]
-    dz = E / S
-    dz[rows, labels] -= 1
-    return loss, dz
 
 
 def batch_gradient(loss, n_outputs, epsilon, X, y, sw, rows, theta):
     """The data gradient (1/m) sum_i sw_i grad loss_i over the m rows `rows` (None: all), as
     a flat vector laid out like theta, and sum_i sw_i loss_i (float64)."""
     K, d = n_outputs, X.shape[1]
-    X = getattr(X, "matrix", X)          # gdfast._core.CSR: its scipy matrix
+    X = getattr(X, "matrix", X)          # gdfast._validation.CSR: its scipy matrix
     Xb = X if rows is None else X[rows]
     yb = y if rows is None else y[rows]
     m = Xb.shape[0]
@@ -56,7 +55,7 @@ def batch_gradient(loss, n_outputs, epsilon, X, y, sw, rows, theta):
 
 
 def clip_gradient(grad, max_norm):
-    """torch.nn.utils.clip_grad_norm_: scale grad in place by max_norm / (||grad|| + 1e-6)
+    """``torch.nn.utils.clip_grad_norm_``: scale grad in place by max_norm / (||grad|| + 1e-6)
     when that is below 1."""
     coef = max_norm / (math.sqrt(float(np.sum(grad * grad))) + 1e-6)
     if coef < 1:
@@ -76,7 +75,7 @@ def step_lr(spec, lr_epoch, t):
 def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
     """One optimizer step t (1-based) in place, as torch.optim documents it, with
     weight_decay = alpha (1 - l1_ratio) on the first n_coef entries (adamw: the decoupled
-    decay theta *= 1 - lr * weight_decay first), then the L1 soft-threshold.
+    decay ``theta *= 1 - lr * weight_decay`` first), then the L1 soft-threshold.
 
     state has shape (n_state, P): the momentum buffer / sum of squares / exp_avg first, then
     square_avg or exp_avg_sq's companions, as in csrc/gd_kernels_impl.h."""
@@ -189,6 +188,20 @@ class ReferenceEngine:
         return step_lr(self.spec, lr_epoch, max(self.t, 1))
 
 
-fit = make_fit(lambda: ReferenceEngine, __name__,
-               "\n    This is the numpy reference implementation: same signature and semantics "
-               "as gdfast.fit\n    (parallel='hogwild' is validated, then run serially).\n")
+# the signature, type hints and docstring of gdfast.fit (inspect.signature and Sphinx follow
+# __wrapped__), so that the options are declared once; the docstring's first paragraph is the
+# reference's own
+@functools.wraps(_api.fit)
+def fit(X: MatrixLike, y: ArrayLike, **options: Any) -> FitResult:
+    return _api.run_fit(ReferenceEngine, X, y, options)
+
+
+fit.__module__ = __name__
+if fit.__doc__ is not None:                     # None under python -OO
+    fit.__doc__ = """Fit a linear model by gradient descent, every step in plain numpy.
+
+    The numpy reference implementation of :func:`gdfast.fit`: the same signature and
+    semantics, the same results up to rounding (``parallel="hogwild"`` is validated, then run
+    serially).
+
+    """ + fit.__doc__[fit.__doc__.index("Parameters\n"):]

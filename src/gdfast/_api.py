@@ -1,0 +1,226 @@
+"""gdfast.fit, the public entry point: its signature, types and documentation, and run_fit,
+the same fit on any engine (the numpy reference's fit, the estimators, continued fits).
+
+The arguments are validated in _problem.py and the epochs run by _driver.py; this file says
+what the function takes and returns, and hands the arguments from one to the other.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gdfast._driver import drive
+from gdfast._native import NativeEngine
+from gdfast._problem import prepare
+from gdfast._result import FitResult, TrainingState
+from gdfast._validation import MatrixLike
+
+# what fit calls after each epoch: it gets the epoch's record, and True stops the fit
+EpochCallback = Callable[[dict[str, Any]], bool | None]
+
+
+def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = "sgd",
+        learning_rate: float = 0.01, schedule: str = "constant", batch_size: int | None = 32,
+        max_epochs: int = 1000, tol: float | None = 1e-3, n_iter_no_change: int = 5,
+        alpha: float = 1e-4, l1_ratio: float = 0.0, fit_intercept: bool = True,
+        shuffle: bool = True, random_state: int | np.random.Generator | None = None,
+        coef_init: ArrayLike | None = None, intercept_init: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None, epsilon: float = 0.1,
+        momentum: float | None = None, dampening: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999), eps: float | None = None,
+        rho: float = 0.99, centered: bool = False, amsgrad: bool = False,
+        power_t: float = 0.5, gamma: float | None = None, step_size: int = 10,
+        clip_norm: float | None = None, n_threads: int | None = None,
+        parallel: str = "deterministic", sparse_updates: str = "dense", verbose: int = 0,
+        callback: EpochCallback | None = None) -> FitResult:
+    """Fit a linear model by gradient descent.
+
+    The native kernels run each epoch in C, on ``n_threads`` OpenMP threads, with results
+    that do not depend on the thread count.  :func:`gdfast.reference.fit` is the same
+    function written in plain numpy.
+
+    Parameters
+    ----------
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        The training data.  float32 data is fitted in float32 (coefficients too), float64
+        in float64; any other numeric dtype is converted to float64 once.  A C-contiguous
+        array of the right dtype is never copied.  Sparse input is used as CSR: a CSR
+        matrix or array with float32/float64 values and int32/int64 indices is used in
+        place (unsorted and repeated column indices are fine); CSC, COO and the other
+        formats are converted with ``.tocsr()`` once.
+    y : array-like of shape (n_samples,)
+        Targets; any two labels for a binary loss (the larger, in sorted order, is the
+        positive class), K >= 2 labels for ``"multinomial"``.
+    loss : {"squared", "logistic", "hinge", "squared_hinge", "modified_huber", "huber", \
+"epsilon_insensitive", "poisson", "multinomial"}, default="squared"
+        The loss per row.  ``"poisson"`` has a log link; ``"multinomial"`` is the softmax
+        cross-entropy over K classes.
+    optimizer : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}, \
+default="sgd"
+        torch.optim's update rules; the options of other optimizers are ignored.
+    learning_rate : float > 0, default=0.01
+        The base rate (unused by ``schedule="optimal"``).
+    schedule : {"constant", "invscaling", "optimal", "exponential", "step", "cosine", \
+"plateau"}, default="constant"
+        invscaling: lr / t**power_t and optimal: 1 / (alpha (t0 + t - 1)) per step t;
+        exponential: lr * gamma**epoch; step: lr * gamma**(epoch // step_size); cosine:
+        lr * (1 + cos(pi epoch / max_epochs)) / 2; plateau: lr / 5 each time the loss fails
+        to improve by tol for n_iter_no_change epochs while lr > 1e-6; the next such plateau
+        stops the fit (scikit-learn's "adaptive").
+    batch_size : int >= 1 or None, default=32
+        1: stochastic; b: mini-batch (the last, partial batch of an epoch is used); None:
+        full batch.  A batch_size larger than n_samples is a full batch.
+    max_epochs : int >= 1, default=1000
+        The most epochs to run.
+    tol : float >= 0 or None, default=1e-3
+        Stop when the epoch loss has not improved by tol for n_iter_no_change epochs in a
+        row; None runs all max_epochs.
+    n_iter_no_change : int >= 1, default=5
+        See tol.
+    alpha : float >= 0, default=1e-4
+        Penalty alpha * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1) on the
+        coefficients (never the intercept).  The L2 part enters the gradient (torch's
+        weight_decay), except for adamw, where it is the decoupled decay lr * l2 * w; the L1
+        part is a soft-threshold by lr * alpha * l1_ratio after each step.
+    l1_ratio : float in [0, 1], default=0.0
+        The L1 share of the penalty, see alpha.
+    fit_intercept : bool, default=True
+        With False the intercept stays at intercept_init (0 by default).
+    shuffle : bool, default=True
+        Each epoch visits the rows in a new uniformly random order (a Fisher-Yates shuffle
+        seeded by one 64-bit draw from ``np.random.default_rng(random_state)``).  A full
+        batch is not shuffled (the order of its rows would change only the rounding), and
+        draws no permutation.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seeds the row orders; an int makes the fit reproducible.
+    coef_init : array-like or None, default=None
+        Initial coefficients, shape (n_features,), or (n_classes, n_features) for
+        ``"multinomial"``; zeros by default.
+    intercept_init : float, array-like or None, default=None
+        Initial intercept, a scalar, or shape (n_classes,) for ``"multinomial"``; 0 by
+        default.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Non-negative; the batch gradient is the mean over the batch of
+        sample_weight[i] * grad loss_i.
+    epsilon : float >= 0, default=0.1
+        The width of ``"huber"`` and ``"epsilon_insensitive"``.
+    momentum : float in [0, 1) or None, default=None
+        None: 0.9 for ``"momentum"`` and ``"nesterov"``, 0 for ``"rmsprop"`` (torch's
+        default).
+    dampening : float in [0, 1], default=0.0
+        The dampening of torch.optim.SGD (``"momentum"``; ``"nesterov"`` needs 0).
+    betas : tuple of two floats in [0, 1), default=(0.9, 0.999)
+        Adam's and AdamW's coefficients of the running averages.
+    eps : float > 0 or None, default=None
+        Added to the denominator of the adaptive optimizers; None is the optimizer's
+        torch default (1e-10 for adagrad, 1e-8 otherwise).
+    rho : float in [0, 1), default=0.99
+        RMSprop's smoothing constant (torch's alpha).
+    centered : bool, default=False
+        RMSprop's centered variant.
+    amsgrad : bool, default=False
+        Adam's and AdamW's AMSGrad variant.
+    power_t : float, default=0.5
+        The exponent of ``"invscaling"``.
+    gamma : float in (0, 1] or None, default=None
+        The decay of ``"step"`` and ``"exponential"``; None: 0.1 for ``"step"``, 0.95 for
+        ``"exponential"``.
+    step_size : int >= 1, default=10
+        Epochs per decay for ``"step"``.
+    clip_norm : float > 0 or None, default=None
+        Scale each batch gradient g (the data term, before the penalty) by
+        min(1, clip_norm / (||g|| + 1e-6)), as ``torch.nn.utils.clip_grad_norm_``.
+    n_threads : int or None, default=None
+        None: all the threads OpenMP would use (honours OMP_NUM_THREADS and threadpoolctl);
+        negative: counted from the end (-1 = all).  Results do not depend on it, except
+        with ``parallel="hogwild"``.
+    parallel : {"deterministic", "hogwild"}, default="deterministic"
+        ``"hogwild"`` (sparse X only): the threads run over disjoint shards of each epoch's
+        row order and update the shared parameters without locks (Niu et al., 2011).
+        Faster for per-sample and small-batch steps on sparse data; the results vary from
+        run to run.  Adaptive optimizers need ``sparse_updates="lazy"`` with it, and
+        momentum and nesterov do not support l1_ratio > 0 with it.
+    sparse_updates : {"dense", "lazy"}, default="dense"
+        For sparse X and the adaptive optimizers (adagrad, rmsprop, adam, adamw).
+        ``"dense"``: every coefficient takes every step, exactly as on ``X.toarray()``
+        (O(n_features) per step).  ``"lazy"``: only the coefficients of the features
+        present in the batch's rows (an explicitly stored zero counts as present) take the
+        step, with their penalty term and moments; the others are left as they are
+        (TensorFlow's LazyAdam); O(nnz of the batch) per step.  sgd, momentum and nesterov
+        always give the ``"dense"`` result, in O(nnz) per step where a closed form exists.
+    verbose : int, default=0
+        > 0 prints a line per epoch: epoch, loss, learning rate, time.
+    callback : callable or None, default=None
+        Called after each epoch with a dict (epoch, loss, learning_rate, n_steps, time,
+        coef, intercept: read-only views of the current parameters); returning True stops
+        the fit.
+
+    Returns
+    -------
+    FitResult
+        The parameters, the loss per epoch, and the model's predictions.
+
+    Raises
+    ------
+    TypeError
+        If an option has the wrong type (a float for max_epochs, a string for alpha, ...).
+    ValueError
+        If an option is out of its range or not one of its choices, or X, y,
+        sample_weight, coef_init or intercept_init have the wrong shape or dtype, contain
+        NaN or infinity, or do not suit the loss.
+    DivergenceError
+        If the loss or the parameters become NaN or infinite; it holds the result so far.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gdfast
+    >>> from gdfast._datasets import make_classification
+    >>> X, y = make_classification(n_samples=1000, n_features=5)
+    >>> options = dict(loss="logistic", optimizer="adam", learning_rate=0.01, random_state=0)
+    >>> res = gdfast.fit(X, y, **options)
+    >>> res.coef.shape, res.classes
+    ((5,), array([0, 1]))
+    >>> float(np.mean(res.predict(X) == y)) > 0.6       # the accuracy
+    True
+    >>> ref = gdfast.reference.fit(X, y, **options)      # the same fit in plain numpy
+    >>> np.allclose(ref.coef, res.coef)
+    True
+    """
+    options = dict(locals())        # the arguments by name: nothing else is local yet
+    del options["X"], options["y"]
+    return run_fit(NativeEngine, X, y, options)
+
+
+fit.__module__ = "gdfast"           # its public name, for help(), pickle and the docs
+
+FIT_SIGNATURE = inspect.signature(fit)
+
+
+def run_fit(engine_cls, X, y, options: dict[str, Any], *,
+            resume: TrainingState | None = None, horizon: int | None = None,
+            classes=None) -> FitResult:
+    """gdfast.fit(X, y, **options) on an engine of class engine_cls.
+
+    Options left out take fit's defaults; an unknown one is a TypeError, as for fit.
+    resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
+    the data must have the same number of features and outputs).  horizon: the epoch count
+    that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit).
+    classes: the labels of a classification loss when y may lack some of them (see
+    _problem.prepare)."""
+    try:
+        bound = FIT_SIGNATURE.bind(X, y, **options)
+    except TypeError as exc:
+        raise TypeError(f"fit() {exc}") from None
+    bound.apply_defaults()
+    arguments = bound.arguments
+    del arguments["X"], arguments["y"]
+    setup = prepare(X, y, arguments, native=getattr(engine_cls, "native", False),
+                    resume=resume, classes=classes)
+    engine = engine_cls(setup.problem, setup.spec, setup.theta, setup.n_threads,
+                        opt_state=setup.opt_state, t=setup.t)
+    return drive(engine, setup, resume=resume, horizon=horizon)

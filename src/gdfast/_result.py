@@ -1,0 +1,243 @@
+"""What a fit returns: FitResult (parameters, loss history, predictions), the DivergenceError
+that carries the result so far, and the TrainingState a fit can be continued from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdfast._options import BINARY_LOSSES, PROBA_LOSSES
+from gdfast._validation import MatrixLike, as_predict_X
+
+
+@dataclass
+class TrainingState:
+    """Where a fit stopped, enough to continue it exactly: the parameters, the optimizer
+    state, the step count, the schedule's and the stopping rule's position, and the random
+    generator.  FitResult.state holds one; gdfast's estimators pass it back to continue
+    (partial_fit, warm_start)."""
+    theta: np.ndarray          # flat parameters [coef (K*d), intercept (K)]
+    opt_state: np.ndarray      # flat optimizer state (n_state * P)
+    optimizer: str
+    t: int                     # optimizer steps taken
+    epochs: int                # epochs completed
+    plateau_lr: float
+    best_loss: float
+    no_improvement: int
+    rng: np.random.Generator
+
+
+class FitResult:
+    """The outcome of :func:`gdfast.fit`: the parameters, the losses and the predictions.
+
+    Built by the fit (not meant to be constructed directly).
+
+    Attributes
+    ----------
+    coef : numpy.ndarray
+        The coefficients, in the dtype of the fit: shape (n_features,), or
+        (n_classes, n_features) for ``loss="multinomial"``.
+    intercept : numpy.floating or numpy.ndarray
+        A scalar of the fit's dtype, or shape (n_classes,) for ``loss="multinomial"``.
+    classes : numpy.ndarray or None
+        The sorted class labels for classification losses (for binary losses the second
+        is the positive class); None for regression losses.
+    loss : str
+        The loss the model was fit with.
+    loss_history : numpy.ndarray
+        float64, shape (n_epochs,): the objective of each epoch, the mean over rows of
+        sample_weight * loss, each taken at the parameters its batch saw during the pass,
+        plus the penalty at the end of the epoch.
+    n_epochs : int
+        Epochs completed.
+    n_steps : int
+        Optimizer steps taken.
+    converged : bool
+        True when the fit stopped because the loss stopped improving by ``tol``.
+    dtype : numpy.dtype
+        The dtype of the fit and of its coefficients.
+    n_features : int
+        The number of features.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> from gdfast._datasets import make_classification
+    >>> X, y = make_classification(200, 3)
+    >>> res = gdfast.fit(X, y, loss="logistic", max_epochs=5, tol=None)
+    >>> res.coef.shape, res.n_epochs, res.loss_history.shape
+    ((3,), 5, (5,))
+    >>> res.predict(X[:4]).shape, res.predict_proba(X[:4]).shape
+    ((4,), (4, 2))
+    """
+
+    coef: np.ndarray
+    intercept: np.floating | np.ndarray
+    classes: np.ndarray | None
+    loss: str
+    loss_history: np.ndarray
+    n_epochs: int
+    n_steps: int
+    converged: bool
+    state: TrainingState       # what gdfast's estimators continue from (partial_fit, warm_start)
+
+    def __init__(self, *, coef, intercept, classes, loss, loss_history, n_epochs, n_steps,
+                 converged, state):
+        self.coef = coef
+        self.intercept = intercept
+        self.classes = classes
+        self.loss = loss
+        self.loss_history = loss_history
+        self.n_epochs = n_epochs
+        self.n_steps = n_steps
+        self.converged = converged
+        self.state = state
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the fit and of its coefficients."""
+        return self.coef.dtype
+
+    @property
+    def n_features(self) -> int:
+        """The number of features."""
+        return self.coef.shape[-1]
+
+    def __repr__(self) -> str:
+        last = f"{self.loss_history[-1]:.6g}" if len(self.loss_history) else "n/a"
+        return (f"FitResult(loss={self.loss!r}, coef.shape={self.coef.shape}, "
+                f"dtype={self.dtype}, n_epochs={self.n_epochs}, n_steps={self.n_steps}, "
+                f"converged={self.converged}, final_loss={last})")
+
+    def decision_function(self, X: MatrixLike) -> np.ndarray:
+        """The decision values ``X @ coef.T + intercept``.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_samples,), or (n_samples, n_classes) for ``loss="multinomial"``.
+
+        Raises
+        ------
+        ValueError
+            If X is not a 2-D numeric array, or has another number of features than the
+            model.
+        """
+        X = as_predict_X(X, self.n_features)
+        return np.asarray(X @ self.coef.T) + self.intercept
+
+    def predict(self, X: MatrixLike) -> np.ndarray:
+        """The model's predictions.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_samples,): class labels for classification losses, exp(decision) for
+            ``"poisson"`` (the mean under the log link), the decision values for the other
+            regression losses.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`decision_function`.
+        """
+        z = self.decision_function(X)
+        if self.loss == "multinomial":
+            return self.classes[np.argmax(z, axis=1)]
+        if self.loss in BINARY_LOSSES:
+            return self.classes[(z > 0).astype(np.intp)]
+        if self.loss == "poisson":
+            return np.exp(z)
+        return z
+
+    def predict_proba(self, X: MatrixLike) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_samples, n_classes), columns in the order of ``classes``: the logistic
+            sigmoid, scikit-learn's (clip(z, -1, 1) + 1) / 2 for ``"modified_huber"``, the
+            softmax for ``"multinomial"``.
+
+        Raises
+        ------
+        ValueError
+            If the loss is not ``"logistic"``, ``"modified_huber"`` or ``"multinomial"``,
+            or as :meth:`decision_function`.
+        """
+        if self.loss not in PROBA_LOSSES:
+            raise ValueError(f"predict_proba needs loss in {PROBA_LOSSES}; this model was fit "
+                             f"with loss={self.loss!r}")
+        z = self.decision_function(X)
+        if self.loss == "multinomial":
+            z = z - z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=1, keepdims=True)
+        if self.loss == "logistic":
+            with np.errstate(over="ignore"):
+                p = 1.0 / (1.0 + np.exp(-z))
+        else:
+            p = (np.clip(z, -1, 1) + 1) / 2
+        return np.column_stack([1 - p, p])
+
+
+class DivergenceError(FloatingPointError):
+    """The loss or the parameters became NaN or infinite during a fit.
+
+    Raised by :func:`gdfast.fit` (and by the estimators) instead of returning a model that
+    has diverged; what was fitted until then is in ``result``.
+
+    Parameters
+    ----------
+    message : str
+        What happened, and what to try.
+    epoch : int
+        See Attributes.
+    step : int
+        See Attributes.
+    result : FitResult
+        See Attributes.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch (1-based) in which the fit diverged.
+    step : int
+        The optimizer step (1-based, counted over the whole fit) it had reached.
+    result : FitResult
+        The parameters at that point and the loss history of the completed epochs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import gdfast
+    >>> X, y = np.array([[1e3], [-1e3]]), np.array([1.0, -1.0])
+    >>> try:
+    ...     gdfast.fit(X, y, learning_rate=1.0, tol=None)
+    ... except gdfast.DivergenceError as exc:
+    ...     print(exc.epoch == exc.result.n_epochs + 1)
+    True
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int, result: FitResult):
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+        self.result = result
