@@ -1,7 +1,7 @@
 """gdfast: fast, OpenMP-parallel gradient descent for linear models.
 
     >>> import gdfast
-    >>> from gdfast._datasets import make_classification
+    >>> from gdfast.datasets import make_classification
     >>> X, y = make_classification(n_samples=500, n_features=4)
     >>> res = gdfast.fit(X, y, loss="logistic", optimizer="adam", learning_rate=1e-2)
     >>> res.coef.shape, res.intercept.shape, res.loss_history.ndim, res.predict(X).shape
@@ -11,14 +11,14 @@
 ``gdfast.GDClassifier`` and ``gdfast.GDRegressor`` are scikit-learn estimators on the same
 kernels (they need scikit-learn, which is imported only when they are first used).
 """
-from gdfast import reference
+from gdfast import datasets, reference
 from gdfast._api import fit
 from gdfast._result import DivergenceError, FitResult
 from gdfast._threads import effective_n_threads, openmp_enabled
 
 __version__ = "0.1.0"     # the only place: pyproject.toml reads it from here
 __all__ = ["fit", "FitResult", "DivergenceError", "openmp_enabled", "effective_n_threads",
-           "reference", "GDClassifier", "GDRegressor", "__version__"]
+           "reference", "datasets", "GDClassifier", "GDRegressor", "__version__"]
 
 
 def __getattr__(name):

@@ -179,7 +179,7 @@ default="sgd"
     --------
     >>> import numpy as np
     >>> import gdfast
-    >>> from gdfast._datasets import make_classification
+    >>> from gdfast.datasets import make_classification
     >>> X, y = make_classification(n_samples=1000, n_features=5)
     >>> options = dict(loss="logistic", optimizer="adam", learning_rate=0.01, random_state=0)
     >>> res = gdfast.fit(X, y, **options)

@@ -63,7 +63,7 @@ class FitResult:
     Examples
     --------
     >>> import gdfast
-    >>> from gdfast._datasets import make_classification
+    >>> from gdfast.datasets import make_classification
     >>> X, y = make_classification(200, 3)
     >>> res = gdfast.fit(X, y, loss="logistic", max_epochs=5, tol=None)
     >>> res.coef.shape, res.n_epochs, res.loss_history.shape

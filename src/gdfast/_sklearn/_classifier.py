@@ -94,7 +94,7 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
     Examples
     --------
     >>> from gdfast import GDClassifier
-    >>> from gdfast._datasets import make_classification
+    >>> from gdfast.datasets import make_classification
     >>> X, y = make_classification(n_samples=500, n_features=4, n_classes=3)
     >>> clf = GDClassifier(optimizer="adam", learning_rate=0.01, random_state=0).fit(X, y)
     >>> clf.coef_.shape, clf.predict(X[:2]).shape, clf.predict_proba(X[:2]).shape

@@ -67,7 +67,7 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
     Examples
     --------
     >>> from gdfast import GDRegressor
-    >>> from gdfast._datasets import make_regression
+    >>> from gdfast.datasets import make_regression
     >>> X, y, w, b = make_regression(n_samples=500, n_features=3)
     >>> reg = GDRegressor(optimizer="adam", learning_rate=0.05, random_state=0).fit(X, y)
     >>> reg.coef_.shape, bool(reg.score(X, y) > 0.9)
