@@ -17,7 +17,7 @@ class FitEpoch(BlasThreads):
         if engine == "reference" and batch_size == 1:
             # The reference takes one numpy step per row: about 2 s per epoch here
             # (~20 us a step, 100_000 steps; native: 15-80 ms), and asv's repeats over
-            # these 8 cases would take minutes.  benchmarks/peers.py times it instead.
+            # these 8 cases would take minutes.  benchmarks/peers times it instead.
             raise NotImplementedError("reference with batch_size=1 is too slow for asv")
         self.limit_blas(n_threads)
         self.X, self.y = make_data(dtype)

@@ -2,7 +2,7 @@
 (gdfast.reference.batch_gradient and gdfast.reference.update)."""
 import numpy as np
 
-from .common import ENGINES, BlasThreads, KernelCall, make_data
+from .common import ENGINES, BlasThreads, KernelCall, _kernels, make_data, read_probe
 
 
 class GradientKernel(BlasThreads):
@@ -45,8 +45,8 @@ class UpdateKernel(BlasThreads):
 
 
 class ReadFloor(BlasThreads):
-    """What reading X costs, n=100_000, d=64: numpy's X @ w (the floor of benchmarks/peers.py,
-    rows in order) and gdfast's read probe (_kernels.read_rows: rows read as the epochs read
+    """What reading X costs, n=100_000, d=64: numpy's X @ w (the floor of benchmarks/peers,
+    rows in order) and gdfast's read probe (common.read_probe: rows read as the epochs read
     them, in order or along a shuffled order, nothing computed but column sums).  numpy has
     no shuffled read without a copy of X, so that case is skipped."""
 
@@ -57,12 +57,11 @@ class ReadFloor(BlasThreads):
         if reader == "numpy" and order == "shuffled":
             raise NotImplementedError("numpy reads a shuffled X only through a copy")
         self.limit_blas(n_threads)
-        from gdfast import _kernels
         X, _ = make_data(dtype)
         perm = (_kernels.permutation(len(X), 0) if order == "shuffled"
                 else np.empty(0, np.int64))
         w = np.ones(X.shape[1], dtype=dtype)
-        self.read = ((lambda: _kernels.read_rows(X, perm, n_threads)) if reader == "probe"
+        self.read = ((lambda: read_probe(X, perm, n_threads)) if reader == "probe"
                      else (lambda: X @ w))
         self.read()                                  # warm-up: starts the thread pools
 

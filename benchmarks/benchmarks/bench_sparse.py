@@ -3,22 +3,31 @@ SGDClassifier and the numpy reference, and the held-out quality of each fit.
 
 The data is the issue's synthetic problem (benchmarks/common.py, make_sparse_data): 40
 non-zeros per row at uniform columns, y from a planted w.  The issue's targets are set at
-n = 1 000 000, d = 2^20 and checked by `python benchmarks/peers.py --sparse`; asv runs a
+n = 1 000 000, d = 2^20 and checked by `python benchmarks/peers --sparse`; asv runs a
 smaller problem so that a run stays short.  GDFAST_ASV_SPARSE_N / GDFAST_ASV_SPARSE_D
-override its size (e.g. to try the suite quickly on a tiny one)."""
+override its size (e.g. to try the suite quickly on a tiny one); GDFAST_BENCH_SMALL=1
+(common.SMALL) makes it tiny by default."""
 import os
 
 import gdfast
 
-from .common import (SPARSE_ALPHA, SPARSE_MODES, fit_sklearn_quietly, heldout_scores,
-                     make_sparse_data, sklearn_sgd_sparse, sparse_fit_kwargs)
+from .common import (
+    SMALL,
+    SPARSE_ALPHA,
+    SPARSE_MODES,
+    fit_sklearn_quietly,
+    heldout_scores,
+    make_sparse_data,
+    sklearn_sgd_sparse,
+    sparse_fit_kwargs,
+)
 
-N_ROWS = int(os.environ.get("GDFAST_ASV_SPARSE_N", 200_000))
-N_FEATURES = int(os.environ.get("GDFAST_ASV_SPARSE_D", 2**18))
+N_ROWS = int(os.environ.get("GDFAST_ASV_SPARSE_N", 5_000 if SMALL else 200_000))
+N_FEATURES = int(os.environ.get("GDFAST_ASV_SPARSE_D", 2**12 if SMALL else 2**18))
 # "dense-adam-256" updates all d + 1 parameters at every step (O(d) per step, 781 steps per
 # epoch here): it runs on this many features instead.
 DENSE_ADAM_FEATURES = min(N_FEATURES, 2**14)
-N_TEST = 50_000
+N_TEST = 1_000 if SMALL else 50_000
 # The reference takes one Python/numpy step per batch and every step is O(d) (a dense
 # gradient and update of d + 1 parameters: ~0.8 ms per step at d = 2^18): rows per mode.
 REFERENCE_ROWS = {"sgd-1thread": 1_000, "lazy-adam-256": 10_000}

@@ -1,12 +1,27 @@
-"""Helpers shared by the asv suites and by benchmarks/peers.py (no benchmarks here)."""
+"""Helpers shared by the asv suites and by benchmarks/peers (no benchmarks here).
+
+GDFAST_BENCH_SMALL=1 in the environment shrinks the asv suites' problems (not peers', which
+sets its own sizes) so that a CI run of every benchmark once stays short; the figures of
+such a run say nothing about speed."""
+import os
+
 import numpy as np
 
 import gdfast
-from gdfast import _kernels
+
+# gdfast's private modules: every benchmark reaches them through these lines only, so that a
+# change of gdfast's internal layout is an edit here.
+from gdfast import _kernels  # grad_dense, update, permutation, Config, STATUS_OK
 from gdfast._api import run_fit
+from gdfast._options import N_STATE  # noqa: F401 (for peers.memory)
 from gdfast._native import NativeEngine
 
-N_SAMPLES = 100_000
+# gdfast's read probe (gd_read_rows_dense): reads X's rows along an order as the epochs read
+# them and computes nothing but column sums; read_probe(X, order, n_threads).
+read_probe = _kernels.read_rows
+
+SMALL = os.environ.get("GDFAST_BENCH_SMALL", "") not in ("", "0")
+N_SAMPLES = 2_000 if SMALL else 100_000
 N_FEATURES = 64
 ALPHA = 1e-4
 ENGINES = {"native": gdfast.fit, "reference": gdfast.reference.fit}
