@@ -102,8 +102,9 @@ def main(argv=None):
           "the\nKeyboardInterrupt came from the epoch kernel the signal reached")
     if args.json:
         Path(args.json).write_text(json.dumps(
-            dict(n=args.n, d=args.d, classes=args.classes, repeats=args.repeats, pause_s=args.pause, target_s=TARGET_S,
-                 cpu=cpu_model(), python=platform.python_version(), cases=results), indent=1))
+            dict(n=args.n, d=args.d, classes=args.classes, repeats=args.repeats,
+                 pause_s=args.pause, target_s=TARGET_S, cpu=cpu_model(),
+                 python=platform.python_version(), cases=results), indent=1))
         print(f"results written to {args.json}")
     return 0
 

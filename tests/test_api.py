@@ -181,7 +181,7 @@ def test_shuffled_epochs_take_their_orders_from_the_seeded_rng(monkeypatch):
         drawn.clear()
         fit(X, y, random_state=5, max_epochs=3, tol=None, batch_size=8)
         assert len(drawn) == 3
-        for got, want in zip(drawn, expected):
+        for got, want in zip(drawn, expected, strict=True):
             np.testing.assert_array_equal(got.array(), want.array())
         drawn.clear()
         fit(X, y, random_state=5, max_epochs=3, tol=None, batch_size=None)

@@ -1,6 +1,8 @@
 """The documentation's examples: every Python block of README.md and docs/ runs as a doctest, and
-so do the examples in gdfast.datasets' docstrings."""
+so do the examples in the docstrings of every gdfast module (the API reference shows them)."""
 import doctest
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
@@ -42,6 +44,21 @@ def test_page_examples_run(page):
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed"
 
 
-def test_datasets_docstring_examples_run():
-    result = doctest.testmod(gdfast.datasets, optionflags=FLAGS)
-    assert result.attempted > 0 and result.failed == 0
+MODULES = sorted(m.name for m in pkgutil.walk_packages(gdfast.__path__, "gdfast.")
+                 if not m.name.startswith("gdfast._kernels"))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    if name.startswith("gdfast._sklearn"):
+        pytest.importorskip("sklearn")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=FLAGS)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed"
+
+
+def test_the_public_api_has_docstring_examples():
+    # the pages of the API reference that show examples: at least one runs in each
+    for obj in (gdfast, gdfast.fit, gdfast.FitResult, gdfast.datasets, gdfast.GDClassifier,
+                gdfast.GDRegressor):
+        assert sum(len(t.examples) for t in doctest.DocTestFinder().find(obj)) > 0, obj

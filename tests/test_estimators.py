@@ -11,17 +11,16 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import gdfast  # noqa: E402
-from gdfast import _api  # noqa: E402
-from gdfast._sklearn import _runner  # noqa: E402
-from gdfast import reference  # noqa: E402
+import gdfast
+from conftest import make_problem
+from gdfast import _api, reference
+from gdfast._sklearn import _runner
 from gdfast.reference import softmax_loss_dz  # noqa: E402
-from conftest import make_problem  # noqa: E402
 
 GDClassifier = gdfast.GDClassifier
 GDRegressor = gdfast.GDRegressor
@@ -197,7 +196,8 @@ def test_sample_weights_act_as_repeated_rows_for_full_batch_gradient_descent():
     # scikit-learn's check passes with the defaults because its data (15 rows, 27 repeated)
     # fits in one batch of 32; with smaller batches the two fits see different batches
     from sklearn.utils.estimator_checks import (
-        check_sample_weight_equivalence_on_dense_data as check)
+        check_sample_weight_equivalence_on_dense_data as check,
+    )
     check("GDClassifier", GDClassifier())
     with pytest.raises(AssertionError, match="not equivalent"):
         check("GDClassifier", GDClassifier(batch_size=4))
@@ -403,7 +403,7 @@ def test_early_stopping_restores_the_best_epoch():
         warnings.simplefilter("error", ConvergenceWarning)
         stopped.fit(X, y)
     best_so_far, no_improvement = np.inf, 0
-    for e, v in enumerate(val):
+    for v in val:
         no_improvement = no_improvement + 1 if v > best_so_far - 1e-3 else 0
         best_so_far = min(best_so_far, v)
         if no_improvement >= 10:
@@ -460,7 +460,7 @@ def test_early_stopping_with_one_vs_rest_restores_each_models_best_epoch():
     assert isinstance(curves, list) and [len(c) for c in curves] == [30, 30, 30]
     models = np.array(rec.models)
     for k in range(3):
-        coefs = [c for c, m in zip(rec.coef, models) if m == k]
+        coefs = [c for c, m in zip(rec.coef, models, strict=True) if m == k]
         best = int(np.argmin(curves[k]))
         assert_array_equal(est.coef_[k], coefs[best])
     assert any(np.argmin(c) < 29 for c in curves)     # some model's best epoch is not the last

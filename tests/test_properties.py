@@ -10,11 +10,12 @@ them the properties are checked per kernel instead: the batch gradient within a 
 bound, and the update rule on identical inputs."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gdfast
-from gdfast import _kernels, _options, _problem, reference
 from conftest import LOSSES, OPTIMIZERS, TEST_LR, make_spec, rel_err
+from gdfast import _kernels, _options, _problem, reference
 
 SCALES = (1e-3, 1.0, 1e3)
 LIPSCHITZ = ("sgd", "momentum", "nesterov")

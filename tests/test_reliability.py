@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import gdfast
+from conftest import make_problem, rel_err
 from gdfast import reference
-from conftest import make_problem, make_spec, rel_err
 
 
 def _fork_job(X, y, kw, queue):

@@ -41,10 +41,8 @@ import pytest
 sp = pytest.importorskip("scipy.sparse")
 
 import gdfast  # noqa: E402
-from gdfast import (  # noqa: E402
-    _api, _kernels, _native, _options, _problem, _validation, reference)
-from conftest import (DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_spec,  # noqa: E402
-                      rel_err)
+from conftest import DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_spec, rel_err  # noqa: E402
+from gdfast import _api, _kernels, _native, _options, _problem, _validation, reference  # noqa: E402
 
 ITYPES = (np.int32, np.int64)
 BATCHES = (1, 16, None)      # per-sample and mini-batch: sparse path; full batch: block path
@@ -145,7 +143,7 @@ def assert_identical(a, b, what=""):
     assert a.n_steps == b.n_steps, what
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cached_reference(loss, optimizer, l1_ratio, batch_size, dtype_name, **extra):
     """The reference fit of the test problem (int32 indices): it does not depend on the index
     type or the thread count, so the parametrizations of test_fit_matches_reference share it
@@ -475,7 +473,7 @@ def test_the_users_matrix_is_not_modified(optimizer, options):
         est = gdfast.GDClassifier(optimizer=optimizer, max_epochs=2, tol=None,
                                   **{k: v for k, v in options.items()})
         est.fit(M, y).predict(M)
-        for arr, old in zip((M.data, M.indices, M.indptr), before):
+        for arr, old in zip((M.data, M.indices, M.indptr), before, strict=True):
             np.testing.assert_array_equal(arr, old)
             assert arr.dtype == old.dtype
 
@@ -741,7 +739,7 @@ def test_lazy_divergence_leaves_the_last_good_step(optimizer, options, batch_siz
 
 # --- 9. hogwild -------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def planted_logistic(n=20000, n_test=5000, d=2000, row_nnz=20, seed=0):
     """A planted logistic problem: feature popularity decays as 1/j^0.7, values ~ N(0, 1/20),
     labels sign(x.w + noise)."""

@@ -178,7 +178,7 @@ def test_malformed_csr_is_caught_before_the_kernel_would_read_out_of_bounds():
         before = (M.data.copy(), M.indices.copy(), M.indptr.copy())
         with pytest.raises(ValueError, match="malformed CSR matrix"):
             gdfast.fit(M, YC, loss="logistic", max_epochs=1)
-        for a, b in zip(before, (M.data, M.indices, M.indptr)):
+        for a, b in zip(before, (M.data, M.indices, M.indptr), strict=True):
             np.testing.assert_array_equal(a, b)
 
 

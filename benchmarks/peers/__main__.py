@@ -13,6 +13,9 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import numpy as np
+
+import gdfast
+import peers
 from benchmarks.common import (
     SPARSE_NNZ_PER_ROW,
     heldout_scores,
@@ -20,9 +23,6 @@ from benchmarks.common import (
     make_sparse_data,
     sparse_fit_kwargs,
 )
-
-import gdfast
-import peers
 from peers import HERE
 from peers.dense import derived_ratios, run_reference_jobs, run_scaling, run_side_by_side
 from peers.jobs import SPARSE_N_TEST, SPARSE_QUICK_SIZE, SPARSE_SIZE, epoch_kwargs

@@ -3,9 +3,9 @@ epochs, its float32 epochs and the read floors side by side (run_side_by_side), 
 reference's epochs, the 1 -> n thread scaling against numpy's, and the ratios to the floor
 that the targets check."""
 import numpy as np
-from benchmarks.common import _kernels, read_probe
 
 import gdfast
+from benchmarks.common import _kernels, read_probe
 
 from . import optional
 from .jobs import (

@@ -5,9 +5,8 @@ import json
 import subprocess
 import sys
 
-from benchmarks.common import N_STATE, _kernels, resolve, sparse_fit_kwargs
-
 import gdfast
+from benchmarks.common import N_STATE, _kernels, resolve, sparse_fit_kwargs
 
 from . import HERE
 from .jobs import JOBS, SPARSE_JOBS, epoch_kwargs

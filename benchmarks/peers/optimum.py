@@ -4,9 +4,9 @@ import time
 import warnings
 
 import numpy as np
-from benchmarks.common import ALPHA, fit_kwargs, logistic_objective
 
 import gdfast
+from benchmarks.common import ALPHA, fit_kwargs, logistic_objective
 
 from . import optional
 from .measure import measure, wall

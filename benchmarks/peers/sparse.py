@@ -4,14 +4,13 @@ ratios and accuracy checks derived from them."""
 import statistics
 import time
 
+import gdfast
 from benchmarks.common import (
     fit_sklearn_quietly,
     heldout_scores,
     sklearn_sgd_sparse,
     sparse_fit_kwargs,
 )
-
-import gdfast
 
 from . import optional
 from .jobs import (
