@@ -46,7 +46,7 @@ class UpdateKernel(BlasThreads):
 
 class ReadFloor(BlasThreads):
     """What reading X costs, n=100_000, d=64: numpy's X @ w (the floor of benchmarks/peers.py,
-    rows in order) and gdfast's read probe (_kernels.read_rows: rows read as the epochs read
+    rows in order) and gdfast's read probe (_testing.read_rows: rows read as the epochs read
     them, in order or along a shuffled order, nothing computed but column sums).  numpy has
     no shuffled read without a copy of X, so that case is skipped."""
 
@@ -57,12 +57,12 @@ class ReadFloor(BlasThreads):
         if reader == "numpy" and order == "shuffled":
             raise NotImplementedError("numpy reads a shuffled X only through a copy")
         self.limit_blas(n_threads)
-        from gdfast import _kernels
+        from gdfast import _kernels, _testing
         X, _ = make_data(dtype)
         perm = (_kernels.permutation(len(X), 0) if order == "shuffled"
                 else np.empty(0, np.int64))
         w = np.ones(X.shape[1], dtype=dtype)
-        self.read = ((lambda: _kernels.read_rows(X, perm, n_threads)) if reader == "probe"
+        self.read = ((lambda: _testing.read_rows(X, perm, n_threads)) if reader == "probe"
                      else (lambda: X @ w))
         self.read()                                  # warm-up: starts the thread pools
 

@@ -53,15 +53,6 @@ cdef extern from "gdfast.h" nogil:
                               const double *theta, double *z, int n_threads)
     int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K,
                               const float *theta, float *z, int n_threads)
-    int gd_read_rows_dense_f64(const double *X, int64_t n, int64_t d, const int64_t *order,
-                               int64_t m, double *sums, double *work, int n_threads)
-    int gd_read_rows_dense_f32(const float *X, int64_t n, int64_t d, const int64_t *order,
-                               int64_t m, float *sums, float *work, int n_threads)
-    int64_t gd_read_rows_work(int64_t m, int64_t d)
-    void gd_math_check(int which, const double *x, double *out, int64_t n)
-    void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est,
-                        double *cum)
-    void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound)
     int gd_permutation(int64_t *order, int64_t n, uint64_t seed)
     ctypedef struct gd_shuffle:
         int64_t n
@@ -70,8 +61,6 @@ cdef extern from "gdfast.h" nogil:
     void gd_shuffle_advance(gd_shuffle *g, int64_t *order, int64_t upto)
     int gd_shuffle_valid(const gd_shuffle *g, int64_t n)
     int GD_SHUFFLE_WORDS
-    void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
-                      uint64_t *lo, int64_t n)
     int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
                           const double *y, const double *sw, const int64_t *rows, int64_t n_rows,
                           const double *theta, double *grad_out, double *loss_out, double *work,
