@@ -33,7 +33,7 @@ extern "C" {
 
 /* Losses: p is the decision value, y the target (+1/-1 for binary classification,
  * the class index for multinomial). */
-enum {
+enum gd_loss {
     GD_LOSS_SQUARED = 0,             /* 1/2 (p - y)^2 */
     GD_LOSS_LOGISTIC = 1,            /* log(1 + exp(-y p)) */
     GD_LOSS_HINGE = 2,               /* max(0, 1 - y p) */
@@ -45,7 +45,7 @@ enum {
     GD_LOSS_MULTINOMIAL = 8          /* logsumexp(p) - p_y */
 };
 
-enum {
+enum gd_optimizer {
     GD_OPT_SGD = 0,
     GD_OPT_MOMENTUM = 1,
     GD_OPT_NESTEROV = 2,
@@ -57,13 +57,13 @@ enum {
 
 /* Per-step learning-rate rules.  Per-epoch schedules (exponential, step, cosine, plateau)
  * are resolved by the caller into lr_epoch and use GD_SCHED_CONSTANT here. */
-enum {
+enum gd_schedule {
     GD_SCHED_CONSTANT = 0,   /* lr = lr_epoch */
     GD_SCHED_INVSCALING = 1, /* lr = lr_epoch / t^power_t */
     GD_SCHED_OPTIMAL = 2     /* lr = 1 / (alpha (t0 + t - 1)), Bottou's rule as in scikit-learn */
 };
 
-enum {
+enum gd_status {
     GD_OK = 0,
     GD_ERR_NONFINITE = -1,   /* a batch loss or a parameter became NaN or inf */
     GD_ERR_ARGUMENT = -2,    /* an argument is out of range (a bug in the caller) */
@@ -122,10 +122,10 @@ typedef struct {
  * their penalty term, moments and value; the others are left as they are (TensorFlow's
  * LazyAdam).  sgd, momentum and nesterov have the DENSE semantics in both modes, computed in
  * O(nnz) per step where a closed form exists (see gd_epoch_csr_*). */
-enum { GD_SPARSE_DENSE = 0, GD_SPARSE_LAZY = 1 };
+enum gd_sparse_updates { GD_SPARSE_DENSE = 0, GD_SPARSE_LAZY = 1 };
 
 /* gd_config.share (see there). */
-enum { GD_SHARE_EVEN = 0, GD_SHARE_MEASURED = 1, GD_SHARE_SKEWED = 2 };
+enum gd_share { GD_SHARE_EVEN = 0, GD_SHARE_MEASURED = 1, GD_SHARE_SKEWED = 2 };
 
 /* Number of optimizer state vectors of length P for an optimizer (0 to 3). */
 int gd_n_state(int optimizer);

@@ -1,7 +1,49 @@
-# The C API of csrc/gdfast.h, for the Cython glue.
+# The C API of csrc/gdfast.h, for gdfast._kernels (_kernels.pyx, which sees these declarations
+# without a cimport).  The codes are cpdef enums: _kernels exports each as a Python enum class
+# (gd_loss, ...), from which it derives its names and tables of codes.
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "gdfast.h" nogil:
+    cpdef enum gd_loss:
+        GD_LOSS_SQUARED
+        GD_LOSS_LOGISTIC
+        GD_LOSS_HINGE
+        GD_LOSS_SQUARED_HINGE
+        GD_LOSS_MODIFIED_HUBER
+        GD_LOSS_HUBER
+        GD_LOSS_EPSILON_INSENSITIVE
+        GD_LOSS_POISSON
+        GD_LOSS_MULTINOMIAL
+
+    cpdef enum gd_optimizer:
+        GD_OPT_SGD
+        GD_OPT_MOMENTUM
+        GD_OPT_NESTEROV
+        GD_OPT_ADAGRAD
+        GD_OPT_RMSPROP
+        GD_OPT_ADAM
+        GD_OPT_ADAMW
+
+    cpdef enum gd_schedule:
+        GD_SCHED_CONSTANT
+        GD_SCHED_INVSCALING
+        GD_SCHED_OPTIMAL
+
+    cpdef enum gd_status:
+        GD_OK
+        GD_ERR_NONFINITE
+        GD_ERR_ARGUMENT
+        GD_INTERRUPTED
+
+    cpdef enum gd_sparse_updates:
+        GD_SPARSE_DENSE
+        GD_SPARSE_LAZY
+
+    cpdef enum gd_share:
+        GD_SHARE_EVEN
+        GD_SHARE_MEASURED
+        GD_SHARE_SKEWED
+
     ctypedef struct gd_config:
         int loss
         int n_outputs
@@ -30,11 +72,6 @@ cdef extern from "gdfast.h" nogil:
         int interruptible
         int sparse_updates
         int hogwild
-
-    int GD_OK
-    int GD_ERR_NONFINITE
-    int GD_ERR_ARGUMENT
-    int GD_INTERRUPTED
 
     int gd_n_state(int optimizer)
     double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t)
