@@ -74,6 +74,9 @@ static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
     }
 }
 
+/* The sparse path of a CSR epoch, with steps of kind: its batches in segments (GD_SP_SGD: cut
+ * where the scale P would fall below 1e-9), each run on one thread, or on nth under hogwild,
+ * then the features caught up (gd_csr_catch_up.h). */
 static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, const GD_I *ind,
                              const GD_I *ptr, int64_t d, const GD_T *y, const GD_T *sw,
                              const int64_t *order, int64_t start, int64_t stop,
