@@ -1,5 +1,5 @@
-/* CSR block gradient: included by gd_kernels_impl.h once per index type with GD_I (int32_t or
- * int64_t) and GD_ISFX(name) (name_iNN_fNN), inside the instantiation for GD_T. */
+/* Template over GD_T and GD_I (gd_each_index.h): the partial gradient of a block of CSR rows
+ * (the dense rows' is gd_dense_block.h). */
 
 /* block_grad on CSR rows: the partial gradient of positions r0..r1 of the order into g[P]
  * (zeroed here, g[P..P+K) is scratch); returns sum_i sw_i * loss_i.  O(P + nnz of the rows). */

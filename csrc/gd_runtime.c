@@ -1,4 +1,4 @@
-/* Interrupts and fork safety for the kernels (POSIX; no Python.h).
+/* Interrupts, fork safety and OpenMP availability for the kernels (POSIX; no Python.h).
  *
  * Interrupts.  A kernel runs without the GIL, so Python cannot run its SIGINT handler until the
  * kernel returns.  While an interruptible kernel runs, gd_interrupt_install() puts a SIGINT
@@ -10,8 +10,11 @@
  * Fork.  GNU libgomp's thread pool does not survive fork(): a child that opens a parallel
  * region after its parent used one hangs.  A pthread_atfork child handler records that the
  * parent had used threads; the kernels then run serially in that child. */
-#include "gdfast.h"
+#define _POSIX_C_SOURCE 200809L   /* sigaction, with -std=c11 too */
 #include "gd_runtime.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__unix__) || defined(__APPLE__)
 #define GD_POSIX 1
@@ -85,3 +88,19 @@ void gd_interrupt_clear(void) {}
 
 void gd_mark_parallel_used(void) { gd_parallel_used = 1; }
 int gd_in_forked_child(void) { return gd_forked_child; }
+
+int gd_openmp_enabled(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int gd_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}

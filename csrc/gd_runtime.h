@@ -1,8 +1,8 @@
-/* Process-level runtime state of the kernels: interrupt requests and fork detection.
- * Internal to csrc/ (the public declarations are in gdfast.h). */
+/* Process-level runtime state of the kernels, internal to csrc/ (gd_runtime.c; the public
+ * declarations, gd_interrupt_pending and gd_in_forked_child among them, are in gdfast.h). */
 #ifndef GD_RUNTIME_H
 #define GD_RUNTIME_H
-int gd_interrupt_pending(void);
-int gd_in_forked_child(void);
+#include "gdfast.h"
+/* Record that this process opened an OpenMP parallel region (see gd_in_forked_child). */
 void gd_mark_parallel_used(void);
 #endif

@@ -5,7 +5,7 @@
  *   - every buffer is owned by the caller; kernels never allocate;
  *   - inputs first, then in/out state, then outputs, n_threads last;
  *   - kernels return GD_OK (0) or a named negative status;
- *   - each kernel exists as _f32 and _f64, written once in gd_kernels_impl.h.
+ *   - each kernel exists as _f32 and _f64, written once (a template instantiated for both).
  *
  * Parameter layout.  A model with K outputs on d features keeps its parameters in one
  * flat vector theta of length P = K*(d+1): theta[k*d + j] is coef[k, j] and theta[K*d + k]
@@ -33,7 +33,7 @@ extern "C" {
 
 /* Losses: p is the decision value, y the target (+1/-1 for binary classification,
  * the class index for multinomial). */
-enum {
+enum gd_loss {
     GD_LOSS_SQUARED = 0,             /* 1/2 (p - y)^2 */
     GD_LOSS_LOGISTIC = 1,            /* log(1 + exp(-y p)) */
     GD_LOSS_HINGE = 2,               /* max(0, 1 - y p) */
@@ -45,7 +45,7 @@ enum {
     GD_LOSS_MULTINOMIAL = 8          /* logsumexp(p) - p_y */
 };
 
-enum {
+enum gd_optimizer {
     GD_OPT_SGD = 0,
     GD_OPT_MOMENTUM = 1,
     GD_OPT_NESTEROV = 2,
@@ -57,13 +57,13 @@ enum {
 
 /* Per-step learning-rate rules.  Per-epoch schedules (exponential, step, cosine, plateau)
  * are resolved by the caller into lr_epoch and use GD_SCHED_CONSTANT here. */
-enum {
+enum gd_schedule {
     GD_SCHED_CONSTANT = 0,   /* lr = lr_epoch */
     GD_SCHED_INVSCALING = 1, /* lr = lr_epoch / t^power_t */
     GD_SCHED_OPTIMAL = 2     /* lr = 1 / (alpha (t0 + t - 1)), Bottou's rule as in scikit-learn */
 };
 
-enum {
+enum gd_status {
     GD_OK = 0,
     GD_ERR_NONFINITE = -1,   /* a batch loss or a parameter became NaN or inf */
     GD_ERR_ARGUMENT = -2,    /* an argument is out of range (a bug in the caller) */
@@ -122,7 +122,10 @@ typedef struct {
  * their penalty term, moments and value; the others are left as they are (TensorFlow's
  * LazyAdam).  sgd, momentum and nesterov have the DENSE semantics in both modes, computed in
  * O(nnz) per step where a closed form exists (see gd_epoch_csr_*). */
-enum { GD_SPARSE_DENSE = 0, GD_SPARSE_LAZY = 1 };
+enum gd_sparse_updates { GD_SPARSE_DENSE = 0, GD_SPARSE_LAZY = 1 };
+
+/* gd_config.share (see there). */
+enum gd_share { GD_SHARE_EVEN = 0, GD_SHARE_MEASURED = 1, GD_SHARE_SKEWED = 2 };
 
 /* Number of optimizer state vectors of length P for an optimizer (0 to 3). */
 int gd_n_state(int optimizer);
@@ -164,21 +167,6 @@ int gd_decision_dense_f64(const double *X, int64_t n, int64_t d, int64_t K, cons
 int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const float *theta,
                           float *z, int n_threads);
 
-/* sums[j] = the sum over positions q < m of X[order[q]][j] (order NULL: rows 0..m-1), m <= n
- * without an order.  A read probe: each thread takes one contiguous range of the positions and
- * prefetches its rows along it as block_grad does (gd_pf_ahead), and nothing is computed but
- * the sums, so its time is what reading X's rows along that order costs on this machine, a
- * lower bound for an epoch over that order (which also reads y, and meets once a batch).
- * benchmarks/peers.py times it as the read floor of a shuffled epoch.  The positions are
- * summed in chunks of GD_READ_ROWS into work[gd_read_rows_work(m, d)], then the chunks in
- * order: the sums do not depend on n_threads.  GD_ERR_ARGUMENT for bad arguments, or for an
- * index outside [0, n) (skipped; the sums then omit it). */
-int gd_read_rows_dense_f64(const double *X, int64_t n, int64_t d, const int64_t *order,
-                           int64_t m, double *sums, double *work, int n_threads);
-int gd_read_rows_dense_f32(const float *X, int64_t n, int64_t d, const int64_t *order,
-                           int64_t m, float *sums, float *work, int n_threads);
-int64_t gd_read_rows_work(int64_t m, int64_t d);      /* work's length, in values */
-
 /* order[0..n) = a uniformly random permutation of 0..n-1: Durstenfeld's Fisher-Yates shuffle
  * in its forward form (the identity, then for i = 0..n-2 swap positions i and j, j uniform on
  * [i, n-1]), with j drawn by Lemire's multiply-and-reject (unbiased) from a SplitMix64 stream
@@ -202,26 +190,6 @@ typedef struct {
 void gd_shuffle_init(gd_shuffle *g, int64_t *order, int64_t n, uint64_t seed);
 void gd_shuffle_advance(gd_shuffle *g, int64_t *order, int64_t upto);
 int gd_shuffle_valid(const gd_shuffle *g, int64_t n);   /* 1: g fits order[n] */
-/* For the tests: hi[i] and lo[i], the halves of the 128-bit product a[i] * b[i], by the
- * portable 32-bit-halves code (portable = 1) or by the one gd_permutation uses (0). */
-void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
-                  uint64_t *lo, int64_t n);
-
-/* How the replicated-step epoch shares a batch's blocks between threads that run at different
- * speeds (gd_kernels.c), exposed for the tests.  gd_share_learn folds one batch's busy times
- * busy[t] (any unit; over rows[t] rows) into per-row estimates est[nth] (0: none yet) and sets
- * cum[nth + 1], the fraction of the rows before each thread's share, in proportion to the
- * threads' speeds (the even split until all are measured).  gd_share_bounds turns cum into
- * the blocks bound[t]..bound[t + 1] of a batch of nb blocks: at least one each when
- * nb >= nth, the even split otherwise. */
-enum { GD_SHARE_EVEN = 0, GD_SHARE_MEASURED = 1, GD_SHARE_SKEWED = 2 };
-void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est, double *cum);
-void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound);
-
-/* For the tests: out[i] = f(x[i]) for the kernels' own math (gd_kernels.c), which = 0:
- * exp(x) for x <= 0; 1: log1p(x) for 0 <= x <= 1; 2: the logistic loss log(1 + exp(-x)) of a
- * margin x; 3: its derivative -1 / (1 + exp(x)). */
-void gd_math_check(int which, const double *x, double *out, int64_t n);
 
 /* Batch gradient of the data term at theta over the rows rows[0..n_rows) of X (rows may be
  * NULL: rows 0..n_rows).  grad_out[P] = (1/n_rows) sum_i sw_i * dloss_i/dtheta (no penalty),

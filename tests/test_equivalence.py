@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _kernels, _options, _problem, reference
+from gdfast import _kernels, _options, _problem, _testing, reference
 from conftest import (DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_problem, make_spec, rel_err)
 
 BATCHES = (1, 16, None)         # stochastic, mini-batch with a partial last batch, full batch
@@ -226,7 +226,7 @@ def test_read_probe_sums_match_numpy(order_kind, dtype):
     bound = len(rows) * np.finfo(dtype).eps * np.abs(rows).astype(np.float64).sum(axis=0)
     out = {}
     for n_threads in (1, 2, 3):
-        sums = _kernels.read_rows(X, order, n_threads)
+        sums = _testing.read_rows(X, order, n_threads)
         assert sums.dtype == dtype and sums.shape == (d,)
         assert (np.abs(sums - exact) <= bound).all(), n_threads
         out[n_threads] = sums
@@ -245,10 +245,10 @@ def test_read_probe_refuses_an_index_outside_x(n_threads):
             order = np.arange(n, dtype=np.int64)
             order[-2] = bad
             with pytest.raises(IndexError, match=rf"outside \[0, {n}\)"):
-                _kernels.read_rows(X, order, n_threads)
-    assert (_kernels.read_rows(np.ones((0, 3)), np.empty(0, np.int64), n_threads) == 0).all()
+                _testing.read_rows(X, order, n_threads)
+    assert (_testing.read_rows(np.ones((0, 3)), np.empty(0, np.int64), n_threads) == 0).all()
     with pytest.raises(ValueError, match="n_threads must be >= 1"):
-        _kernels.read_rows(np.ones((10, 3)), np.empty(0, np.int64), 0)
+        _testing.read_rows(np.ones((10, 3)), np.empty(0, np.int64), 0)
 
 
 UPDATE_CASES = [(opt, {}) for opt in OPTIMIZERS] + OPTIONS

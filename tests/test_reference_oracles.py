@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _options, _problem, _schedules, reference
+from gdfast import _options, _problem, _schedules, _testing, reference
 from conftest import LOSSES, make_problem, make_spec, rel_err
 
 BINARY = _options.BINARY_LOSSES
@@ -30,15 +30,15 @@ def test_kernel_exp_and_log1p_match_the_math_module():
     rng = np.random.default_rng(0)
     x = np.concatenate([-rng.uniform(0, 708, 100_000), -rng.uniform(0, 1, 100_000),
                         -np.minimum(np.logspace(-300, np.log10(708), 2000), 708.0), [0.0, -0.0, -708.0]])
-    got = gdfast._kernels.math_check(0, x)
+    got = _testing.math_check(0, x)
     assert _ulps(got, [math.exp(v) for v in x]).max() <= 2
     far = np.array([-708.01, -745.0, -1e4, -np.inf])
-    np.testing.assert_array_equal(gdfast._kernels.math_check(0, far), 0.0)
-    assert np.isnan(gdfast._kernels.math_check(0, np.array([np.nan]))).all()
+    np.testing.assert_array_equal(_testing.math_check(0, far), 0.0)
+    assert np.isnan(_testing.math_check(0, np.array([np.nan]))).all()
     e = np.concatenate([rng.uniform(0, 1, 100_000), np.logspace(-320, 0, 2000),
                         [0.0, 1.0, math.sqrt(2) - 1, np.nextafter(math.sqrt(2) - 1, 1),
                          1e-16, 2.2e-16, 1.1e-16]])
-    got = gdfast._kernels.math_check(1, e)
+    got = _testing.math_check(1, e)
     exact = np.array([math.log1p(v) for v in e])
     ok = exact != 0
     assert _ulps(got[ok], exact[ok]).max() <= 3
@@ -52,14 +52,14 @@ def test_kernel_logistic_loss_matches_its_definition():
     rng = np.random.default_rng(1)
     m = np.concatenate([10 * rng.standard_normal(100_000), rng.uniform(-708, 708, 20_000),
                         [0.0, 1e-300, -1e-300, 36.0, -36.0, 40.0, -40.0]])
-    loss = gdfast._kernels.math_check(2, m)
-    dz = gdfast._kernels.math_check(3, m)
+    loss = _testing.math_check(2, m)
+    dz = _testing.math_check(3, m)
     assert _ulps(loss, [math.log1p(math.exp(-abs(v))) + max(-v, 0.0) for v in m]).max() <= 4
     assert _ulps(dz, [-1.0 / (1.0 + math.exp(v)) for v in m]).max() <= 4
     far = np.array([709.0, 1e5, np.inf, -709.0, -1e5, -np.inf])
-    np.testing.assert_allclose(gdfast._kernels.math_check(2, far),
+    np.testing.assert_allclose(_testing.math_check(2, far),
                                [0, 0, 0, 709.0, 1e5, np.inf], rtol=0, atol=4e-308)
-    np.testing.assert_allclose(gdfast._kernels.math_check(3, far), [0, 0, 0, -1, -1, -1],
+    np.testing.assert_allclose(_testing.math_check(3, far), [0, 0, 0, -1, -1, -1],
                                rtol=0, atol=4e-308)
 
 
@@ -77,7 +77,7 @@ def test_kernel_128_bit_product_matches_python_ints(portable):
                                                                    endpoint=True)])
     b = np.concatenate([np.tile(edges, len(edges)), rng.integers(0, top, 5000, np.uint64,
                                                                  endpoint=True)])
-    hi, lo = gdfast._kernels.mul_check(portable, a, b)
+    hi, lo = _testing.mul_check(portable, a, b)
     exact = [int(u) * int(v) for u, v in zip(a, b)]
     assert [int(h) for h in hi] == [e >> 64 for e in exact]
     assert [int(v) for v in lo] == [e & top for e in exact]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _options
+from gdfast import _options, _testing
 from conftest import LOSSES, OPTIMIZERS, TEST_LR, make_problem
 
 
@@ -164,7 +164,7 @@ def test_share_bounds_cut_every_batch_into_contiguous_shares(nth):
     for _ in range(500):
         cum = cum_of(rng.uniform(0.01, 1.0, nth) ** 3)       # some threads very slow
         nb = int(rng.integers(1, 40))
-        b = gdfast._kernels.share_bounds(cum, nb)
+        b = _testing.share_bounds(cum, nb)
         assert b[0] == 0 and b[-1] == nb
         if nb < nth:
             assert list(b) == [nb * t // nth for t in range(nth + 1)]
@@ -175,7 +175,7 @@ def test_share_bounds_cut_every_batch_into_contiguous_shares(nth):
             nearest = int(np.floor(cum[t] * nb + 0.5))
             assert b[t] == min(max(nearest, lo), hi)
     for nb in range(nth, 40):                                 # equal speeds: the even split
-        assert np.ptp(np.diff(gdfast._kernels.share_bounds(cum_of(np.ones(nth)), nb))) <= 1
+        assert np.ptp(np.diff(_testing.share_bounds(cum_of(np.ones(nth)), nb))) <= 1
 
 
 @pytest.mark.parametrize("nth", [2, 3, 4])
@@ -190,7 +190,7 @@ def test_share_learn_balances_threads_of_unequal_speed(nth):
     extra[0] = 40 * per_row[0]
 
     def busy_of(cum):
-        rows = np.diff(gdfast._kernels.share_bounds(cum, nb)) * rows_per_block
+        rows = np.diff(_testing.share_bounds(cum, nb)) * rows_per_block
         return rows, rows * per_row + extra + step
 
     # the balance with shares in rows: busy_t = T for every t
@@ -202,7 +202,7 @@ def test_share_learn_balances_threads_of_unequal_speed(nth):
     cur = nxt = cum_of(np.ones(nth))
     for _ in range(100):          # as the epoch: what batch k measures cuts batch k + 2
         rows, busy = busy_of(cur)
-        cur, nxt = nxt, gdfast._kernels.share_learn(busy, rows, est)
+        cur, nxt = nxt, _testing.share_learn(busy, rows, est)
     assert busy_of(cur)[1].max() <= T + block
     assert np.all(est > 0)
 
@@ -212,24 +212,24 @@ def test_share_learn_caps_what_one_slow_batch_moves():
     3/8 at most (a sample counts as 4 times the estimate at most, with weight 1/8)."""
     rows = np.array([128, 128], dtype=np.int64)
     est = np.zeros(2)
-    gdfast._kernels.share_learn(np.array([1280.0, 1280.0]), rows, est)
+    _testing.share_learn(np.array([1280.0, 1280.0]), rows, est)
     np.testing.assert_array_equal(est, [10.0, 10.0])
-    gdfast._kernels.share_learn(np.array([128000.0, 1280.0]), rows, est)
+    _testing.share_learn(np.array([128000.0, 1280.0]), rows, est)
     np.testing.assert_allclose(est, [10.0 * (1 + 3 / 8), 10.0], rtol=1e-15)
-    gdfast._kernels.share_learn(np.array([1280.0, 1.0]), rows, est)
+    _testing.share_learn(np.array([1280.0, 1.0]), rows, est)
     np.testing.assert_allclose(est[1], 10.0 * (1 - 3 / 32), rtol=1e-15)
 
 
 def test_share_learn_keeps_the_even_split_until_every_thread_is_measured():
     est = np.zeros(3)
     rows = np.array([16, 0, 16], dtype=np.int64)                 # thread 1 had no rows
-    cum = gdfast._kernels.share_learn(np.array([5.0, 9.0, 10.0]), rows, est)
+    cum = _testing.share_learn(np.array([5.0, 9.0, 10.0]), rows, est)
     np.testing.assert_array_equal(cum, np.arange(4) / 3)
     assert est[1] == 0 and est[0] == 5.0 / 16 and est[2] == 10.0 / 16
     rows[1] = 16                                                 # a negative time is skipped
-    cum = gdfast._kernels.share_learn(np.array([5.0, -1.0, 10.0]), rows, est)
+    cum = _testing.share_learn(np.array([5.0, -1.0, 10.0]), rows, est)
     np.testing.assert_array_equal(cum, np.arange(4) / 3)
-    cum = gdfast._kernels.share_learn(np.array([5.0, 2.5, 10.0]), rows, est)
+    cum = _testing.share_learn(np.array([5.0, 2.5, 10.0]), rows, est)
     speeds = 1 / est
     np.testing.assert_allclose(cum, cum_of(speeds), rtol=1e-12)
     assert cum[1] < cum[2] - cum[1]                              # thread 1, fastest, most

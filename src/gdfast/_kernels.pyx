@@ -9,78 +9,64 @@ A zero-length array stands for a NULL pointer (no sample weights, identity row o
 no optimizer state)."""
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.string cimport memset
 
 from cpython.exc cimport PyErr_CheckSignals
 
 import numpy as np
 
-from gdfast._gdfast cimport (
-    gd_config, gd_n_state, gd_step_lr, gd_work_size, gd_openmp_enabled, gd_max_threads,
-    gd_in_forked_child, gd_interrupt_install, gd_interrupt_restore, gd_interrupt_pending,
-    gd_interrupt_clear, gd_all_finite_f64, gd_all_finite_f32,
-    gd_decision_dense_f64, gd_decision_dense_f32, gd_read_rows_dense_f64, gd_read_rows_dense_f32,
-    gd_read_rows_work, gd_math_check, gd_permutation, gd_mul_check,
-    gd_share_learn, gd_share_bounds,
-    gd_grad_dense_f64, gd_grad_dense_f32, gd_update_f64, gd_update_f32,
-    gd_epoch_dense_f64, gd_epoch_dense_f32, gd_csr_work_bytes,
-    gd_shuffle, gd_shuffle_init, gd_shuffle_advance, gd_shuffle_valid, GD_SHUFFLE_WORDS,
-    gd_epoch_dense_shuffled_f64, gd_epoch_dense_shuffled_f32,
-    gd_grad_csr_f64_i32, gd_grad_csr_f64_i64, gd_grad_csr_f32_i32, gd_grad_csr_f32_i64,
-    gd_epoch_csr_f64_i32, gd_epoch_csr_f64_i64, gd_epoch_csr_f32_i32, gd_epoch_csr_f32_i64,
-)
+# (the C declarations are in _kernels.pxd)
 
 ctypedef fused index_t:
     int32_t
     int64_t
 
-STATUS_OK = 0
-STATUS_NONFINITE = -1
-STATUS_ARGUMENT = -2
-STATUS_INTERRUPTED = -3
+# --- the codes of csrc/gdfast.h ----------------------------------------------------------------
+# Taken from the header through the cpdef enums of _kernels.pxd, never written here: each code
+# by its C name less "GD_" (LOSS_SQUARED, OPT_ADAM, SCHED_OPTIMAL, SHARE_MEASURED, SPARSE_LAZY,
+# ...), and each family as a table from the option's name (the C name's last part, in lower
+# case) to its code: LOSS_CODES = {"squared": LOSS_SQUARED, ...}.
 
-_FIELDS = (
-    "loss", "n_outputs", "fit_intercept", "epsilon", "optimizer", "momentum", "dampening", "beta1", "beta2",
-    "eps", "rho", "centered", "amsgrad", "l2", "l1", "clip_norm", "schedule", "power_t", "opt_alpha",
-    "opt_t0", "block_rows", "max_blocks", "min_parallel_work", "share", "sparse_updates", "hogwild",
-)
+def _codes(family, str prefix):
+    return {member.name[len(prefix):].lower(): int(member) for member in family}
+
+
+LOSS_CODES = _codes(gd_loss, "GD_LOSS_")
+OPTIMIZER_CODES = _codes(gd_optimizer, "GD_OPT_")
+SCHEDULE_CODES = _codes(gd_schedule, "GD_SCHED_")     # the per-step rules of gd_step_lr
+SHARE_CODES = _codes(gd_share, "GD_SHARE_")
+SPARSE_UPDATES_CODES = _codes(gd_sparse_updates, "GD_SPARSE_")
+globals().update({member.name[len("GD_"):]: int(member)
+                  for family in (gd_loss, gd_optimizer, gd_schedule, gd_share, gd_sparse_updates)
+                  for member in family})
+
+# what the kernels return (GD_OK, GD_ERR_NONFINITE, GD_ERR_ARGUMENT, GD_INTERRUPTED)
+STATUS_OK = int(GD_OK)
+STATUS_NONFINITE = int(GD_ERR_NONFINITE)
+STATUS_ARGUMENT = int(GD_ERR_ARGUMENT)
+STATUS_INTERRUPTED = int(GD_INTERRUPTED)
+
+
+# --- the configuration -------------------------------------------------------------------------
+
+cdef gd_config _no_config
+memset(&_no_config, 0, sizeof(gd_config))
+# The fields of gd_config a caller gives Config, in the order of the struct (as _kernels.pxd
+# declares it); interruptible is set here, per call.
+CONFIG_FIELDS = tuple(field for field in <dict>_no_config if field != "interruptible")
 
 
 cdef class Config:
-    """The kernel configuration (gd_config), built once per fit from integer codes and floats."""
+    """The kernel configuration (gd_config), built once per fit from integer codes and floats:
+    Config(**fields), one keyword per name of CONFIG_FIELDS."""
     cdef gd_config c
 
     def __init__(self, **kw):
-        missing = set(_FIELDS) - set(kw)
-        extra = set(kw) - set(_FIELDS)
+        missing = set(CONFIG_FIELDS) - set(kw)
+        extra = set(kw) - set(CONFIG_FIELDS)
         if missing or extra:
             raise TypeError(f"Config: missing {sorted(missing)}, unknown {sorted(extra)}")
-        self.c.loss = kw["loss"]
-        self.c.n_outputs = kw["n_outputs"]
-        self.c.fit_intercept = kw["fit_intercept"]
-        self.c.epsilon = kw["epsilon"]
-        self.c.optimizer = kw["optimizer"]
-        self.c.momentum = kw["momentum"]
-        self.c.dampening = kw["dampening"]
-        self.c.beta1 = kw["beta1"]
-        self.c.beta2 = kw["beta2"]
-        self.c.eps = kw["eps"]
-        self.c.rho = kw["rho"]
-        self.c.centered = kw["centered"]
-        self.c.amsgrad = kw["amsgrad"]
-        self.c.l2 = kw["l2"]
-        self.c.l1 = kw["l1"]
-        self.c.clip_norm = kw["clip_norm"]
-        self.c.schedule = kw["schedule"]
-        self.c.power_t = kw["power_t"]
-        self.c.opt_alpha = kw["opt_alpha"]
-        self.c.opt_t0 = kw["opt_t0"]
-        self.c.block_rows = kw["block_rows"]
-        self.c.max_blocks = kw["max_blocks"]
-        self.c.min_parallel_work = kw["min_parallel_work"]
-        self.c.share = kw["share"]
-        self.c.sparse_updates = kw["sparse_updates"]
-        self.c.hogwild = kw["hogwild"]
-        self.c.interruptible = 0
+        self.c = {**kw, "interruptible": 0}
 
     def work_size(self, int64_t d):
         return gd_work_size(&self.c, d)
@@ -122,7 +108,7 @@ cdef int _end_interruptible(Config cfg, int status) except -1:
     if cfg.c.interruptible:
         gd_interrupt_restore()
         cfg.c.interruptible = 0
-        if status == STATUS_INTERRUPTED:
+        if status == GD_INTERRUPTED:
             gd_interrupt_clear()
             PyErr_CheckSignals()        # raises KeyboardInterrupt via Python's own handler
     return 0
@@ -200,46 +186,6 @@ def decision_dense(const floating[:, ::1] X, const floating[::1] theta, int64_t 
         raise ValueError("decision_dense: invalid arguments")
 
 
-def read_rows(const floating[:, ::1] X, const int64_t[::1] order, int n_threads):
-    """The column sums of X's rows at order (empty: all rows, in order), read with the
-    epochs' row stream and prefetch and nothing else computed (gd_read_rows_dense): the read
-    floor that benchmarks/peers.py times.  The same bits for any n_threads.  IndexError for
-    an index outside [0, len(X)), ValueError for n_threads < 1."""
-    cdef int64_t n = X.shape[0], d = X.shape[1]
-    cdef int64_t m = order.shape[0] if order.shape[0] > 0 else n
-    cdef int status
-    if n_threads < 1:
-        raise ValueError(f"read_rows: n_threads must be >= 1, got {n_threads}")
-    dtype = np.float64 if floating is double else np.float32
-    sums = np.zeros(d, dtype=dtype)
-    if d == 0 or m == 0:
-        if order.shape[0] > 0 and (np.min(order) < 0 or np.max(order) >= n):
-            raise IndexError(f"read_rows: order holds an index outside [0, {n})")
-        return sums
-    work = np.empty(max(gd_read_rows_work(m, d), 1), dtype=dtype)
-    cdef floating[::1] s = sums, w = work
-    with nogil:
-        if floating is double:
-            status = gd_read_rows_dense_f64(&X[0, 0], n, d, _iptr(order), m, &s[0], &w[0],
-                                            n_threads)
-        else:
-            status = gd_read_rows_dense_f32(&X[0, 0], n, d, _iptr(order), m, &s[0], &w[0],
-                                            n_threads)
-    if status < 0:
-        raise IndexError(f"read_rows: order holds an index outside [0, {n})")
-    return sums
-
-
-def math_check(int which, const double[::1] x):
-    """The kernels' own exp (which=0, x <= 0), log1p (1, 0 <= x <= 1), logistic loss (2) and
-    its derivative (3) of margins x, for the tests."""
-    out = np.empty(x.shape[0], dtype=np.float64)
-    cdef double[::1] o = out
-    if x.shape[0]:
-        gd_math_check(which, &x[0], &o[0], x.shape[0])
-    return out
-
-
 def permutation(int64_t n, uint64_t seed):
     """A uniformly random permutation of range(n) as int64, determined by seed (Fisher-Yates on
     a SplitMix64 stream; the same on every platform)."""
@@ -278,44 +224,6 @@ def shuffle_advance(int64_t[::1] state, int64_t[::1] order, int64_t upto):
     cdef gd_shuffle *g = _shuffle_ptr(state, order.shape[0])
     with nogil:
         gd_shuffle_advance(g, &order[0] if order.shape[0] > 0 else NULL, upto)
-
-
-def share_learn(const double[::1] busy, const int64_t[::1] rows, double[::1] est):
-    """One batch of the epoch's thread balance (gd_share_learn), for the tests: folds busy[t]
-    over rows[t] rows into est (updated in place; 0 = not measured yet) and returns cum, the
-    fraction of a batch's rows before each thread's share (nth + 1 entries)."""
-    cdef int nth = busy.shape[0]
-    if nth < 1 or rows.shape[0] != nth or est.shape[0] != nth:
-        raise ValueError("share_learn: busy, rows and est must have the same length >= 1")
-    cum = np.empty(nth + 1)
-    cdef double[::1] c = cum
-    gd_share_learn(&busy[0], &rows[0], nth, &est[0], &c[0])
-    return cum
-
-
-def share_bounds(const double[::1] cum, int64_t nb):
-    """The first block of each thread's share of a batch of nb blocks, and nb (gd_share_bounds),
-    for the tests."""
-    cdef int nth = cum.shape[0] - 1
-    if nth < 1 or nb < 1:
-        raise ValueError("share_bounds: cum needs nth + 1 >= 2 entries and nb >= 1")
-    bound = np.empty(nth + 1, dtype=np.int64)
-    cdef int64_t[::1] b = bound
-    gd_share_bounds(&cum[0], nth, nb, &b[0])
-    return bound
-
-
-def mul_check(bint portable, const uint64_t[::1] a, const uint64_t[::1] b):
-    """(hi, lo): the halves of the 128-bit products a * b as gd_permutation computes them
-    (portable=False) or by the 32-bit-halves fallback (portable=True), for the tests."""
-    if a.shape[0] != b.shape[0]:
-        raise ValueError("mul_check: a and b differ in length")
-    hi = np.empty(a.shape[0], dtype=np.uint64)
-    lo = np.empty(a.shape[0], dtype=np.uint64)
-    cdef uint64_t[::1] h = hi, l = lo
-    if a.shape[0]:
-        gd_mul_check(portable, &a[0], &b[0], &h[0], &l[0], a.shape[0])
-    return hi, lo
 
 
 def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[::1] state,

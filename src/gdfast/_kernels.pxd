@@ -1,7 +1,49 @@
-# The C API of csrc/gdfast.h, for the Cython glue.
+# The C API of csrc/gdfast.h, for gdfast._kernels (_kernels.pyx, which sees these declarations
+# without a cimport).  The codes are cpdef enums: _kernels exports each as a Python enum class
+# (gd_loss, ...), from which it derives its names and tables of codes.
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from "gdfast.h" nogil:
+    cpdef enum gd_loss:
+        GD_LOSS_SQUARED
+        GD_LOSS_LOGISTIC
+        GD_LOSS_HINGE
+        GD_LOSS_SQUARED_HINGE
+        GD_LOSS_MODIFIED_HUBER
+        GD_LOSS_HUBER
+        GD_LOSS_EPSILON_INSENSITIVE
+        GD_LOSS_POISSON
+        GD_LOSS_MULTINOMIAL
+
+    cpdef enum gd_optimizer:
+        GD_OPT_SGD
+        GD_OPT_MOMENTUM
+        GD_OPT_NESTEROV
+        GD_OPT_ADAGRAD
+        GD_OPT_RMSPROP
+        GD_OPT_ADAM
+        GD_OPT_ADAMW
+
+    cpdef enum gd_schedule:
+        GD_SCHED_CONSTANT
+        GD_SCHED_INVSCALING
+        GD_SCHED_OPTIMAL
+
+    cpdef enum gd_status:
+        GD_OK
+        GD_ERR_NONFINITE
+        GD_ERR_ARGUMENT
+        GD_INTERRUPTED
+
+    cpdef enum gd_sparse_updates:
+        GD_SPARSE_DENSE
+        GD_SPARSE_LAZY
+
+    cpdef enum gd_share:
+        GD_SHARE_EVEN
+        GD_SHARE_MEASURED
+        GD_SHARE_SKEWED
+
     ctypedef struct gd_config:
         int loss
         int n_outputs
@@ -31,11 +73,6 @@ cdef extern from "gdfast.h" nogil:
         int sparse_updates
         int hogwild
 
-    int GD_OK
-    int GD_ERR_NONFINITE
-    int GD_ERR_ARGUMENT
-    int GD_INTERRUPTED
-
     int gd_n_state(int optimizer)
     double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t)
     int64_t gd_work_size(const gd_config *cfg, int64_t d)
@@ -53,15 +90,6 @@ cdef extern from "gdfast.h" nogil:
                               const double *theta, double *z, int n_threads)
     int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K,
                               const float *theta, float *z, int n_threads)
-    int gd_read_rows_dense_f64(const double *X, int64_t n, int64_t d, const int64_t *order,
-                               int64_t m, double *sums, double *work, int n_threads)
-    int gd_read_rows_dense_f32(const float *X, int64_t n, int64_t d, const int64_t *order,
-                               int64_t m, float *sums, float *work, int n_threads)
-    int64_t gd_read_rows_work(int64_t m, int64_t d)
-    void gd_math_check(int which, const double *x, double *out, int64_t n)
-    void gd_share_learn(const double *busy, const int64_t *rows, int nth, double *est,
-                        double *cum)
-    void gd_share_bounds(const double *cum, int nth, int64_t nb, int64_t *bound)
     int gd_permutation(int64_t *order, int64_t n, uint64_t seed)
     ctypedef struct gd_shuffle:
         int64_t n
@@ -70,8 +98,6 @@ cdef extern from "gdfast.h" nogil:
     void gd_shuffle_advance(gd_shuffle *g, int64_t *order, int64_t upto)
     int gd_shuffle_valid(const gd_shuffle *g, int64_t n)
     int GD_SHUFFLE_WORDS
-    void gd_mul_check(int portable, const uint64_t *a, const uint64_t *b, uint64_t *hi,
-                      uint64_t *lo, int64_t n)
     int gd_grad_dense_f64(const gd_config *cfg, const double *X, int64_t n, int64_t d,
                           const double *y, const double *sw, const int64_t *rows, int64_t n_rows,
                           const double *theta, double *grad_out, double *loss_out, double *work,

@@ -1,0 +1,45 @@
+/* The block path, for float and double: partial gradients of fixed blocks of rows (dense rows,
+ * and the CSR rows of gd_epoch_csr_* and gd_grad_csr_* when they take this path), summed in
+ * block order, and the optimizer step on the dense parameters.  gd_grad_dense_*, gd_update_*,
+ * gd_epoch_dense_*, gd_epoch_dense_shuffled_*, and the kernels beside the fit,
+ * gd_all_finite_* and gd_decision_dense_*. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "gdfast.h"
+#include "gd_compiler.h"
+#include "gd_config.h"
+#include "gd_layout.h"
+#include "gd_math.h"
+#include "gd_omp.h"
+#include "gd_prefetch.h"
+#include "gd_runtime.h"
+#include "gd_share.h"
+#include "gd_shuffle.h"
+
+#define GD_TEMPLATE "gd_loss.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_rules.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_dense_rows.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_dense_block.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_each_index.h"
+#define GD_ITEMPLATE "gd_csr_block.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_reduce.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_block_path.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_grad.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_update.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_dense_sgd.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_epoch.h"
+#include "gd_each_type.h"
+#define GD_TEMPLATE "gd_aux.h"
+#include "gd_each_type.h"
