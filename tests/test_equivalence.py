@@ -5,14 +5,13 @@ fixed blocks), so they agree to a small multiple of the dtype's machine epsilon:
 whole matrix below the worst case seen was about 100 eps after 4 epochs (median ~1 eps).  The
 tolerance is 2048 eps: 4.5e-13 for float64, 2.4e-4 for float32.
 """
-import itertools
 
 import numpy as np
 import pytest
 
 import gdfast
+from conftest import DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_problem, make_spec, rel_err
 from gdfast import _kernels, _options, _problem, _testing, reference
-from conftest import (DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_problem, make_spec, rel_err)
 
 BATCHES = (1, 16, None)         # stochastic, mini-batch with a partial last batch, full batch
 
@@ -385,7 +384,7 @@ def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_th
         buf = np.full(n, -1, np.int64)
         gen = _kernels.shuffle_init(buf, seed)
         t_b, loss_b = 0, 0.0
-        for lo, hi in zip(cuts[:-1], cuts[1:]):
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
             status, t_b, part = _kernels.epoch_dense_shuffled(
                 cfg, X, y_enc, sw, buf, gen, lo, hi, batch_size, 0.05, th_b, st_b, work, t_b,
                 n_threads)

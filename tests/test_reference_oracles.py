@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _options, _problem, _schedules, _testing, reference
 from conftest import LOSSES, make_problem, make_spec, rel_err
+from gdfast import _options, _problem, _schedules, _testing, reference
 
 BINARY = _options.BINARY_LOSSES
 
@@ -29,7 +29,8 @@ def test_kernel_exp_and_log1p_match_the_math_module():
     (where the true value is at most 3.3e-308) and NaN kept."""
     rng = np.random.default_rng(0)
     x = np.concatenate([-rng.uniform(0, 708, 100_000), -rng.uniform(0, 1, 100_000),
-                        -np.minimum(np.logspace(-300, np.log10(708), 2000), 708.0), [0.0, -0.0, -708.0]])
+                        -np.minimum(np.logspace(-300, np.log10(708), 2000), 708.0),
+                        [0.0, -0.0, -708.0]])
     got = _testing.math_check(0, x)
     assert _ulps(got, [math.exp(v) for v in x]).max() <= 2
     far = np.array([-708.01, -745.0, -1e4, -np.inf])
@@ -78,7 +79,7 @@ def test_kernel_128_bit_product_matches_python_ints(portable):
     b = np.concatenate([np.tile(edges, len(edges)), rng.integers(0, top, 5000, np.uint64,
                                                                  endpoint=True)])
     hi, lo = _testing.mul_check(portable, a, b)
-    exact = [int(u) * int(v) for u, v in zip(a, b)]
+    exact = [int(u) * int(v) for u, v in zip(a, b, strict=True)]
     assert [int(h) for h in hi] == [e >> 64 for e in exact]
     assert [int(v) for v in lo] == [e & top for e in exact]
 
@@ -185,7 +186,10 @@ def test_row_loss_derivative_matches_central_differences(loss):
 def test_loss_values_against_definitions():
     p = np.array([-2.5, -0.3, 0.0, 0.4, 1.0, 3.0])
     y = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0])
-    val = lambda loss, yy=y, e=0.5: reference.row_loss_dz(loss, p, yy, e)[0]
+
+    def val(loss, yy=y, e=0.5):
+        return reference.row_loss_dz(loss, p, yy, e)[0]
+
     np.testing.assert_allclose(val("logistic"), np.log(1 + np.exp(-y * p)), rtol=1e-14)
     np.testing.assert_allclose(val("hinge"), np.maximum(0, 1 - y * p), rtol=1e-14)
     np.testing.assert_allclose(val("squared_hinge"), np.maximum(0, 1 - y * p) ** 2, rtol=1e-14)
@@ -245,7 +249,7 @@ def torch_formula(opt, theta, grads, lrs, *, wd=0.0, momentum=0.0, dampening=0.0
     as documented, with weight_decay=wd."""
     th = float(theta)
     b = m = v = vmax = s = ga = 0.0
-    for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
+    for t, (g, lr) in enumerate(zip(grads, lrs, strict=True), start=1):
         g = float(g)
         if opt == "adamw":
             th = th - lr * wd * th
@@ -308,7 +312,7 @@ def test_update_matches_published_formula(optimizer, options, wd):
     spec = make_spec(optimizer=optimizer, alpha=wd, beta1=betas[0], beta2=betas[1], **opts)
     theta = theta0.copy()
     state = np.zeros((_options.N_STATE[optimizer], P))
-    for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
+    for t, (g, lr) in enumerate(zip(grads, lrs, strict=True), start=1):
         reference.update(spec, theta, g, state, P, t, lr)
     expected = [torch_formula(optimizer, theta0[j], grads[:, j], lrs, wd=wd, betas=betas,
                               **opts) for j in range(P)]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import gdfast
-from gdfast import _options, _testing
 from conftest import LOSSES, OPTIMIZERS, TEST_LR, make_problem
+from gdfast import _options, _testing
 
 
 def fits(X, y, threads, **kw):
@@ -93,7 +93,7 @@ def test_concurrent_fits_in_python_threads_match_sequential_fits():
         t.start()
     for t in threads:
         t.join()
-    for a, b in zip(sequential, concurrent):
+    for a, b in zip(sequential, concurrent, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

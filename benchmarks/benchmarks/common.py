@@ -15,6 +15,7 @@ from gdfast import _kernels  # grad_dense, update, permutation, Config, STATUS_O
 from gdfast._api import run_fit
 from gdfast._native import NativeEngine
 from gdfast._options import N_STATE  # noqa: F401 (for peers.memory)
+
 # gdfast's read probe (gd_read_rows_dense): reads X's rows along an order as the epochs read
 # them and computes nothing but column sums; read_probe(X, order, n_threads).
 from gdfast._testing import read_rows as read_probe  # noqa: F401 (peers.dense, bench_kernels)

@@ -177,3 +177,7 @@ cdef extern from "gdfast.h" nogil:
                              int64_t stop, int64_t batch_size, double lr_epoch, float *theta,
                              float *state, int64_t *t, float *work, void *sparse_work,
                              int64_t sparse_work_bytes, double *loss_out, int n_threads)
+
+cdef extern from "gd_layout.h" nogil:
+    # entries between two blocks' partial gradients in the work buffer (whole cache lines)
+    int64_t gd_block_stride(int64_t P, int64_t K)

@@ -1,9 +1,9 @@
 # cython: language_level=3
 """Cython glue over the C kernels of csrc/: memoryviews to pointers, the GIL released
 around every kernel, a compile-time branch on the dtype.  Validation lives in Python
-(gdfast._core).  Here buffer sizes are checked, and the rows given to grad_dense; the row
-order and the class labels of epoch_dense are trusted as gdfast._core builds them (a
-permutation of range(n); labels in 0..K-1), since checking them would cost a pass per epoch.
+(gdfast._problem, gdfast._validation).  Here buffer sizes are checked, and the rows given to
+grad_dense; the row order and the class labels of epoch_dense are trusted as gdfast._problem
+builds them (a permutation of range(n); labels in 0..K-1), since checking them would cost a pass per epoch.
 
 A zero-length array stands for a NULL pointer (no sample weights, identity row order,
 no optimizer state)."""
@@ -81,6 +81,11 @@ cdef class Config:
 
 def n_state(int optimizer):
     return gd_n_state(optimizer)
+
+
+def block_stride(int64_t P, int64_t K):
+    """Entries between two blocks' partial gradients in the work buffer (gd_block_stride)."""
+    return gd_block_stride(P, K)
 
 
 def openmp_enabled():
@@ -329,7 +334,7 @@ def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
              const index_t[::1] indptr, int64_t d, const floating[::1] y,
              const floating[::1] sw, const int64_t[::1] rows, const floating[::1] theta,
              floating[::1] grad_out, floating[::1] work, int n_threads):
-    """grad_dense on CSR arrays (validated by the caller: gdfast._core._as_csr)."""
+    """grad_dense on CSR arrays (validated by the caller: gdfast._validation.as_csr)."""
     cdef int64_t n = indptr.shape[0] - 1
     cdef int64_t n_rows = rows.shape[0] if rows.shape[0] > 0 else n
     cdef int64_t P = cfg.c.n_outputs * (d + 1)

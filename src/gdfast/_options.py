@@ -4,29 +4,26 @@ native kernels, the defaults that depend on another option, and the kernels' par
 Every table of names lives here once; validation (_problem.py), the engines, the driver and
 the estimators read them from this module.
 """
+from gdfast import _kernels
 
 # --- names and their codes ----------------------------------------------------------------
-# The integer codes are those of csrc/gdfast.h (GD_LOSS_*, GD_OPT_*, GD_SCHED_*, GD_SHARE_*):
-# change them together.
+# The codes come from csrc/gdfast.h (GD_LOSS_*, GD_OPT_*, ...) through _kernels: written once.
 
-LOSSES = {
-    "squared": 0, "logistic": 1, "hinge": 2, "squared_hinge": 3, "modified_huber": 4,
-    "huber": 5, "epsilon_insensitive": 6, "poisson": 7, "multinomial": 8,
-}
+LOSSES = _kernels.LOSS_CODES                  # name -> GD_LOSS_*
 BINARY_LOSSES = ("logistic", "hinge", "squared_hinge", "modified_huber")
 CLASSIFICATION_LOSSES = BINARY_LOSSES + ("multinomial",)
 REGRESSION_LOSSES = ("squared", "huber", "epsilon_insensitive", "poisson")
 PROBA_LOSSES = ("logistic", "modified_huber", "multinomial")
-OPTIMIZERS = {
-    "sgd": 0, "momentum": 1, "nesterov": 2, "adagrad": 3, "rmsprop": 4, "adam": 5, "adamw": 6,
-}
-N_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 3, "adam": 3,
-           "adamw": 3}
+OPTIMIZERS = _kernels.OPTIMIZER_CODES          # name -> GD_OPT_*
+# optimizer state vectors of P values each (gd_n_state)
+N_STATE = {name: _kernels.n_state(code) for name, code in OPTIMIZERS.items()}
 ADAPTIVE_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw")
-SPARSE_UPDATES = ("dense", "lazy")
+SPARSE_UPDATES = _kernels.SPARSE_UPDATES_CODES  # name -> GD_SPARSE_*
 PARALLEL = ("deterministic", "hogwild")
 SCHEDULES = ("constant", "invscaling", "optimal", "exponential", "step", "cosine", "plateau")
-STEP_RULES = {"invscaling": 1, "optimal": 2}     # GD_SCHED_*: per step; the rest are per epoch
+# the schedules the kernels apply per step (GD_SCHED_*); the rest change the rate per epoch
+STEP_RULES = {name: code for name, code in _kernels.SCHEDULE_CODES.items()
+              if code != _kernels.SCHED_CONSTANT}
 
 # --- defaults that depend on another option -----------------------------------------------
 
@@ -45,4 +42,4 @@ PLATEAU_MIN_LR = 1e-6
 # results are the same bits for every choice.
 LAYOUT = {"block_rows": 16, "max_blocks": 256, "work_bytes": 16 << 20,
           "min_parallel_work": 4096, "share": "measured"}
-SHARES = {"even": 0, "measured": 1, "skewed": 2}    # gd_config.share (GD_SHARE_*)
+SHARES = _kernels.SHARE_CODES                 # gd_config.share: name -> GD_SHARE_*

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gdfast import _kernels
 from gdfast._losses import poisson_ylogy
 from gdfast._options import (
     ADAPTIVE_OPTIMIZERS,
@@ -121,7 +122,7 @@ class Spec:
     def kernel_config(self, n_outputs, d, itemsize):
         """The gd_config fields for the native kernels."""
         P = n_outputs * (d + 1)
-        stride = -(-(P + n_outputs) // 16) * 16        # gd_block_stride: whole cache lines
+        stride = _kernels.block_stride(P, n_outputs)
         max_blocks = int(min(LAYOUT["max_blocks"],
                              max(2, LAYOUT["work_bytes"] // (stride * itemsize))))
         return dict(
@@ -130,11 +131,11 @@ class Spec:
             momentum=self.momentum, dampening=self.dampening, beta1=self.beta1,
             beta2=self.beta2, eps=self.eps, rho=self.rho, centered=int(self.centered),
             amsgrad=int(self.amsgrad), l2=self.l2, l1=self.l1, clip_norm=self.clip_norm,
-            schedule=STEP_RULES.get(self.schedule, 0), power_t=self.power_t,
+            schedule=STEP_RULES.get(self.schedule, _kernels.SCHED_CONSTANT), power_t=self.power_t,
             opt_alpha=self.alpha, opt_t0=self.optimal_t0,
             block_rows=int(LAYOUT["block_rows"]), max_blocks=max_blocks,
             min_parallel_work=int(LAYOUT["min_parallel_work"]), share=SHARES[LAYOUT["share"]],
-            sparse_updates=int(self.sparse_updates == "lazy"), hogwild=int(self.hogwild),
+            sparse_updates=SPARSE_UPDATES[self.sparse_updates], hogwild=int(self.hogwild),
         )
 
 

@@ -78,7 +78,7 @@ def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
     decay ``theta *= 1 - lr * weight_decay`` first), then the L1 soft-threshold.
 
     state has shape (n_state, P): the momentum buffer / sum of squares / exp_avg first, then
-    square_avg or exp_avg_sq's companions, as in csrc/gd_kernels_impl.h."""
+    square_avg or exp_avg_sq's companions, as in csrc/gd_rules.h."""
     P = theta.shape[0]
     n_upd = P if fit_intercept else n_coef
     th = theta[:n_upd]
