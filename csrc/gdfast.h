@@ -113,7 +113,7 @@ typedef struct {
     int interruptible;    /* poll gd_interrupt_pending() between rows */
     /* sparse (CSR) epochs, see gd_epoch_csr_* */
     int sparse_updates;   /* GD_SPARSE_DENSE or GD_SPARSE_LAZY */
-    int hogwild;          /* 1: lock-free threads over shards of the order (not reproducible) */
+    int hogwild;          /* 1: lock-free threads over batches dealt round-robin (not reproducible) */
 } gd_config;
 
 /* Semantics of a sparse step for the adaptive optimizers (adagrad, rmsprop, adam, adamw).
@@ -289,8 +289,8 @@ GD_DECLARE_CSR(float, f32, int64_t, i64)
  *     only (GD_SPARSE_LAZY).  The sparse path is serial unless cfg->hogwild.  Which path runs
  *     depends on the configuration, the batch size and the data, never on n_threads; both give
  *     the DENSE results to rounding for sgd, momentum and nesterov.
- *   - cfg->hogwild: the batches of start..stop are split into n_threads contiguous shards, and
- *     each thread runs the sparse path over its own shard on the shared parameters without
+ *   - cfg->hogwild: the batches of start..stop are dealt to the n_threads threads round-robin,
+ *     and each thread runs the sparse path over its own batches on the shared parameters without
  *     locks (Niu et al., 2011).  Skipped steps are caught up at the learning rate of the step
  *     that catches them up.  Results depend on the thread timing.
  *   - sparse_work: gd_csr_work_bytes(cfg, d, batch_size, n_threads) bytes, any alignment. */
