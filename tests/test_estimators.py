@@ -20,7 +20,7 @@ import gdfast
 from conftest import make_problem
 from gdfast import _api, reference
 from gdfast._sklearn import _runner
-from gdfast.reference import softmax_loss_dz  # noqa: E402
+from gdfast.reference import softmax_loss_dz
 
 GDClassifier = gdfast.GDClassifier
 GDRegressor = gdfast.GDRegressor
@@ -403,7 +403,7 @@ def test_early_stopping_restores_the_best_epoch():
         warnings.simplefilter("error", ConvergenceWarning)
         stopped.fit(X, y)
     best_so_far, no_improvement = np.inf, 0
-    for v in val:
+    for e, v in enumerate(val):  # noqa: B007 (e, the stopping epoch, is read below)
         no_improvement = no_improvement + 1 if v > best_so_far - 1e-3 else 0
         best_so_far = min(best_so_far, v)
         if no_improvement >= 10:

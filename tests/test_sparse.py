@@ -40,9 +40,9 @@ import pytest
 
 sp = pytest.importorskip("scipy.sparse")
 
-import gdfast  # noqa: E402
-from conftest import DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_spec, rel_err  # noqa: E402
-from gdfast import _api, _kernels, _native, _options, _problem, _validation, reference  # noqa: E402
+import gdfast
+from conftest import DTYPES, LOSSES, OPTIMIZERS, TEST_LR, make_spec, rel_err
+from gdfast import _api, _kernels, _native, _options, _problem, _validation, reference
 
 ITYPES = (np.int32, np.int64)
 BATCHES = (1, 16, None)      # per-sample and mini-batch: sparse path; full batch: block path
