@@ -7,7 +7,7 @@ median over the rounds of each side and their ratio B / A::
 
     python benchmarks/ab_builds.py --rounds 3 \\
       --a "cd /tmp/old && PYTHONPATH=/tmp/site-old python benchmarks/peers.py --quick" \\
-      --b "PYTHONPATH=/tmp/site-new python -m benchmarks.peers --quick"
+      --b "PYTHONPATH=/tmp/site-new python benchmarks/peers.py --quick"
 
 Each command is run by the shell with ``--json FILE --out FILE.png`` appended.  The figures
 compared: the seconds of every gdfast row (an epoch, or a whole call where there is no

@@ -1,5 +1,5 @@
 /* Template over GD_T (gd_each_type.h): the block path's entry points for rows from either
- * source, defined in gd_grad.h and gd_epoch.h (gd_dense.c), called by the CSR kernels too
+ * source, defined in gd_grad.h and gd_epoch.h (gd_block.c), called by the CSR kernels too
  * (gd_csr.c). */
 
 /* Where the rows come from: a dense C-contiguous X, or CSR arrays (X == NULL). */

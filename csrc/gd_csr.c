@@ -1,6 +1,6 @@
 /* CSR epochs and gradients, for float and double and int32 or int64 indices: gd_epoch_csr_*,
  * gd_grad_csr_* and gd_csr_work_bytes.  Which path an epoch takes, and the sparse (O(nnz) per
- * step) path; the block path is gd_dense.c's (gd_block_path.h). */
+ * step) path; the block path is gd_block.c's (gd_block_path.h). */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -101,10 +101,9 @@ typedef struct {
                                 * parameters fit one update chunk, only as many as give each
                                 * at least twice this of a batch: threads' shares of
                                 * consecutive batches interleave, and on short shares each
-                                * core's hardware prefetcher runs on into the other's rows
-                                * (SGD 32 in order, 128 float64 features: 30.5 ms an epoch on
-                                * two threads against 17.9 on one; batch 64: 23.5 against 20.1;
-                                * batch 128: 19.0 against 20.3) */
+                                * core's hardware prefetcher runs on into the other's rows,
+                                * which made small in-order batches slower on two threads
+                                * than on one (docs/design/dense-epochs.md, "Rows in order") */
     int share;            /* how an epoch whose threads each take the optimizer step shares a
                            * batch's blocks: GD_SHARE_MEASURED, by the threads' measured
                            * speeds; GD_SHARE_EVEN; GD_SHARE_SKEWED (for the tests), one
@@ -170,9 +169,8 @@ int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K, const
 /* order[0..n) = a uniformly random permutation of 0..n-1: Durstenfeld's Fisher-Yates shuffle
  * in its forward form (the identity, then for i = 0..n-2 swap positions i and j, j uniform on
  * [i, n-1]), with j drawn by Lemire's multiply-and-reject (unbiased) from a SplitMix64 stream
- * started at seed.  The same seed gives the same permutation on every platform.  0.8 to 1.9 ms
- * for 400 000 rows (warm or cold cache), where numpy's Generator.permutation took 4 to 5 ms.
- * Returns GD_OK, or
+ * started at seed.  The same seed gives the same permutation on every platform, and it is
+ * drawn faster than numpy's Generator.permutation.  Returns GD_OK, or
  * GD_ERR_ARGUMENT for n < 0 or a NULL order with n > 0. */
 int gd_permutation(int64_t *order, int64_t n, uint64_t seed);
 

@@ -194,7 +194,7 @@ def test_shuffled_epochs_take_their_orders_from_the_seeded_rng(monkeypatch):
     np.array([True, True, False]), np.array([0, 2**64 - 1, 0], np.uint64)],
     ids=["zeros", "neg-zero", "int8", "float16", "3 labels", "1 label", "bool", "uint64"])
 def test_label_encoding_is_np_uniques(y):
-    """_prepare_targets against np.unique and np.where (the oracle), the min/max path and
+    """prepare_targets against np.unique and np.where (the oracle), the min/max path and
     its fallbacks alike; a flipped encoding, a wrong class or a missed third class fails."""
     from gdfast import _problem
     u = np.unique(y)
@@ -202,9 +202,9 @@ def test_label_encoding_is_np_uniques(y):
         with pytest.raises(ValueError, match="exactly 2 distinct|single class"):
             _problem.prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
         return
-    enc, classes, K, const = _problem.prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
+    enc, classes, K = _problem.prepare_targets(y, "logistic", len(y), np.dtype(np.float64))
     np.testing.assert_array_equal(enc, np.where(y == u[1], 1.0, -1.0))
-    assert enc.dtype == np.float64 and K == 1 and const == 0.0
+    assert enc.dtype == np.float64 and K == 1
     np.testing.assert_array_equal(classes, u)            # -0.0 == 0.0: the sign may differ
     assert classes.dtype == u.dtype
 

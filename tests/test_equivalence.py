@@ -131,7 +131,7 @@ def native_config(spec, K, d, dtype):
 @pytest.mark.parametrize("loss", LOSSES)
 def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, n_threads, layout):
     X, y = make_problem(loss, n=97, dtype=dtype)
-    y_enc, classes, K, _ = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
+    y_enc, classes, K = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
     rng = np.random.default_rng(1)
     d = X.shape[1]
     theta = (0.3 * rng.standard_normal(K * (d + 1))).astype(dtype)
@@ -160,7 +160,7 @@ def test_work_buffer_at_any_offset(dtype):
     near the end of the buffer), and the entries outside the buffer, the guards, are never
     written."""
     X, y = make_problem("logistic", n=104, d=9, dtype=dtype)
-    y_enc, _, K, _ = _problem.prepare_targets(y, "logistic", len(y), np.dtype(dtype))
+    y_enc, _, K = _problem.prepare_targets(y, "logistic", len(y), np.dtype(dtype))
     theta = (0.3 * np.random.default_rng(1).standard_normal(K * 10)).astype(dtype)
     spec = make_spec(loss="logistic")
     cfg_small = _kernels.Config(**{**spec.kernel_config(K, 9, np.dtype(dtype).itemsize),
@@ -361,7 +361,7 @@ def test_epoch_drawing_its_shuffle_reads_the_permutation(batch_size, dtype, n_th
     on one thread), gives the bits of epoch_dense over permutation(n, seed), whole or resumed
     in three calls, and leaves the order fixed where it was read."""
     X, y = make_problem("logistic", n=203, d=7, dtype=dtype)
-    y_enc, _, K, _ = _problem.prepare_targets(y, "logistic", len(y), np.dtype(dtype))
+    y_enc, _, K = _problem.prepare_targets(y, "logistic", len(y), np.dtype(dtype))
     spec = make_spec(loss="logistic", optimizer=optimizer, learning_rate=0.05)
     kw = {**spec.kernel_config(K, 7, np.dtype(dtype).itemsize), "block_rows": 4,
           "max_blocks": max_blocks, "min_parallel_work": 0}

@@ -98,7 +98,7 @@ def test_gradient_kernel_within_a_rounding_bound(problem, seed, weighted):
     loss = kw["loss"]
     rng = np.random.default_rng(seed)
     n, d = X.shape
-    y_enc, _, K, _ = _problem.prepare_targets(y, loss, n, np.dtype(np.float64))
+    y_enc, _, K = _problem.prepare_targets(y, loss, n, np.dtype(np.float64))
     theta = rng.standard_normal(K * (d + 1)) / np.r_[np.tile(np.abs(X).max(0) + 1.0, K),
                                                       np.ones(K)]
     rows = rng.permutation(n)[:rng.integers(1, n + 1)]

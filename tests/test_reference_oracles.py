@@ -225,7 +225,7 @@ def test_softmax_matches_definition_and_differences():
 @pytest.mark.parametrize("loss", LOSSES)
 def test_batch_gradient_matches_finite_differences_of_objective(loss):
     X, y = make_problem(loss, n=40, d=3)
-    y_enc, _, K, _ = _problem.prepare_targets(y, loss, len(y), np.dtype(np.float64))
+    y_enc, _, K = _problem.prepare_targets(y, loss, len(y), np.dtype(np.float64))
     rng = np.random.default_rng(6)
     theta = 0.2 * rng.standard_normal(K * (X.shape[1] + 1))
     sw = rng.uniform(0.2, 2.0, len(y))

@@ -594,7 +594,7 @@ def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, itype, 
                                        layout):
     X, y = make_sparse_problem(loss, n=97, dtype=dtype, itype=itype)
     X = scramble(X, seed=1)          # unsorted and repeated indices in the kernel's input
-    y_enc, classes, K, _ = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
+    y_enc, classes, K = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
     rng = np.random.default_rng(1)
     theta = (0.3 * rng.standard_normal(K * (D + 1))).astype(dtype)
     sw = rng.uniform(0.1, 2.0, len(y)).astype(dtype) if weighted else None

@@ -12,7 +12,7 @@ import gdfast
 # gdfast's private modules: every benchmark reaches them through these lines only, so that a
 # change of gdfast's internal layout is an edit here.
 from gdfast import _kernels  # grad_dense, update, permutation, Config, STATUS_OK
-from gdfast._api import run_fit
+from gdfast._api import setup
 from gdfast._native import NativeEngine
 from gdfast._options import N_STATE  # noqa: F401 (for peers.memory)
 
@@ -68,25 +68,12 @@ def logistic_objective(X, y01, coef, intercept, alpha=ALPHA):
     return float(np.mean(np.logaddexp(0.0, -m)) + alpha / 2 * (w @ w))
 
 
-class _Captured(Exception):
-    def __init__(self, problem, spec, theta):
-        super().__init__("captured")
-        self.problem, self.spec, self.theta = problem, spec, theta
-
-
-def _capturing_engine(problem, spec, theta, *args, **kwargs):
-    raise _Captured(problem, spec, theta)
-
-
 def resolve(X, y, **kwargs):
     """(problem, spec, theta) exactly as gdfast.fit would build them for these arguments:
     the validated data in the kernels' layout, the resolved hyperparameters, the initial
     parameters.  Nothing is fitted."""
-    try:
-        run_fit(_capturing_engine, X, y, kwargs)
-    except _Captured as c:
-        return c.problem, c.spec, c.theta
-    raise AssertionError("gdfast's driver did not build an engine")
+    s = setup(X, y, kwargs)
+    return s.problem, s.spec, s.theta
 
 
 class KernelCall:

@@ -79,7 +79,7 @@ def sparse_state_bytes(X, y, kwargs):
       sparse_work  Config.csr_work_bytes(d, batch_size, n_threads): the sparse path's aux[d]
                    doubles (shared), then per thread (1; n_threads under Hogwild) a gradient
                    accumulator of P, the batch's dloss/dz, a touched-feature list of d int64
-                   and d flag bytes (csrc/gd_csr_sparse.h, sp_layout);
+                   and each feature's slot in it, d int32 (csrc/gd_csr_sparse.h, sp_layout);
       result       the FitResult returned: coef/intercept (a copy of theta) and
                    state.opt_state (a copy of opt_state, for warm restarts).
 

@@ -11,6 +11,8 @@
 ``gdfast.GDClassifier`` and ``gdfast.GDRegressor`` are scikit-learn estimators on the same
 kernels (they need scikit-learn, which is imported only when they are first used).
 """
+from typing import TYPE_CHECKING
+
 from gdfast import datasets, reference
 from gdfast._api import fit
 from gdfast._result import DivergenceError, FitResult
@@ -21,7 +23,11 @@ __all__ = ["fit", "FitResult", "DivergenceError", "openmp_enabled", "effective_n
            "reference", "datasets", "GDClassifier", "GDRegressor", "__version__"]
 
 
-def __getattr__(name):
+if TYPE_CHECKING:                   # what the lazy __getattr__ below gives, for type checkers
+    from gdfast._sklearn import GDClassifier, GDRegressor
+
+
+def __getattr__(name: str):
     # the scikit-learn estimators import scikit-learn, an optional dependency: load on demand
     if name in ("GDClassifier", "GDRegressor"):
         from gdfast import _sklearn

@@ -201,17 +201,14 @@ fit.__module__ = "gdfast"           # its public name, for help(), pickle and th
 FIT_SIGNATURE = inspect.signature(fit)
 
 
-def run_fit(engine_cls, X, y, options: dict[str, Any], *,
-            resume: TrainingState | None = None, horizon: int | None = None,
-            classes=None) -> FitResult:
-    """gdfast.fit(X, y, **options) on an engine of class engine_cls.
+def setup(X, y, options: dict[str, Any], *, native: bool = True,
+          resume: TrainingState | None = None, classes=None):
+    """The validated Setup (problem, spec, initial parameters and state) of
+    gdfast.fit(X, y, **options): what an engine starts from.
 
     Options left out take fit's defaults; an unknown one is a TypeError, as for fit.
-    resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
-    the data must have the same number of features and outputs).  horizon: the epoch count
-    that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit).
-    classes: the labels of a classification loss when y may lack some of them (see
-    _problem.prepare)."""
+    native: whether the native engine runs the fit (X is checked on its threads).
+    resume, classes: as for run_fit."""
     try:
         bound = FIT_SIGNATURE.bind(X, y, **options)
     except TypeError as exc:
@@ -219,8 +216,20 @@ def run_fit(engine_cls, X, y, options: dict[str, Any], *,
     bound.apply_defaults()
     arguments = bound.arguments
     del arguments["X"], arguments["y"]
-    setup = prepare(X, y, arguments, native=getattr(engine_cls, "native", False),
-                    resume=resume, classes=classes)
-    engine = engine_cls(setup.problem, setup.spec, setup.theta, setup.n_threads,
-                        opt_state=setup.opt_state, t=setup.t)
-    return drive(engine, setup, resume=resume, horizon=horizon)
+    return prepare(X, y, arguments, native=native, resume=resume, classes=classes)
+
+
+def run_fit(engine_cls, X, y, options: dict[str, Any], *,
+            resume: TrainingState | None = None, horizon: int | None = None,
+            classes=None) -> FitResult:
+    """gdfast.fit(X, y, **options) on an engine of class engine_cls.
+
+    resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
+    the data must have the same number of features and outputs).  horizon: the epoch count
+    that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit).
+    classes: the labels of a classification loss when y may lack some of them (see
+    _problem.prepare)."""
+    s = setup(X, y, options, native=getattr(engine_cls, "native", False), resume=resume,
+              classes=classes)
+    engine = engine_cls(s.problem, s.spec, s.theta, s.n_threads, opt_state=s.opt_state, t=s.t)
+    return drive(engine, s, resume=resume, horizon=horizon)

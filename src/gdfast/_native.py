@@ -45,7 +45,7 @@ class NativeEngine:
             order = order.array()
         order = self._identity if order is None else np.ascontiguousarray(order, np.int64)
         # Ctrl-C reaches a running kernel only in the main thread (where Python handles it);
-        # KeyboardInterrupt is raised from epoch_dense(_shuffled).  If the SIGINT handler does
+        # KeyboardInterrupt is raised from the epoch kernel's call.  If the SIGINT handler does
         # not raise, the kernel returns early and the epoch resumes where it stopped.
         interruptible = threading.current_thread() is threading.main_thread()
         start, total = 0, 0.0

@@ -4,11 +4,15 @@ data file.
 Both generators draw from ``numpy.random.default_rng(random_state)``: the same arguments give
 the same arrays on every platform.
 """
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 
-def make_classification(n_samples=20000, n_features=50, *, n_classes=2, noise=1.0,
-                        dtype=np.float64, random_state=0):
+def make_classification(n_samples: int = 20000, n_features: int = 50, *, n_classes: int = 2,
+                        noise: float = 1.0, dtype: DTypeLike = np.float64,
+                        random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """A planted linear classification problem.
 
     X is standard normal, with its first ``max(1, n_features // 10)`` columns scaled by 3.
@@ -59,8 +63,9 @@ def make_classification(n_samples=20000, n_features=50, *, n_classes=2, noise=1.
     return X.astype(dtype, copy=False), y
 
 
-def make_regression(n_samples=20000, n_features=50, *, noise=0.5, dtype=np.float64,
-                    random_state=0):
+def make_regression(n_samples: int = 20000, n_features: int = 50, *, noise: float = 0.5,
+                    dtype: DTypeLike = np.float64, random_state: int | None = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """A planted linear regression problem: ``y = X @ w + b + noise * N(0, 1)``.
 
     X and w are standard normal and b is 0.5.

@@ -126,7 +126,7 @@ class GDBase(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
 
-    # -- planning and storing a call (training: _runner.train) -------------------------
+    # -- planning and storing a call (training: _runner.run_tasks) -------------------------
 
     def _split(self, y_strat, n, seed):
         """Training and validation row indices for early stopping, both in row order."""
