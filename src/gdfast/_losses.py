@@ -83,3 +83,22 @@ def penalty(theta, spec, K, d):
         if spec.l1:
             value += spec.l1 * float(np.abs(w).sum())
     return value
+
+
+# --- probabilities from decision values (predict_proba of FitResult and GDClassifier) ------
+
+def sigmoid(z):
+    """The logistic function, elementwise (exp(-z) may overflow to inf: the result is 0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def softmax(Z):
+    """Row-wise softmax of Z, shape (n, K)."""
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def modified_huber_proba(z):
+    """scikit-learn's probability of the positive class for modified_huber: (clip(z) + 1) / 2."""
+    return (np.clip(z, -1, 1) + 1) / 2

@@ -40,6 +40,8 @@ from gdfast._validation import (
     check_finite,
     check_int,
     check_real,
+    check_sample_weight,
+    check_some_positive,
     is_sparse,
 )
 
@@ -244,7 +246,8 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
                              "support an L1 penalty (l1_ratio > 0)")
     dtype = Xa.dtype
     ya, classes, K = prepare_targets(y, loss, n, dtype, classes)
-    sw = _prepare_weights(a["sample_weight"], n, dtype)
+    sw = check_sample_weight(a["sample_weight"], n, dtype)
+    check_some_positive(sw, "sample_weight")
     y_const = 0.0
     if loss == "poisson":
         yd = ya.astype(np.float64)
@@ -360,26 +363,6 @@ def _preview(values, k=5):
     v = list(values[:k])
     return ", ".join(repr(x.item() if hasattr(x, "item") else x) for x in v) + (
         ", ..." if len(values) > k else "")
-
-
-def _prepare_weights(sample_weight, n, dtype):
-    if sample_weight is None:
-        return None
-    sw = np.asarray(sample_weight)
-    if sw.ndim == 0:
-        sw = np.full(n, sw)
-    if sw.dtype.kind not in "biuf":
-        raise ValueError(f"sample_weight: expected numeric weights, got dtype {sw.dtype}")
-    if sw.ndim != 1 or sw.shape[0] != n:
-        raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
-    sw = np.ascontiguousarray(sw, dtype=dtype)
-    check_finite(sw, "sample_weight")
-    if (sw < 0).any():
-        raise ValueError("sample_weight: weights must be non-negative, got a minimum of "
-                         f"{sw.min()!r}")
-    if not (sw > 0).any():
-        raise ValueError("sample_weight: all weights are zero; at least one must be positive")
-    return sw
 
 
 def _initial_theta(coef_init, intercept_init, K, d, dtype):

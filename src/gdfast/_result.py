@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gdfast._losses import modified_huber_proba, sigmoid, softmax
 from gdfast._options import BINARY_LOSSES, PROBA_LOSSES
 from gdfast._validation import MatrixLike, as_predict_X
 
@@ -187,14 +188,8 @@ class FitResult:
                              f"with loss={self.loss!r}")
         z = self.decision_function(X)
         if self.loss == "multinomial":
-            z = z - z.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            return e / e.sum(axis=1, keepdims=True)
-        if self.loss == "logistic":
-            with np.errstate(over="ignore"):
-                p = 1.0 / (1.0 + np.exp(-z))
-        else:
-            p = (np.clip(z, -1, 1) + 1) / 2
+            return softmax(z)
+        p = sigmoid(z) if self.loss == "logistic" else modified_huber_proba(z)
         return np.column_stack([1 - p, p])
 
 

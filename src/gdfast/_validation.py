@@ -174,6 +174,32 @@ def check_finite(arr, name, n_threads=1):
                              "non-finite values before fitting")
 
 
+def check_sample_weight(sample_weight, n, dtype=np.float64):
+    """sample_weight as a C-contiguous array of shape (n,) and dtype (a scalar is broadcast),
+    or None for unit weights: numeric, finite and non-negative."""
+    if sample_weight is None:
+        return None
+    sw = np.asarray(sample_weight)
+    if sw.ndim == 0:
+        sw = np.full(n, sw)
+    if sw.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight: expected numeric weights, got dtype {sw.dtype}")
+    if sw.shape != (n,):
+        raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
+    sw = np.ascontiguousarray(sw, dtype=dtype)
+    check_finite(sw, "sample_weight")
+    if (sw < 0).any():
+        raise ValueError("sample_weight: weights must be non-negative, got a minimum of "
+                         f"{sw.min()!r}")
+    return sw
+
+
+def check_some_positive(weights, name):
+    """Raise unless one of the weights is positive (None stands for unit weights)."""
+    if weights is not None and not (weights > 0).any():
+        raise ValueError(f"{name}: all weights are zero; at least one must be positive")
+
+
 def check_choice(value, name, choices):
     """value, when it is one of the strings choices."""
     if not isinstance(value, str) or value not in choices:

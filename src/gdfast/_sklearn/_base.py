@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from gdfast._api import FIT_SIGNATURE, fit
 from gdfast._sklearn._compat import CALLBACK_BASES, validate_data
 from gdfast._sklearn._runner import Plan
-from gdfast._validation import check_bool, check_int, check_real
+from gdfast._validation import check_bool, check_int, check_real, check_some_positive
 
 FLOATS = [np.float64, np.float32]      # the dtypes the estimators fit in (X is converted)
 # what random_state may be: the seeds of the models are drawn from a RandomState or Generator
@@ -66,36 +66,14 @@ def _seeds(random_state, k):
                      f"got {random_state!r}")
 
 
-def check_sample_weight(sample_weight, n):
-    if sample_weight is None:
-        return None
-    sw = np.asarray(sample_weight)
-    if sw.dtype.kind not in "biuf":
-        raise ValueError(f"sample_weight: expected numeric weights, got dtype {sw.dtype}")
-    sw = sw.astype(np.float64)
-    if sw.ndim == 0:
-        sw = np.full(n, float(sw))
-    if sw.shape != (n,):
-        raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
-    if not np.isfinite(sw).all():
-        raise ValueError("sample_weight contains NaN or infinity")
-    if (sw < 0).any():
-        raise ValueError(f"sample_weight: weights must be non-negative, got a minimum of "
-                         f"{sw.min()!r}")
-    return sw
-
-
 def _normalized(weights):
     """Weights rescaled to mean 1, so that the objective is the weighted mean of the row
     losses, sum(s * loss) / sum(s): integer weights then act as repeated rows, and the
     scale of the weights does not change the strength of the penalty."""
     if weights is None:
         return None
-    total = float(weights.sum())
-    if not total > 0:
-        raise ValueError("sample_weight: all weights are zero (after class_weight); at least "
-                         "one must be positive")
-    return weights * (len(weights) / total)
+    check_some_positive(weights, "sample_weight (after class_weight)")
+    return weights * (len(weights) / float(weights.sum()))
 
 
 class GDBase(BaseEstimator):

@@ -11,17 +11,17 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from gdfast._api import EpochCallback
+from gdfast._losses import modified_huber_proba, sigmoid, softmax
 from gdfast._options import CLASSIFICATION_LOSSES
 from gdfast._sklearn._base import (
     FLOATS,
     GDBase,
     RandomState,
-    check_sample_weight,
     with_fit_options,
 )
 from gdfast._sklearn._compat import CALLBACK_BASES, validate_data, with_callbacks
 from gdfast._sklearn._runner import Task, run_tasks
-from gdfast._validation import MatrixLike, check_choice
+from gdfast._validation import MatrixLike, check_choice, check_sample_weight, check_some_positive
 
 
 def _has_proba(estimator):
@@ -302,9 +302,7 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         sw = check_sample_weight(sample_weight, n)
         cw = self._class_weights(classes, y_idx, partial)
         weights = cw if sw is None else (sw if cw is None else sw * cw)
-        if weights is not None and not weights.sum() > 0:
-            raise ValueError("sample_weight: all weights are zero (after class_weight); at "
-                             "least one must be positive")
+        check_some_positive(weights, "sample_weight (after class_weight)")
 
         if not continuing:
             self._forget()
@@ -398,16 +396,14 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         z = self.decision_function(X)
         if self.loss == "logistic":
             if z.ndim == 1:
-                p = _sigmoid(z)
+                p = sigmoid(z)
                 return np.column_stack([1 - p, p])
             if self._gd_layout == "multinomial":
-                z = z - z.max(axis=1, keepdims=True)
-                e = np.exp(z)
-                return e / e.sum(axis=1, keepdims=True)
-            p = _sigmoid(z)
+                return softmax(z)
+            p = sigmoid(z)
             return p / p.sum(axis=1, keepdims=True)
         # modified_huber, as SGDClassifier
-        p = (np.clip(z, -1, 1) + 1) / 2
+        p = modified_huber_proba(z)
         if z.ndim == 1:
             return np.column_stack([1 - p, p])
         total = p.sum(axis=1)
@@ -441,8 +437,3 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"binary_only": False}
-
-
-def _sigmoid(z):
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))

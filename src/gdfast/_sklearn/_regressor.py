@@ -13,12 +13,11 @@ from gdfast._sklearn._base import (
     FLOATS,
     GDBase,
     RandomState,
-    check_sample_weight,
     with_fit_options,
 )
 from gdfast._sklearn._compat import CALLBACK_BASES, validate_data, with_callbacks
 from gdfast._sklearn._runner import Task, run_tasks
-from gdfast._validation import MatrixLike, check_choice
+from gdfast._validation import MatrixLike, check_choice, check_sample_weight, check_some_positive
 
 
 @with_fit_options
@@ -211,9 +210,7 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
                              "of outputs (set warm_start=False to start a new fit)")
         n = X.shape[0]
         sw = check_sample_weight(sample_weight, n)
-        if sw is not None and not sw.sum() > 0:
-            raise ValueError("sample_weight: all weights are zero; at least one must be "
-                             "positive")
+        check_some_positive(sw, "sample_weight")
         if not continuing:
             self._forget()
         self._gd_layout = layout
