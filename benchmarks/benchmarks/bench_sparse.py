@@ -3,7 +3,7 @@ SGDClassifier and the numpy reference, and the held-out quality of each fit.
 
 The data is the issue's synthetic problem (benchmarks/common.py, make_sparse_data): 40
 non-zeros per row at uniform columns, y from a planted w.  The issue's targets are set at
-n = 1 000 000, d = 2^20 and checked by `python benchmarks/peers --sparse`; asv runs a
+n = 1 000 000, d = 2^20 and checked by `python benchmarks/peers.py --sparse`; asv runs a
 smaller problem so that a run stays short.  GDFAST_ASV_SPARSE_N / GDFAST_ASV_SPARSE_D
 override its size (e.g. to try the suite quickly on a tiny one); GDFAST_BENCH_SMALL=1
 (common.SMALL) makes it tiny by default."""

@@ -14,7 +14,7 @@ Dense logistic regression (default n=400_000, d=128, float64, all threads):
   computes nothing; along a shuffled order it is a lower bound for a shuffled epoch, in row
   order on 1 and all threads the bandwidth's own scaling.
 
-    python benchmarks/peers [--quick] [--n N] [--d D] [--repeats R]
+    python benchmarks/peers.py [--quick] [--n N] [--d D] [--repeats R]
                             [--out benchmarks/peers.png] [--json out.json]
 
 Sparse logistic regression (--sparse; default n=1_000_000, d=2^20, 40 non-zeros per row,
@@ -23,7 +23,7 @@ make_sparse_data), one epoch of scikit-learn's SGDClassifier and of gdfast's per
 (1 thread, Hogwild on 2), lazy Adam 256 (1 thread, Hogwild on 2), the held-out accuracy of
 each fit, and the extra peak memory of a gdfast fit against CSR bytes + O(d) state + 20 MiB.
 
-    python benchmarks/peers --sparse [--quick] [--n N] [--d D] [--nnz K] [--repeats R]
+    python benchmarks/peers.py --sparse [--quick] [--n N] [--d D] [--nnz K] [--repeats R]
                             [--out benchmarks/peers_sparse.png] [--json out.json]
 
 Peers that are not installed are skipped with a note.  Times are medians over --repeats
