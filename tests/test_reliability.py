@@ -314,7 +314,8 @@ def test_clipping_prevents_a_divergence():
 def test_divergence_error_carries_the_partial_result():
     X, y = make_problem("squared", n=200)
     with pytest.raises(gdfast.DivergenceError) as info:
-        gdfast.fit(X * 1e3, y, learning_rate=1.0, batch_size=4, max_epochs=3, tol=None)
+        gdfast.fit(X * 1e3, y, learning_rate=1.0, batch_size=4, max_epochs=3, tol=None,
+                   random_state=0)
     err = info.value
     assert isinstance(err, FloatingPointError)
     assert f"epoch {err.epoch}, step {err.step}" in str(err)

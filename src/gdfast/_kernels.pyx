@@ -22,10 +22,9 @@ ctypedef fused index_t:
     int64_t
 
 # --- the codes of csrc/gdfast.h ----------------------------------------------------------------
-# Taken from the header through the cpdef enums of _kernels.pxd, never written here: each code
-# by its C name less "GD_" (LOSS_SQUARED, OPT_ADAM, SCHED_OPTIMAL, SHARE_MEASURED, SPARSE_LAZY,
-# ...), and each family as a table from the option's name (the C name's last part, in lower
-# case) to its code: LOSS_CODES = {"squared": LOSS_SQUARED, ...}.
+# Taken from the header through the cpdef enums of _kernels.pxd, never written here: each family
+# as a table from the option's name (the C name's last part, in lower case) to its code,
+# LOSS_CODES = {"squared": GD_LOSS_SQUARED, ...}; the enum classes (gd_loss, ...) hold the rest.
 
 def _codes(family, str prefix):
     return {member.name[len(prefix):].lower(): int(member) for member in family}
@@ -36,9 +35,6 @@ OPTIMIZER_CODES = _codes(gd_optimizer, "GD_OPT_")
 SCHEDULE_CODES = _codes(gd_schedule, "GD_SCHED_")     # the per-step rules of gd_step_lr
 SHARE_CODES = _codes(gd_share, "GD_SHARE_")
 SPARSE_UPDATES_CODES = _codes(gd_sparse_updates, "GD_SPARSE_")
-globals().update({member.name[len("GD_"):]: int(member)
-                  for family in (gd_loss, gd_optimizer, gd_schedule, gd_share, gd_sparse_updates)
-                  for member in family})
 
 # what the kernels return (GD_OK, GD_ERR_NONFINITE, GD_ERR_ARGUMENT, GD_INTERRUPTED)
 STATUS_OK = int(GD_OK)

@@ -23,7 +23,9 @@ PARALLEL = ("deterministic", "hogwild")
 SCHEDULES = ("constant", "invscaling", "optimal", "exponential", "step", "cosine", "plateau")
 # the schedules the kernels apply per step (GD_SCHED_*); the rest change the rate per epoch
 STEP_RULES = {name: code for name, code in _kernels.SCHEDULE_CODES.items()
-              if code != _kernels.SCHED_CONSTANT}
+              if name != "constant"}
+# every other schedule: each step takes the epoch's rate (GD_SCHED_CONSTANT)
+EPOCH_RATE = _kernels.SCHEDULE_CODES["constant"]
 
 # --- defaults that depend on another option -----------------------------------------------
 
