@@ -12,6 +12,7 @@ length, so the main thread gives the GIL up only where it blocks or releases it,
 between the gate below and the kernel's ``nogil`` loop does either.  The announcing thread
 needs the GIL to print, so it prints only once the main thread is inside the kernel.
 """
+import signal
 import sys
 import threading
 import time
@@ -22,6 +23,10 @@ import gdfast
 from gdfast import _kernels
 
 sys.setswitchinterval(100.0)
+# Python's own Ctrl-C handler, whatever this process inherited: a process started in the
+# background by a shell without job control inherits SIGINT ignored, Python then installs no
+# handler, and the kernel leaves an ignored SIGINT ignored (csrc/gd_runtime.c).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 in_kernel = threading.Event()
 calls = []                     # how each epoch kernel call ended
 
