@@ -129,8 +129,12 @@ cdef inline const int64_t* _iptr(const int64_t[::1] a) noexcept nogil:
 
 def grad_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
                const floating[::1] sw, const int64_t[::1] rows, const floating[::1] theta,
-               floating[::1] grad_out, floating[::1] work, int n_threads):
-    """Batch gradient over `rows` (empty: all rows).  Returns (status, loss_sum)."""
+               floating[::1] grad_out, floating[::1] work, int n_threads,
+               bint interruptible=False):
+    """Batch gradient over `rows` (empty: all rows).  Returns (status, loss_sum).
+
+    interruptible: as for epoch_dense; an interrupted gradient (STATUS_INTERRUPTED) is
+    incomplete."""
     cdef int64_t n = X.shape[0], d = X.shape[1]
     cdef int64_t n_rows = rows.shape[0] if rows.shape[0] > 0 else n
     cdef int64_t P = cfg.c.n_outputs * (d + 1)
@@ -143,6 +147,7 @@ def grad_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
     for i in range(rows.shape[0]):
         if rows[i] < 0 or rows[i] >= n:
             raise IndexError(f"grad_dense: rows[{i}] = {rows[i]} is outside [0, {n})")
+    _begin_interruptible(cfg, interruptible)
     with nogil:
         if floating is double:
             status = gd_grad_dense_f64(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(rows),
@@ -152,6 +157,7 @@ def grad_dense(Config cfg, const floating[:, ::1] X, const floating[::1] y,
             status = gd_grad_dense_f32(&cfg.c, &X[0, 0], n, d, &y[0], _cptr(sw), _iptr(rows),
                                        n_rows, &theta[0], &grad_out[0], &loss, &work[0],
                                        n_threads)
+    _end_interruptible(cfg, status)
     return status, loss
 
 
@@ -329,7 +335,8 @@ cdef int _check_csr(const index_t[::1] indptr, int64_t n_ind, int64_t n_data, in
 def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
              const index_t[::1] indptr, int64_t d, const floating[::1] y,
              const floating[::1] sw, const int64_t[::1] rows, const floating[::1] theta,
-             floating[::1] grad_out, floating[::1] work, int n_threads):
+             floating[::1] grad_out, floating[::1] work, int n_threads,
+             bint interruptible=False):
     """grad_dense on CSR arrays (validated by the caller: gdfast._validation.as_csr)."""
     cdef int64_t n = indptr.shape[0] - 1
     cdef int64_t n_rows = rows.shape[0] if rows.shape[0] > 0 else n
@@ -343,6 +350,7 @@ def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
     for i in range(rows.shape[0]):
         if rows[i] < 0 or rows[i] >= n:
             raise IndexError(f"grad_csr: rows[{i}] = {rows[i]} is outside [0, {n})")
+    _begin_interruptible(cfg, interruptible)
     with nogil:
         if floating is double:
             if index_t is int32_t:
@@ -362,6 +370,7 @@ def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
                 status = gd_grad_csr_f32_i64(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
                                              d, &y[0], _cptr(sw), _iptr(rows), n_rows,
                                              &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+    _end_interruptible(cfg, status)
     return status, loss
 
 
