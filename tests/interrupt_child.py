@@ -1,8 +1,9 @@
 """A child process for the Ctrl-C test and benchmark: a long fit that the parent interrupts.
 
-    python tests/interrupt_child.py BATCH_SIZE [N_ROWS N_FEATURES N_CLASSES]
+    python tests/interrupt_child.py BATCH_SIZE|lbfgs [N_ROWS N_FEATURES N_CLASSES]
 
-It prints ``kernel running`` once a native epoch kernel is running, then waits for the
+It prints ``kernel running`` once a native epoch kernel (with ``lbfgs``: a full-gradient
+kernel of optimizer="lbfgs") is running, then waits for the
 parent's SIGINT.  On KeyboardInterrupt it prints when it caught it (time.perf_counter, the
 monotonic clock the parent shares on Linux), how each epoch kernel call ended, the number of
 completed epochs and of live threads, and whether a new fit works.
@@ -28,7 +29,7 @@ sys.setswitchinterval(100.0)
 # handler, and the kernel leaves an ignored SIGINT ignored (csrc/gd_runtime.c).
 signal.signal(signal.SIGINT, signal.default_int_handler)
 in_kernel = threading.Event()
-calls = []                     # how each epoch kernel call ended
+calls = []                     # how each gated kernel call ended
 
 
 def gate(real):
@@ -50,19 +51,24 @@ def announce():
 
 
 def main(argv):
-    batch_size = None if argv[0] == "None" else int(argv[0])
+    if argv[0] == "lbfgs":
+        kernels, options = ("grad_dense",), dict(optimizer="lbfgs")
+    else:
+        kernels = ("epoch_dense", "epoch_dense_shuffled")
+        options = dict(optimizer="sgd", learning_rate=0.01,
+                       batch_size=None if argv[0] == "None" else int(argv[0]))
     n, d, k = (int(a) for a in argv[1:4]) if len(argv) >= 4 else (60_000, 200, 100)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d))
     y = rng.integers(0, k, n)
-    for name in ("epoch_dense", "epoch_dense_shuffled"):
+    for name in kernels:
         setattr(_kernels, name, gate(getattr(_kernels, name)))
     announcer = threading.Thread(target=announce, daemon=True)   # no hang if no kernel runs
     announcer.start()
     epochs = []
     try:
-        gdfast.fit(X, y, loss="multinomial", batch_size=batch_size, max_epochs=10_000,
-                   tol=None, n_threads=1, callback=lambda rec: epochs.append(rec["epoch"]))
+        gdfast.fit(X, y, loss="multinomial", max_epochs=10_000, tol=None, n_threads=1,
+                   callback=lambda rec: epochs.append(rec["epoch"]), **options)
         print("finished", flush=True)
     except KeyboardInterrupt:
         caught = time.perf_counter()

@@ -317,8 +317,8 @@ def test_tol_zero_counts_an_equal_loss_as_no_worse():
     # scikit-learn's rule: an epoch fails to improve when loss > best_loss - tol; with tol=0
     # an exactly repeated loss is not a failure, so a stalled fit at a fixed point runs on
     X = np.ones((10, 2))
-    res = gdfast.fit(X, np.zeros(10), loss="squared", alpha=0.0, tol=0.0, n_iter_no_change=2,
-                     max_epochs=6)
+    res = gdfast.fit(X, np.zeros(10), loss="squared", learning_rate=0.01, alpha=0.0, tol=0.0,
+                     n_iter_no_change=2, max_epochs=6)
     assert np.all(res.loss_history == 0.0)
     assert res.n_epochs == 6 and not res.converged
 

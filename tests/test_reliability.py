@@ -48,7 +48,7 @@ INTERRUPT_CHILD = os.path.join(os.path.dirname(__file__), "interrupt_child.py")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("batch_size", ["None", "256"])
+@pytest.mark.parametrize("batch_size", ["None", "256", "lbfgs"])
 def test_ctrl_c_inside_a_long_epoch_raises_from_the_kernel(batch_size):
     # The child says when an epoch kernel is running (interrupt_child.py tells why that is a
     # proof, not a guess); the SIGINT sent then must surface as KeyboardInterrupt from that
@@ -260,7 +260,8 @@ def test_the_gil_is_released_inside_epochs(monkeypatch):
     monkeypatch.setattr(_kernels, "epoch_dense", marking)
     X, y = make_problem("multinomial", n=20_000, d=50, n_classes=10)
     worker = threading.Thread(target=gdfast.fit, args=(X, y), kwargs=dict(
-        loss="multinomial", batch_size=None, max_epochs=2, tol=None, n_threads=1))
+        loss="multinomial", optimizer="sgd", learning_rate=0.01, batch_size=None, max_epochs=2,
+        tol=None, n_threads=1))
     interval = sys.getswitchinterval()
     sys.setswitchinterval(100.0)
     try:

@@ -53,7 +53,7 @@ BAD = [
     ("weights length", X, Y, dict(sample_weight=np.ones(19)), ValueError,
      "sample_weight: expected shape (20,)"),
     ("unknown loss", X, Y, dict(loss="l2"), ValueError, "loss='l2' is not valid; expected one of"),
-    ("unknown optimizer", X, Y, dict(optimizer="lbfgs"), ValueError, "'adamw'"),
+    ("unknown optimizer", X, Y, dict(optimizer="bfgs"), ValueError, "'lbfgs'"),
     ("unknown schedule", X, Y, dict(schedule="linear"), ValueError, "'plateau'"),
     ("zero learning rate", X, Y, dict(learning_rate=0), ValueError, "learning_rate must be"),
     ("NaN learning rate", X, Y, dict(learning_rate=np.nan), ValueError, "learning_rate must be"),

@@ -6,15 +6,20 @@ what the function takes and returns, and hands the arguments from one to the oth
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gdfast import _auto
 from gdfast._driver import drive
+from gdfast._lbfgs import LbfgsEngine
 from gdfast._native import NativeEngine
+from gdfast._options import QUASI_NEWTON
 from gdfast._problem import prepare
 from gdfast._result import FitResult, TrainingState
 from gdfast._validation import MatrixLike
@@ -23,9 +28,10 @@ from gdfast._validation import MatrixLike
 EpochCallback = Callable[[dict[str, Any]], bool | None]
 
 
-def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = "sgd",
-        learning_rate: float = 0.01, schedule: str = "constant", batch_size: int | None = 32,
-        max_epochs: int = 1000, tol: float | None = 1e-3, n_iter_no_change: int = 5,
+def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = "auto",
+        learning_rate: float | str = "auto", schedule: str = "auto",
+        batch_size: int | str | None = "auto", max_epochs: int = 1000,
+        tol: float | str | None = "auto", n_iter_no_change: int = 5,
         alpha: float = 1e-4, l1_ratio: float = 0.0, fit_intercept: bool = True,
         shuffle: bool = True, random_state: int | np.random.Generator | None = None,
         coef_init: ArrayLike | None = None, intercept_init: ArrayLike | None = None,
@@ -59,28 +65,47 @@ def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = 
 "epsilon_insensitive", "poisson", "multinomial"}, default="squared"
         The loss per row.  ``"poisson"`` has a log link; ``"multinomial"`` is the softmax
         cross-entropy over K classes.
-    optimizer : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}, \
-default="sgd"
-        torch.optim's update rules; the options of other optimizers are ignored.
-    learning_rate : float > 0, default=0.01
-        The base rate (unused by ``schedule="optimal"``).
-    schedule : {"constant", "invscaling", "optimal", "exponential", "step", "cosine", \
-"plateau"}, default="constant"
-        invscaling: lr / t**power_t and optimal: 1 / (alpha (t0 + t - 1)) per step t;
-        exponential: lr * gamma**epoch; step: lr * gamma**(epoch // step_size); cosine:
-        lr * (1 + cos(pi epoch / max_epochs)) / 2; plateau: lr / 5 each time the loss fails
-        to improve by tol for n_iter_no_change epochs while lr > 1e-6; the next such plateau
-        stops the fit (scikit-learn's "adaptive").
-    batch_size : int >= 1 or None, default=32
+    optimizer : {"auto", "lbfgs", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", \
+"adam", "adamw"}, default="auto"
+        ``"auto"``: ``"lbfgs"`` for the smooth losses (every loss but ``"hinge"`` and
+        ``"epsilon_insensitive"``) when no batch_size, learning_rate or schedule is given,
+        ``"sgd"`` otherwise.
+        ``"lbfgs"``: full-batch limited-memory BFGS (orthant-wise with an L1 penalty) on
+        column-scaled coordinates, each trial step one pass of the fused gradient; one
+        iteration counts as an epoch and a step.  The others: torch.optim's update rules;
+        the options of other optimizers are ignored.  See :doc:`guide/auto`.
+    learning_rate : float > 0 or "auto", default="auto"
+        The base rate (unused by ``schedule="optimal"`` and by ``"lbfgs"``).  ``"auto"``:
+        derived from the data, 1 / L for a full batch and 1 / (2 L_b) for batches of b rows,
+        with L the loss's smoothness constant times the largest eigenvalue of the weighted
+        Gram matrix (power iterations) and L_b its mini-batch counterpart (row norms); torch's
+        default rates for the adaptive optimizers.  Safeguarded: an epoch that diverges or
+        ends above the starting objective is undone and retried at a quarter of the rate.
+        The rate used is ``FitResult.learning_rate``.
+    schedule : {"auto", "constant", "invscaling", "optimal", "exponential", "step", "cosine", \
+"plateau"}, default="auto"
+        ``"auto"``: with ``learning_rate="auto"`` and batches smaller than the data,
+        ``"plateau"`` that stops once the rate has fallen to 1e-4 of its start; otherwise
+        constant.  invscaling: lr / t**power_t and optimal:
+        1 / (alpha (t0 + t - 1)) per step t; exponential: lr * gamma**epoch; step:
+        lr * gamma**(epoch // step_size); cosine: lr * (1 + cos(pi epoch / max_epochs)) / 2;
+        plateau: lr / 5 each time the loss fails to improve by tol for n_iter_no_change epochs
+        while lr > 1e-6; the next such plateau stops the fit (scikit-learn's "adaptive").
+    batch_size : int >= 1, None or "auto", default="auto"
         1: stochastic; b: mini-batch (the last, partial batch of an epoch is used); None:
-        full batch.  A batch_size larger than n_samples is a full batch.
+        full batch.  A batch_size larger than n_samples is a full batch.  ``"auto"``: full
+        batch for ``"lbfgs"``, 32 otherwise.
     max_epochs : int >= 1, default=1000
         The most epochs to run.
-    tol : float >= 0 or None, default=1e-3
-        Stop when the epoch loss has not improved by tol for n_iter_no_change epochs in a
-        row; None runs all max_epochs.
+    tol : float >= 0, None or "auto", default="auto"
+        First-order optimizers: stop when the epoch loss has not improved by tol for
+        n_iter_no_change epochs in a row (``"auto"``: 1e-3).  ``"lbfgs"``: stop when an
+        iteration lowers the objective by less than tol times its value (``"auto"``: 1e-9;
+        near the optimum L-BFGS converges linearly or faster, so the objective is then within
+        a small multiple of that of its minimum), or when no step can lower it at the
+        precision of the dtype.  None runs all max_epochs.
     n_iter_no_change : int >= 1, default=5
-        See tol.
+        See tol (first-order optimizers).
     alpha : float >= 0, default=1e-4
         Penalty alpha * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1) on the
         coefficients (never the intercept).  The L2 part enters the gradient (torch's
@@ -157,7 +182,8 @@ default="sgd"
     callback : callable or None, default=None
         Called after each epoch with a dict (epoch, loss, learning_rate, n_steps, time,
         coef, intercept: read-only views of the current parameters); returning True stops
-        the fit.
+        the fit.  An epoch that the safeguard of ``learning_rate="auto"`` takes back is run
+        and reported again.
 
     Returns
     -------
@@ -181,6 +207,9 @@ default="sgd"
     >>> import gdfast
     >>> from gdfast.datasets import make_classification
     >>> X, y = make_classification(n_samples=1000, n_features=5)
+    >>> res = gdfast.fit(X, y, loss="logistic")          # nothing to tune
+    >>> res.optimizer, res.converged
+    ('lbfgs', True)
     >>> options = dict(loss="logistic", optimizer="adam", learning_rate=0.01, random_state=0)
     >>> res = gdfast.fit(X, y, **options)
     >>> res.coef.shape, res.classes
@@ -202,13 +231,13 @@ FIT_SIGNATURE = inspect.signature(fit)
 
 
 def setup(X, y, options: dict[str, Any], *, native: bool = True,
-          resume: TrainingState | None = None, classes=None):
+          resume: TrainingState | None = None, classes=None, incremental: bool = False):
     """The validated Setup (problem, spec, initial parameters and state) of
     gdfast.fit(X, y, **options): what an engine starts from.
 
     Options left out take fit's defaults; an unknown one is a TypeError, as for fit.
     native: whether the native engine runs the fit (X is checked on its threads).
-    resume, classes: as for run_fit."""
+    resume, classes, incremental: as for run_fit."""
     try:
         bound = FIT_SIGNATURE.bind(X, y, **options)
     except TypeError as exc:
@@ -216,20 +245,28 @@ def setup(X, y, options: dict[str, Any], *, native: bool = True,
     bound.apply_defaults()
     arguments = bound.arguments
     del arguments["X"], arguments["y"]
-    return prepare(X, y, arguments, native=native, resume=resume, classes=classes)
+    return prepare(X, y, arguments, native=native, resume=resume, classes=classes,
+                   incremental=incremental)
 
 
 def run_fit(engine_cls, X, y, options: dict[str, Any], *,
             resume: TrainingState | None = None, horizon: int | None = None,
-            classes=None) -> FitResult:
+            classes=None, incremental: bool = False) -> FitResult:
     """gdfast.fit(X, y, **options) on an engine of class engine_cls.
 
     resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
     the data must have the same number of features and outputs).  horizon: the epoch count
     that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit).
-    classes: the labels of a classification loss when y may lack some of them (see
-    _problem.prepare)."""
+    classes, incremental: see _problem.prepare."""
     s = setup(X, y, options, native=getattr(engine_cls, "native", False), resume=resume,
-              classes=classes)
+              classes=classes, incremental=incremental)
     engine = engine_cls(s.problem, s.spec, s.theta, s.n_threads, opt_state=s.opt_state, t=s.t)
+    if s.spec.auto_lr and math.isnan(s.spec.learning_rate):
+        lr = _auto.learning_rate(engine, s.problem, s.spec)
+        spec = dataclasses.replace(s.spec, learning_rate=lr, plateau_floor=(
+            lr * _auto.AUTO_PLATEAU_RANGE if s.spec.auto_schedule else s.spec.plateau_floor))
+        engine.spec = spec
+        s = dataclasses.replace(s, spec=spec)
+    if s.spec.optimizer in QUASI_NEWTON:
+        engine = LbfgsEngine(engine, s.tol)
     return drive(engine, s, resume=resume, horizon=horizon)

@@ -13,9 +13,12 @@ import numpy as np
 
 from gdfast import _kernels
 from gdfast._losses import penalty
-from gdfast._options import PLATEAU_FACTOR, PLATEAU_MIN_LR, STEP_RULES
+from gdfast._options import PLATEAU_FACTOR, QUASI_NEWTON, STEP_RULES
 from gdfast._result import DivergenceError, FitResult, TrainingState
 from gdfast._schedules import epoch_lr
+
+SAFEGUARD_RETRIES = 40      # an epoch retried this often at ever smaller rates has diverged
+SAFEGUARD_FACTOR = 4.0
 
 
 class Shuffle:
@@ -61,32 +64,83 @@ def drive(engine, setup, *, resume=None, horizon=None):
         best_loss, no_improvement = resume.best_loss, resume.no_improvement
         plateau_lr, done = resume.plateau_lr, resume.epochs
     lr = spec.learning_rate
+    lbfgs = spec.optimizer in QUASI_NEWTON
+    # learning_rate="auto" is safeguarded: an epoch that diverges, or ends above twice the
+    # starting objective (a stable step's epoch can end a little above it, by the noise of
+    # its batches, where the start is near the optimum), is undone and retried at a quarter
+    # of the rate (lr_scale)
+    safeguard = spec.auto_lr and not lbfgs and spec.schedule != "optimal"   # uses no rate
+    lr_scale, start_loss = 1.0, np.inf
+    if safeguard:
+        ok, _, loss_sum = engine.gradient(engine.theta)
+        if ok:
+            start_loss = loss_sum / n + problem.y_const + penalty(engine.theta, spec, K, d)
     t_start = time.perf_counter()
+    if verbose:
+        print(f"gdfast: optimizer {spec.optimizer}, batch size "
+              f"{'full' if spec.batch_size >= n else spec.batch_size}, schedule "
+              f"{spec.schedule}" + ("" if lbfgs else f", learning rate {lr:.4g}"), flush=True)
 
     def result():
         theta = engine.theta.copy()
         coef, intercept = problem.unpack(theta)
+        base_lr = engine.step_lr(lr) if lbfgs else spec.learning_rate * lr_scale
         state = TrainingState(theta=theta, opt_state=engine.flat_state().copy(),
                               optimizer=spec.optimizer, t=engine.t, epochs=done + len(history),
                               plateau_lr=plateau_lr, best_loss=best_loss,
-                              no_improvement=no_improvement, rng=rng)
+                              no_improvement=no_improvement, rng=rng,
+                              learning_rate=base_lr if safeguard else None)
         return FitResult(coef=coef, intercept=intercept, classes=problem.classes,
                          loss=spec.loss, loss_history=np.asarray(history, dtype=np.float64),
                          n_epochs=len(history), n_steps=engine.t, converged=converged,
-                         state=state)
+                         state=state, optimizer=spec.optimizer, learning_rate=base_lr,
+                         batch_size=None if spec.batch_size >= n else spec.batch_size,
+                         schedule=spec.schedule)
 
-    for epoch in range(max_epochs):
+    def diverged(epoch, lr):
+        return DivergenceError(
+            f"the loss or the parameters became NaN or infinite at epoch {epoch + 1}, "
+            f"step {engine.t}; try a smaller learning_rate (now {lr:g}) or "
+            "learning_rate='auto', scaling the features (e.g. StandardScaler), or a larger "
+            "alpha", epoch=epoch + 1, step=engine.t, result=result())
+
+    # the safeguard's snapshots: where this epoch and the one before started (an epoch's loss
+    # is taken at the parameters its batches saw, so a full batch's loss judges the step of
+    # the epoch before); the row orders drawn for epochs taken back, to run them again
+    before = previous = None
+    redo, retries, epoch = [], 0, 0
+    while epoch < max_epochs:
         # a full batch sums over every row whatever the order: no permutation is drawn
-        order = shuffled_order(rng, n) if shuffle and spec.batch_size < n else None
-        lr = epoch_lr(spec, done + epoch, horizon, plateau_lr)
+        if redo:
+            order = redo.pop(0)
+        else:
+            order = shuffled_order(rng, n) if shuffle and spec.batch_size < n else None
+        if safeguard:
+            previous, before = before, (engine.theta.copy(), engine.flat_state().copy(),
+                                        engine.t, order, best_loss, no_improvement, plateau_lr)
+        lr = epoch_lr(spec, done + epoch, horizon, plateau_lr) * lr_scale
         ok, loss_sum = engine.run_epoch(order, lr)
-        if not ok or not np.isfinite(engine.theta).all():
-            raise DivergenceError(
-                f"the loss or the parameters became NaN or infinite at epoch {epoch + 1}, "
-                f"step {engine.t}; try a smaller learning_rate (now {lr:g}), scaling the "
-                "features (e.g. StandardScaler), or a larger alpha",
-                epoch=epoch + 1, step=engine.t, result=result())
-        loss = loss_sum / n + problem.y_const + penalty(engine.theta, spec, K, d)
+        ok = ok and np.isfinite(engine.theta).all()
+        loss = (loss_sum / n + problem.y_const + penalty(engine.theta, spec, K, d)
+                if ok else np.nan)
+        if safeguard and not (ok and loss <= 2 * start_loss):
+            retries += 1
+            if retries >= SAFEGUARD_RETRIES:
+                raise diverged(epoch, lr)
+            # take this epoch back, and the one before it when there is one, and run them
+            # again at a quarter of the rate (the epoch taken back is reported again)
+            lr_scale /= SAFEGUARD_FACTOR
+            back = before if previous is None else previous
+            redo = [order] + redo if previous is None else [previous[3], order] + redo
+            if previous is not None:
+                history.pop()
+                epoch -= 1
+            (theta, state, engine.t, _, best_loss, no_improvement, plateau_lr) = back
+            engine.theta[...], engine.flat_state()[...] = theta, state
+            before = previous = None
+            continue
+        if not ok:
+            raise diverged(epoch, lr)
         history.append(loss)
         elapsed = time.perf_counter() - t_start
         step_lr = engine.step_lr(lr) if spec.schedule in STEP_RULES else lr
@@ -105,13 +159,19 @@ def drive(engine, setup, *, resume=None, horizon=None):
                       "intercept": intercept}
             if callback(record) is True:
                 break
-        if tol is not None or spec.schedule == "plateau":
+        if lbfgs:
+            if engine.converged:
+                converged = True
+                if verbose:
+                    print(f"Converged after {epoch + 1} iterations", flush=True)
+                break
+        elif tol is not None or spec.schedule == "plateau":
             threshold = tol if tol is not None else 0.0
             no_improvement = no_improvement + 1 if loss > best_loss - threshold else 0
             best_loss = min(best_loss, loss)
             if no_improvement >= n_iter_no_change:
                 # scikit-learn's "adaptive": divide while the rate is above 1e-6, else stop
-                if spec.schedule == "plateau" and plateau_lr > PLATEAU_MIN_LR:
+                if spec.schedule == "plateau" and plateau_lr > spec.plateau_floor:
                     plateau_lr /= PLATEAU_FACTOR
                     no_improvement = 0
                 elif tol is not None:
@@ -120,4 +180,5 @@ def drive(engine, setup, *, resume=None, horizon=None):
                     if verbose:
                         print(f"Converged after {epoch + 1} epochs (tol={tol:g})", flush=True)
                     break
+        epoch += 1
     return result()

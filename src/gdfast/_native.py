@@ -1,11 +1,12 @@
 """The native engine: runs whole epochs in the C kernels (csrc/), without the GIL."""
+import dataclasses
 import threading
 
 import numpy as np
 
 from gdfast import _kernels
 from gdfast._driver import Shuffle
-from gdfast._options import N_STATE
+from gdfast._options import N_STATE, OPTIMIZERS
 from gdfast._threads import effective_n_threads
 
 
@@ -27,7 +28,8 @@ class NativeEngine:
         self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=dtype)
         self._identity = np.empty(0, dtype=np.int64)
         self._order = None       # the shuffled epochs' row order (dense X)
-        if problem.sparse:
+        self._gram = None        # gram()'s kernel configuration and buffers
+        if problem.sparse and spec.optimizer in OPTIMIZERS:
             # the sparse path's buffers (untouched pages cost no memory when the block path runs)
             self.sparse_work = np.empty(
                 self.cfg.csr_work_bytes(d, spec.batch_size, self.n_threads), dtype=np.uint8)
@@ -73,6 +75,46 @@ class NativeEngine:
             raise RuntimeError("gdfast: the native kernel rejected its arguments (a bug; "
                                "please report it)")
         return status == _kernels.STATUS_OK, total
+
+    def gradient(self, theta):
+        """(ok, the data gradient over all rows at theta, the sum of sw_i * loss_i): one pass
+        of the fused kernel on n_threads threads."""
+        return self._full_gradient(self.cfg, self.problem.y, theta, self.work)
+
+    def gram(self, v):
+        """(1/n) sum_i sw_i x_i x_i^T v over the rows extended by a 1 (v: d + 1 entries): the
+        squared loss's gradient at y = 0, one pass of the same kernel."""
+        if self._gram is None:
+            p = self.problem
+            cfg = _kernels.Config(**dataclasses.replace(self.spec, loss="squared")
+                                  .kernel_config(1, p.d, p.dtype.itemsize))
+            self._gram = (cfg, np.zeros(p.n, dtype=p.dtype),
+                          np.empty(cfg.work_size(p.d), dtype=p.dtype))
+        cfg, zeros, work = self._gram
+        ok, grad, _ = self._full_gradient(cfg, zeros, v, work)
+        return grad
+
+    def _full_gradient(self, cfg, y, theta, work):
+        p = self.problem
+        grad = np.empty(theta.shape[0], dtype=p.dtype)
+        # as run_epoch: Ctrl-C raises KeyboardInterrupt from the kernel's call; a pass that a
+        # non-raising SIGINT handler stopped is incomplete, and runs again
+        interruptible = threading.current_thread() is threading.main_thread()
+        status = _kernels.STATUS_INTERRUPTED
+        while status == _kernels.STATUS_INTERRUPTED:
+            if p.sparse:
+                X = p.X
+                status, loss = _kernels.grad_csr(
+                    cfg, X.data, X.indices, X.indptr, p.d, y, self._sw, self._identity, theta,
+                    grad, work, self.n_threads, interruptible)
+            else:
+                status, loss = _kernels.grad_dense(
+                    cfg, p.X, y, self._sw, self._identity, theta, grad, work, self.n_threads,
+                    interruptible)
+        if status == _kernels.STATUS_ARGUMENT:
+            raise RuntimeError("gdfast: the native kernel rejected its arguments (a bug; "
+                               "please report it)")
+        return status == _kernels.STATUS_OK, grad, loss
 
     def flat_state(self):
         return self.state

@@ -15,8 +15,11 @@ CLASSIFICATION_LOSSES = BINARY_LOSSES + ("multinomial",)
 REGRESSION_LOSSES = ("squared", "huber", "epsilon_insensitive", "poisson")
 PROBA_LOSSES = ("logistic", "modified_huber", "multinomial")
 OPTIMIZERS = _kernels.OPTIMIZER_CODES          # name -> GD_OPT_*
-# optimizer state vectors of P values each (gd_n_state)
-N_STATE = {name: _kernels.n_state(code) for name, code in OPTIMIZERS.items()}
+# optimizers that run in Python around the engines' full gradient (_lbfgs.py)
+QUASI_NEWTON = ("lbfgs",)
+OPTIMIZER_NAMES = tuple(OPTIMIZERS) + QUASI_NEWTON
+# optimizer state vectors of P values each (gd_n_state); lbfgs keeps its pairs in Python
+N_STATE = {name: _kernels.n_state(code) for name, code in OPTIMIZERS.items()} | {"lbfgs": 0}
 ADAPTIVE_OPTIMIZERS = ("adagrad", "rmsprop", "adam", "adamw")
 SPARSE_UPDATES = _kernels.SPARSE_UPDATES_CODES  # name -> GD_SPARSE_*
 PARALLEL = ("deterministic", "hogwild")

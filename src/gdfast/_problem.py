@@ -7,13 +7,14 @@ multinomial), sample weights and initial parameters checked against the data.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from gdfast import _kernels
+from gdfast import _auto, _kernels
 from gdfast._losses import poisson_ylogy
 from gdfast._options import (
     ADAPTIVE_OPTIMIZERS,
@@ -23,8 +24,11 @@ from gdfast._options import (
     EPOCH_RATE,
     LAYOUT,
     LOSSES,
+    OPTIMIZER_NAMES,
     OPTIMIZERS,
     PARALLEL,
+    PLATEAU_MIN_LR,
+    QUASI_NEWTON,
     SCHEDULES,
     SHARES,
     SPARSE_UPDATES,
@@ -113,6 +117,10 @@ class Spec:
     batch_size: int          # resolved: n for full batch
     sparse_updates: str = "dense"   # "dense" or "lazy" (sparse X, adaptive optimizers)
     hogwild: bool = False           # parallel="hogwild" (sparse X)
+    auto_lr: bool = False           # learning_rate="auto": derived (NaN until run_fit does)
+                                    # and safeguarded by the driver
+    plateau_floor: float = PLATEAU_MIN_LR  # the plateau rule stops below this rate
+    auto_schedule: bool = False     # schedule="auto" chose the schedule
 
     @property
     def l2(self):
@@ -130,7 +138,8 @@ class Spec:
                              max(2, LAYOUT["work_bytes"] // (stride * itemsize))))
         return dict(
             loss=LOSSES[self.loss], n_outputs=n_outputs, fit_intercept=int(self.fit_intercept),
-            epsilon=self.epsilon, optimizer=OPTIMIZERS[self.optimizer],
+            # lbfgs calls only the gradient kernels, which read no optimizer
+            epsilon=self.epsilon, optimizer=OPTIMIZERS.get(self.optimizer, 0),
             momentum=self.momentum, dampening=self.dampening, beta1=self.beta1,
             beta2=self.beta2, eps=self.eps, rho=self.rho, centered=int(self.centered),
             amsgrad=int(self.amsgrad), l2=self.l2, l1=self.l1, clip_norm=self.clip_norm,
@@ -161,7 +170,7 @@ class Setup:
 
 
 def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
-            classes=None) -> Setup:
+            classes=None, incremental: bool = False) -> Setup:
     """Validate the arguments of a fit and build its Setup.
 
     a: every argument of gdfast.fit but X and y, by name (defaults filled in).  native:
@@ -169,19 +178,55 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
     TrainingState to continue from (coef_init and intercept_init are then ignored; the data
     must have the same number of features and outputs).  classes: the labels of a
     classification loss when y may lack some of them (partial_fit on a chunk, a one-vs-rest
-    model whose rows hold a single label); None takes them from y."""
+    model whose rows hold a single label); None takes them from y.  incremental: the fit is
+    one step of a longer training on parts of the data (partial_fit), so optimizer="auto"
+    takes per-batch steps."""
     loss = check_choice(a["loss"], "loss", tuple(LOSSES))
-    optimizer = check_choice(a["optimizer"], "optimizer", tuple(OPTIMIZERS))
-    schedule = check_choice(a["schedule"], "schedule", SCHEDULES)
-    learning_rate = check_real(a["learning_rate"], "learning_rate", low=0, low_open=True)
+    optimizer = check_choice(a["optimizer"], "optimizer", ("auto",) + OPTIMIZER_NAMES)
+    schedule = check_choice(a["schedule"], "schedule", ("auto",) + SCHEDULES)
+    learning_rate = a["learning_rate"]
+    auto_lr = isinstance(learning_rate, str) and learning_rate == "auto"
+    if auto_lr:
+        # derived from the data by run_fit (NaN until then), or the continued fit's rate
+        learning_rate = (resume.learning_rate if resume is not None
+                         and resume.learning_rate is not None else math.nan)
+    else:
+        learning_rate = check_real(learning_rate, "learning_rate", low=0, low_open=True,
+                                   also=("auto",))
     max_epochs = check_int(a["max_epochs"], "max_epochs", low=1)
-    tol = None if a["tol"] is None else check_real(a["tol"], "tol", low=0)
+    tol = a["tol"]
+    if not (tol is None or isinstance(tol, str) and tol == "auto"):
+        tol = check_real(tol, "tol", low=0, also=("auto", None))
     n_iter_no_change = check_int(a["n_iter_no_change"], "n_iter_no_change", low=1)
     alpha = check_real(a["alpha"], "alpha", low=0)
     l1_ratio = check_real(a["l1_ratio"], "l1_ratio", low=0, high=1)
     fit_intercept = check_bool(a["fit_intercept"], "fit_intercept")
     shuffle = check_bool(a["shuffle"], "shuffle")
     epsilon = check_real(a["epsilon"], "epsilon", low=0)
+    batch_size = a["batch_size"]
+    if batch_size is not None and not (isinstance(batch_size, str) and batch_size == "auto"):
+        batch_size = check_int(batch_size, "batch_size", low=1, also=("auto", None))
+    parallel = check_choice(a["parallel"], "parallel", PARALLEL)
+    if optimizer == "auto":
+        # a continued fit keeps its optimizer, except that steps on a part of the data
+        # (partial_fit) after a full-batch quasi-Newton fit go on by per-batch steps
+        if resume is not None and not (incremental and resume.optimizer in QUASI_NEWTON):
+            optimizer = resume.optimizer
+        else:
+            optimizer = _auto.choose_optimizer(loss, batch_size, schedule, auto_lr,
+                                               parallel == "hogwild", incremental)
+    if optimizer == "lbfgs":
+        if batch_size not in ("auto", None):
+            raise ValueError(f"optimizer='lbfgs' takes full-batch steps: batch_size must be "
+                             f"None or 'auto', got {batch_size!r}")
+        if schedule not in ("auto", "constant"):
+            raise ValueError(f"optimizer='lbfgs' chooses its steps by a line search: schedule "
+                             f"must be 'auto' or 'constant', got {schedule!r}")
+        if parallel == "hogwild":
+            raise ValueError("optimizer='lbfgs' takes full-batch steps: parallel='hogwild' "
+                             "does not apply")
+    if batch_size == "auto":
+        batch_size = _auto.choose_batch_size(optimizer)
     momentum = a["momentum"]
     if momentum is None:
         momentum = 0.9 if optimizer in ("momentum", "nesterov") else 0.0
@@ -207,16 +252,12 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
                  else check_real(a["clip_norm"], "clip_norm", low=0, low_open=True))
     if schedule == "optimal" and alpha == 0:
         raise ValueError("schedule='optimal' needs alpha > 0 (its rate is 1 / (alpha (t0 + t)))")
-    batch_size = a["batch_size"]
-    if batch_size is not None:
-        batch_size = check_int(batch_size, "batch_size", low=1)
     verbose = a["verbose"]
     if not isinstance(verbose, numbers.Integral):          # bool is an Integral too
         raise TypeError(f"verbose must be an integer, got {verbose!r}")
     callback = a["callback"]
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
-    parallel = check_choice(a["parallel"], "parallel", PARALLEL)
     sparse_updates = check_choice(a["sparse_updates"], "sparse_updates", SPARSE_UPDATES)
     random_state = a["random_state"]
     try:
@@ -261,13 +302,24 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         if resume.theta.shape != (K * (d + 1),):
             raise ValueError(f"cannot continue a fit of {resume.theta.shape[0]} parameters on "
                              f"data with {d} features and {K} output(s)")
-        if resume.optimizer != optimizer:
+        # lbfgs keeps no optimizer state: any optimizer continues from its parameters
+        if resume.optimizer != optimizer and resume.optimizer not in QUASI_NEWTON:
             raise ValueError(f"cannot continue a fit made with optimizer={resume.optimizer!r} "
                              f"using optimizer={optimizer!r}")
         theta = resume.theta.astype(dtype, copy=True)
-        opt_state, t0 = resume.opt_state.astype(dtype, copy=True), resume.t
+        opt_state = (resume.opt_state.astype(dtype, copy=True)
+                     if resume.optimizer == optimizer else None)
+        t0 = resume.t
         rng = resume.rng
     problem = Problem(X=Xa, y=ya, sw=sw, n_outputs=K, classes=classes, y_const=y_const)
+    batch_size = n if batch_size is None else min(batch_size, n)
+    auto_schedule = schedule == "auto"
+    if auto_schedule:
+        schedule = _auto.choose_schedule(optimizer, batch_size, n, auto_lr)
+    if tol == "auto" and optimizer != "lbfgs":
+        tol = _auto.AUTO_FIRST_ORDER_TOL
+    if optimizer == "lbfgs" or schedule == "optimal":
+        learning_rate = 1.0         # unused: a line search or 1 / (alpha t) sets each step
     spec = Spec(
         loss=loss, epsilon=epsilon, optimizer=optimizer, momentum=momentum,
         dampening=dampening, beta1=beta1, beta2=beta2, eps=eps, rho=rho, centered=centered,
@@ -275,8 +327,11 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         clip_norm=clip_norm, schedule=schedule, learning_rate=learning_rate, power_t=power_t,
         gamma=gamma, step_size=step_size,
         optimal_t0=optimal_t0(loss, alpha, epsilon) if schedule == "optimal" else 0.0,
-        batch_size=n if batch_size is None else min(batch_size, n),
-        sparse_updates=sparse_updates, hogwild=parallel == "hogwild",
+        batch_size=batch_size, sparse_updates=sparse_updates, hogwild=parallel == "hogwild",
+        auto_lr=auto_lr,
+        auto_schedule=auto_schedule,
+        plateau_floor=(learning_rate * _auto.AUTO_PLATEAU_RANGE if auto_schedule
+                       else PLATEAU_MIN_LR),
     )
     return Setup(problem=problem, spec=spec, theta=theta, opt_state=opt_state, t=t0, rng=rng,
                  n_threads=a["n_threads"], shuffle=shuffle, max_epochs=max_epochs, tol=tol,

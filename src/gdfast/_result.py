@@ -27,6 +27,7 @@ class TrainingState:
     best_loss: float
     no_improvement: int
     rng: np.random.Generator
+    learning_rate: float | None = None   # the base rate learning_rate="auto" settled on
 
 
 class FitResult:
@@ -55,7 +56,18 @@ class FitResult:
     n_steps : int
         Optimizer steps taken.
     converged : bool
-        True when the fit stopped because the loss stopped improving by ``tol``.
+        True when the fit stopped by its stopping rule (``tol``; for ``"lbfgs"`` also when
+        no step can lower the objective at the precision of the fit's dtype).
+    optimizer : str
+        The optimizer that ran: the one given, or the choice of ``optimizer="auto"``.
+    learning_rate : float
+        The base learning rate the fit used: the one given, or the one
+        ``learning_rate="auto"`` derived from the data (after any reduction by its
+        safeguard).  For ``"lbfgs"``, the length of the last line-search step.
+    batch_size : int or None
+        The rows per step; None for full-batch steps.
+    schedule : str
+        The learning-rate schedule that ran (the choice of ``schedule="auto"``).
     dtype : numpy.dtype
         The dtype of the fit and of its coefficients.
     n_features : int
@@ -82,9 +94,13 @@ class FitResult:
     n_steps: int
     converged: bool
     state: TrainingState       # what gdfast's estimators continue from (partial_fit, warm_start)
+    optimizer: str
+    learning_rate: float
+    batch_size: int | None
+    schedule: str
 
     def __init__(self, *, coef, intercept, classes, loss, loss_history, n_epochs, n_steps,
-                 converged, state):
+                 converged, state, optimizer, learning_rate, batch_size, schedule):
         self.coef = coef
         self.intercept = intercept
         self.classes = classes
@@ -94,6 +110,10 @@ class FitResult:
         self.n_steps = n_steps
         self.converged = converged
         self.state = state
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.schedule = schedule
 
     @property
     def dtype(self) -> np.dtype:
@@ -107,7 +127,8 @@ class FitResult:
 
     def __repr__(self) -> str:
         last = f"{self.loss_history[-1]:.6g}" if len(self.loss_history) else "n/a"
-        return (f"FitResult(loss={self.loss!r}, coef.shape={self.coef.shape}, "
+        return (f"FitResult(loss={self.loss!r}, optimizer={self.optimizer!r}, "
+                f"learning_rate={self.learning_rate:.4g}, coef.shape={self.coef.shape}, "
                 f"dtype={self.dtype}, n_epochs={self.n_epochs}, n_steps={self.n_steps}, "
                 f"converged={self.converged}, final_loss={last})")
 
@@ -225,7 +246,7 @@ class DivergenceError(FloatingPointError):
     >>> import gdfast
     >>> X, y = np.array([[1e3], [-1e3]]), np.array([1.0, -1.0])
     >>> try:
-    ...     gdfast.fit(X, y, learning_rate=1.0, tol=None)
+    ...     gdfast.fit(X, y, optimizer="sgd", learning_rate=1.0, tol=None)
     ... except gdfast.DivergenceError as exc:
     ...     print(exc.epoch == exc.result.n_epochs + 1)
     True

@@ -208,11 +208,15 @@ def check_choice(value, name, choices):
     return value
 
 
-def check_real(value, name, *, low=None, high=None, low_open=False, high_open=False):
+def check_real(value, name, *, low=None, high=None, low_open=False, high_open=False,
+               also=()):
     """value as a float, when it is a finite real number in the interval from low to high
-    (closed unless low_open / high_open; None: unbounded)."""
+    (closed unless low_open / high_open; None: unbounded).  also: the other values the
+    option takes (checked by the caller), named in the messages."""
+    others = "".join(f" or {a!r}" for a in also)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be a real number{others}, got {type(value).__name__} "
+                        f"{value!r}")
     value = float(value)
     ok = math.isfinite(value)
     if ok and low is not None:
@@ -225,17 +229,21 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
         left = "(" if low_open or low is None else "["
         right = ")" if high_open or high is None else "]"
         interval = f"{left}{lo}, {hi}{right}"
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number in {interval}{others}, got "
+                         f"{value!r}")
     return value
 
 
-def check_int(value, name, *, low=None):
-    """value as an int, when it is an integer (not a bool) of at least low."""
+def check_int(value, name, *, low=None, also=()):
+    """value as an int, when it is an integer (not a bool) of at least low.  also: as for
+    check_real."""
+    others = "".join(f" or {a!r}" for a in also)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an integer{others}, got {type(value).__name__} "
+                        f"{value!r}")
     value = int(value)
     if low is not None and value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value}")
+        raise ValueError(f"{name} must be an integer >= {low}{others}, got {value}")
     return value
 
 

@@ -148,6 +148,19 @@ class ReferenceEngine:
         self.lazy = (problem.sparse and spec.sparse_updates == "lazy"
                      and spec.optimizer in ADAPTIVE_OPTIMIZERS)
 
+    def gradient(self, theta):
+        """(ok, the data gradient over all rows at theta, the sum of sw_i * loss_i)."""
+        p, spec = self.problem, self.spec
+        grad, loss = batch_gradient(spec.loss, p.n_outputs, spec.epsilon, p.X, p.y, p.sw,
+                                    None, theta)
+        return math.isfinite(loss), grad, loss
+
+    def gram(self, v):
+        """(1/n) sum_i sw_i x_i x_i^T v over the rows extended by a 1 (v: d + 1 entries)."""
+        p = self.problem
+        return batch_gradient("squared", 1, 0.0, p.X, np.zeros(p.n, dtype=p.dtype), p.sw,
+                              None, v)[0]
+
     def flat_state(self):
         return self.state.reshape(-1)
 

@@ -92,8 +92,8 @@ class GDBase(BaseEstimator):
         check_real(self.validation_fraction, "validation_fraction", low=0, high=1,
                    low_open=True, high_open=True)
         check_int(self.max_epochs, "max_epochs", low=1)
-        if self.tol is not None:
-            check_real(self.tol, "tol", low=0)
+        if self.tol is not None and not (isinstance(self.tol, str) and self.tol == "auto"):
+            check_real(self.tol, "tol", low=0, also=("auto", None))
         check_int(self.n_iter_no_change, "n_iter_no_change", low=1)
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
@@ -141,7 +141,7 @@ class GDBase(BaseEstimator):
         metadata = {} if sample_weight is None else {"sample_weight": sample_weight}
         plan = Plan(X=X_train, sw=_normalized(sw_train), X_val=X_val, sw_val=sw_val,
                     kwargs=self._core_kwargs(), max_epochs=max_epochs, horizon=horizon,
-                    tol=self.tol, early_stopping=early, verbose=self.verbose,
+                    tol=self.tol, partial=partial, early_stopping=early, verbose=self.verbose,
                     user_callback=self.callback, multi=n_models > 1,
                     with_callbacks=bool(getattr(self, "_skl_callbacks", None)),
                     cb_X=X, cb_y=cb_y, cb_metadata=metadata)
@@ -166,6 +166,12 @@ class GDBase(BaseEstimator):
                                            else (vals if multi else vals[0]))
         elif not hasattr(self, "validation_loss_curve_"):
             self.validation_loss_curve_ = None
+        # what the "auto" options chose (the same for every model, but for the rate)
+        first = outcomes[0].fit
+        self.optimizer_, self.batch_size_ = first.optimizer, first.batch_size
+        self.schedule_ = first.schedule
+        rates = [o.fit.learning_rate for o in outcomes]
+        self.learning_rate_ = np.array(rates) if multi else rates[0]
         self.n_iter_ = max(s.epochs for s in self._states)
         self.t_ = max(s.t for s in self._states)
         root.call_on_fit_task_end(estimator=self, X=plan.cb_X, y=plan.cb_y,
@@ -177,7 +183,7 @@ class GDBase(BaseEstimator):
                 what = "validation loss" if plan.early_stopping else "loss"
                 warnings.warn(
                     f"{type(self).__name__}: max_epochs={self.max_epochs} ended the fit"
-                    f"{which} before the {what} stopped improving by tol={plan.tol:g}; "
+                    f"{which} before the {what} stopped improving by tol={plan.tol!r}; "
                     "increase max_epochs or tol, or tune learning_rate and schedule.",
                     ConvergenceWarning, stacklevel=5 if CALLBACK_BASES else 4)
 
@@ -185,7 +191,8 @@ class GDBase(BaseEstimator):
         """Drop the previous model before a fit that starts over, so that a failed fit
         leaves an unfitted estimator rather than a mix of the old and the new."""
         for name in ("coef_", "intercept_", "_states", "loss_curve_", "validation_loss_curve_",
-                     "n_iter_", "t_"):
+                     "n_iter_", "t_", "optimizer_", "batch_size_", "schedule_",
+                     "learning_rate_"):
             self.__dict__.pop(name, None)
 
     def _continuation(self, partial, coef_init, intercept_init, n_features):

@@ -58,6 +58,15 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
         Epochs since the last fit that did not continue (the most over models).
     t_ : int
         Optimizer steps since then (the most over models).
+    optimizer_ : str
+        The optimizer of the last call: ``optimizer``, or what ``"auto"`` chose.
+    learning_rate_ : float or numpy.ndarray of shape (n_models,)
+        The base learning rate of the last call (see ``FitResult.learning_rate``), one per
+        model when there are several.
+    batch_size_ : int or None
+        The rows per step of the last call; None for full-batch steps.
+    schedule_ : str
+        The learning-rate schedule of the last call.
     n_features_in_ : int
         The number of features seen by fit.
     feature_names_in_ : numpy.ndarray of shape (n_features,)
@@ -73,10 +82,10 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
     ((3,), True)
     """
 
-    def __init__(self, loss: str = "squared", *, optimizer: str = "sgd",
-                 learning_rate: float = 0.01, schedule: str = "constant",
-                 batch_size: int | None = 32, max_epochs: int = 1000,
-                 tol: float | None = 1e-3, n_iter_no_change: int = 5, alpha: float = 1e-4,
+    def __init__(self, loss: str = "squared", *, optimizer: str = "auto",
+                 learning_rate: float | str = "auto", schedule: str = "auto",
+                 batch_size: int | str | None = "auto", max_epochs: int = 1000,
+                 tol: float | str | None = "auto", n_iter_no_change: int = 5, alpha: float = 1e-4,
                  l1_ratio: float = 0.0, fit_intercept: bool = True, shuffle: bool = True,
                  random_state: RandomState = None, epsilon: float = 0.1,
                  momentum: float | None = None, dampening: float = 0.0,

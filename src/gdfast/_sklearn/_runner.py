@@ -19,6 +19,7 @@ import numpy as np
 
 from gdfast import _kernels
 from gdfast._api import run_fit
+from gdfast._auto import AUTO_FIRST_ORDER_TOL
 from gdfast._losses import poisson_ylogy, row_loss_dz, softmax_loss_dz
 from gdfast._native import NativeEngine
 from gdfast._sklearn._compat import callback_root
@@ -52,7 +53,8 @@ class Plan:
     kwargs: dict
     max_epochs: int
     horizon: int | None
-    tol: float | None
+    tol: float | str | None   # as given: "auto" means something else for lbfgs (the core)
+    partial: bool             # partial_fit: one epoch on a part of the data
     early_stopping: bool
     verbose: int
     user_callback: object
@@ -76,6 +78,7 @@ class Outcome:
     converged: bool
     hit_max_epochs: bool
     val_history: np.ndarray | None
+    fit: object               # the FitResult: what the "auto" options chose
 
 
 def run_tasks(estimator, tasks, plan, *, task_name):
@@ -122,24 +125,29 @@ def _train_one(estimator, task, plan, ctx, leaf_root=False):
                                    metadata=plan.cb_metadata)
     val_history = []
     best = {"loss": np.inf, "params": None, "no_improvement": 0}
+    # the validation loss's threshold: the first-order meaning of tol (absolute)
+    val_tol = AUTO_FIRST_ORDER_TOL if plan.tol == "auto" else plan.tol
     flags = {"early": False, "stopped": False}
     epoch_ctx_ok = plan.with_callbacks and not leaf_root
 
     def on_epoch(record):
         stop = False
+        # an epoch that learning_rate="auto" took back is reported again: it replaces the
+        # validation losses from there on
+        del val_history[record["epoch"] - 1:]
         if plan.early_stopping:
             vl = _mean_loss(task.core_loss, plan.X_val, task.y_val, plan.sw_val,
                             record["coef"], record["intercept"], estimator.epsilon,
                             plan.n_threads)
             val_history.append(vl)
-            if plan.tol is not None:
-                worse = vl > best["loss"] - plan.tol
+            if val_tol is not None:
+                worse = vl > best["loss"] - val_tol
                 best["no_improvement"] = best["no_improvement"] + 1 if worse else 0
             if vl < best["loss"]:
                 best["loss"] = vl
                 best["params"] = (np.array(record["coef"], copy=True),
                                   np.array(record["intercept"], copy=True))
-            if plan.tol is not None and best["no_improvement"] >= estimator.n_iter_no_change:
+            if val_tol is not None and best["no_improvement"] >= estimator.n_iter_no_change:
                 flags["early"] = stop = True
         if plan.verbose:
             _print_epoch(record, task, plan, val_history)
@@ -175,7 +183,7 @@ def _train_one(estimator, task, plan, ctx, leaf_root=False):
     if horizon is None:
         horizon = (0 if task.resume is None else task.resume.epochs) + plan.max_epochs
     res = run_fit(NativeEngine, plan.X, task.y, kwargs, resume=task.resume,
-                  horizon=horizon, classes=classes)
+                  horizon=horizon, classes=classes, incremental=plan.partial)
     state = res.state
     coef, intercept = res.coef, res.intercept
     if plan.early_stopping and best["params"] is not None:
@@ -188,7 +196,7 @@ def _train_one(estimator, task, plan, ctx, leaf_root=False):
     if plan.verbose and converged:
         with _PRINT_LOCK:
             if flags["early"]:
-                print(f"Validation loss did not improve more than tol={plan.tol:f} for "
+                print(f"Validation loss did not improve more than tol={val_tol:f} for "
                       f"{estimator.n_iter_no_change} consecutive epochs. Stopping."
                       + (f" ({task.name})" if multi else ""), flush=True)
             print(f"Convergence after {res.n_epochs} epochs took "
@@ -201,7 +209,7 @@ def _train_one(estimator, task, plan, ctx, leaf_root=False):
                    state=state, history=res.loss_history, converged=converged,
                    hit_max_epochs=hit_max,
                    val_history=(np.asarray(val_history, dtype=np.float64)
-                                if plan.early_stopping else None))
+                                if plan.early_stopping else None), fit=res)
 
 
 def _print_epoch(record, task, plan, val_history):

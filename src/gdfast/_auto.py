@@ -1,0 +1,133 @@
+"""The "auto" options: which optimizer, batch size and schedule a fit uses when the user does
+not say, and the learning rate derived from the problem (docs/guide/auto.md says why).
+
+- optimizer="auto": "lbfgs" (full batch, _lbfgs.py) for the smooth losses, unless a batch
+  size, a learning rate, a schedule, Hogwild or an incremental fit (partial_fit) asks for
+  first-order steps; "sgd" otherwise.  Quasi-Newton steps on the fused native gradient
+  reach the optimum in tens of passes where constant-step first-order methods stall in
+  their noise ball.
+- batch_size="auto": the full batch for lbfgs, 32 rows otherwise.
+- schedule="auto": with a derived rate and batches smaller than the data, the plateau rule
+  (the rate divided by 5 whenever the loss stops improving), which reaches the optimum rather
+  than a noise ball, and which ends the fit once the rate has fallen by AUTO_PLATEAU_RANGE;
+  "constant" otherwise (a full batch, or a learning rate the user chose).
+- learning_rate="auto": 1 / L for a full batch, 1 / (2 L_b) for batches of b rows, where L is
+  the loss's smoothness constant times the largest eigenvalue of the weighted (X, 1)^T (X, 1)
+  / n (a few power iterations on the engine's own gradient) plus the L2 penalty, and L_b the
+  expected smoothness of b-row batches (Gower et al. 2019, "SGD: general analysis and improved
+  rates"), which mixes L with the largest row norm (scikit-learn's SAG step does the same for
+  b = 1).  Heavy ball and Nesterov momentum take (1 - momentum) of that step; the adaptive
+  optimizers, whose steps have the parameters' units whatever the data's scale, take torch's
+  defaults.  The driver halves no step on its own: a step that makes an epoch diverge is
+  undone and retried at a quarter of the rate (_driver.py).
+"""
+import math
+
+import numpy as np
+
+SMOOTH_LOSSES = ("squared", "logistic", "squared_hinge", "modified_huber", "huber", "poisson",
+                 "multinomial")
+# the loss's second derivative in z, bounded (the curvature of the softmax is at most 1/2;
+# hinge and epsilon_insensitive are not smooth: 1 sets their scale)
+SMOOTHNESS = {"squared": 1.0, "logistic": 0.25, "multinomial": 0.5, "squared_hinge": 2.0,
+              "modified_huber": 2.0, "huber": 1.0, "hinge": 1.0, "epsilon_insensitive": 1.0}
+ADAPTIVE_RATES = {"adam": 1e-3, "adamw": 1e-3, "adagrad": 1e-2, "rmsprop": 1e-2}  # torch's
+AUTO_BATCH = 32
+AUTO_PLATEAU_RANGE = 1e-4        # schedule="auto" stops once the rate is this share of its start
+AUTO_FIRST_ORDER_TOL = 1e-3      # tol="auto" for the first-order optimizers (the old default)
+POWER_ITERATIONS = 12
+POWER_RTOL = 1e-2
+
+
+def choose_optimizer(loss, batch_size, schedule, auto_lr, hogwild, incremental):
+    """optimizer="auto" (see the module docstring).  A learning rate, a schedule other than
+    constant, or a batch size that the user gives asks for first-order steps: "sgd", the
+    optimizer such a call always got."""
+    if (loss in SMOOTH_LOSSES and batch_size in ("auto", None) and auto_lr
+            and schedule in ("auto", "constant") and not hogwild and not incremental):
+        return "lbfgs"
+    return "sgd"
+
+
+def choose_batch_size(optimizer):
+    """batch_size="auto": None (full batch) for lbfgs, AUTO_BATCH rows otherwise."""
+    return None if optimizer == "lbfgs" else AUTO_BATCH
+
+
+def choose_schedule(optimizer, batch_size, n, auto_lr):
+    """schedule="auto": the plateau rule for steps on batches at a derived rate; constant for
+    a full batch, and for a rate the user chose (which then means what it always meant)."""
+    if optimizer == "lbfgs" or batch_size >= n or not auto_lr:
+        return "constant"
+    return "plateau"
+
+
+def largest_eigenvalue(gram, theta_like, fit_intercept, d):
+    """The largest eigenvalue of the weighted Gram matrix that gram(v) multiplies by (the
+    intercept's column of ones included when it is fitted), by power iterations from the
+    all-ones vector (deterministic; the weighted column means usually point near the top
+    eigenvector).  A lower bound that is within POWER_RTOL of the eigenvalue when the
+    iterations converge; the driver's safeguard covers the rest."""
+    v = np.ones(d + 1, dtype=theta_like.dtype)
+    if not fit_intercept:
+        v[d] = 0
+    v /= np.linalg.norm(v)
+    lam = 0.0
+    for _ in range(POWER_ITERATIONS):
+        w = gram(v)
+        if not fit_intercept:
+            w[d] = 0
+        lam_new = float(v.astype(np.float64) @ w.astype(np.float64))
+        norm = float(np.linalg.norm(w))
+        if norm == 0 or not math.isfinite(norm):
+            return max(lam_new, 0.0)
+        v = (w / norm).astype(theta_like.dtype)
+        if abs(lam_new - lam) <= POWER_RTOL * lam_new:
+            return lam_new
+        lam = lam_new
+    return lam
+
+
+def max_row_norm(problem, fit_intercept):
+    """max_i sw_i (||x_i||^2 + 1 for the intercept), float64."""
+    X = problem.X
+    if problem.sparse:
+        sq = np.add.reduceat(X.data.astype(np.float64) ** 2, X.indptr[:-1]) if X.nnz else None
+        rows = np.zeros(problem.n)
+        if sq is not None:
+            nonempty = np.diff(X.indptr) > 0
+            rows[nonempty] = sq[nonempty]
+    else:
+        rows = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    rows = rows + (1.0 if fit_intercept else 0.0)
+    if problem.sw is not None:
+        rows = rows * problem.sw
+    return float(rows.max())
+
+
+def smoothness(loss, y, sw):
+    """The loss's curvature bound; for poisson (unbounded) the curvature exp(z) at the
+    weighted mean target, where a fitted intercept puts z."""
+    if loss == "poisson":
+        return max(1.0, float(np.average(y, weights=sw)))
+    return SMOOTHNESS[loss]
+
+
+def learning_rate(engine, problem, spec):
+    """learning_rate="auto" for a first-order optimizer (see the module docstring)."""
+    if spec.optimizer in ADAPTIVE_RATES:
+        return ADAPTIVE_RATES[spec.optimizer]
+    n, b = problem.n, spec.batch_size
+    c = smoothness(spec.loss, problem.y, problem.sw)
+    lam = largest_eigenvalue(engine.gram, engine.theta, spec.fit_intercept, problem.d)
+    L = c * lam
+    if b >= n:
+        Lb, share = L, 1.0
+    else:
+        Lmax = c * max_row_norm(problem, spec.fit_intercept)
+        Lb = (n * (b - 1) * L + (n - b) * Lmax) / (b * (n - 1))
+        share = 0.5
+    rate = share / (Lb + spec.l2) if Lb + spec.l2 > 0 else 1.0
+    if spec.optimizer in ("momentum", "nesterov"):
+        rate *= 1.0 - spec.momentum
+    return rate
