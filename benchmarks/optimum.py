@@ -28,6 +28,7 @@ import numpy as np
 
 import gdfast
 from peers import optional
+from peers.measure import cpu_counters, others_cores
 from peers.optimum import (
     cache_dir,
     gap,
@@ -112,6 +113,7 @@ def gdfast_row(name, kind, run, optimum):
 
 def run_case(problem, alpha, args):
     optimum = solve_optimum(problem, alpha, args.cache)
+    counters = cpu_counters()
     target = target_of(optimum["value"])
     case = dict(problem=problem.key, title=problem.title, loss=problem.loss, n=problem.n,
                 d=problem.d, alpha=alpha, floor_s=floor_seconds(problem.X), target=target,
@@ -148,6 +150,7 @@ def run_case(problem, alpha, args):
     if below:
         case["notes"].append(f"below F* (the optimum is not exact): {', '.join(below)}")
     case["targets"] = defaults_targets(case)
+    case["others"] = others_cores(counters, cpu_counters())
     return case
 
 

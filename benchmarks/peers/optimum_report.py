@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from .optimum import OPTIMUM_RTOL
+from .report import OTHERS_WARN, busy
 
 # The targets of gdfast's defaults (issue 21), checked per problem and alpha.
 DEFAULTS_GAP = 1e-4          # where the defaults stop, relative to the optimum
@@ -88,7 +89,10 @@ def print_case(case):
     print(f"\n## ({case['problem']}) {case['title']}: n={case['n']}, d={case['d']}, "
           f"alpha={case['alpha']:g}\n")
     print(f"F* = {o['value']:.12g} by {o['solver']} ({o['seconds']:.3g} s"
-          f"{', cached' if o['cached'] else ''}); floor (numpy X @ w) {case['floor_s']:.3g} s")
+          f"{', cached' if o['cached'] else ''}); floor (numpy X @ w) {case['floor_s']:.3g} s; "
+          f"other processes kept {busy(case['others'])} cores busy meanwhile")
+    if case["others"] is not None and case["others"] > OTHERS_WARN:
+        print("WARNING: another process shared the cores: these timings are not to be trusted")
     for note in case["notes"]:
         print(f"note: {note}")
     sk = fastest(case["rows"], library="scikit-learn")
