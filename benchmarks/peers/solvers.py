@@ -23,7 +23,7 @@ from . import optional
 
 SNAPML_INTERCEPT_SCALING = 10.0
 TIGHT_TOL = 1e-10
-NEWTON_MAX_D = 4096          # newton-cholesky factors a d x d Hessian (K d for K classes)
+NEWTON_MAX_D = 4096          # features; newton-cholesky factors a (K d) x (K d) Hessian
 
 
 @dataclass
