@@ -43,6 +43,9 @@ other processes' cores), dense (gdfast's and the reference's dense epochs, floor
 floors, thread scaling), libraries (scikit-learn's and PyTorch's dense epochs), optimum (the
 time to the optimum), memory (a fit's extra peak memory, in a child process), sparse (the
 CSR section's measurements), report (rows, targets, the printed tables), plot (the charts).
+benchmarks/optimum.py, the time-to-optimum command, uses optimum and three modules of its
+own: problems (its problems and the objective F), solvers (the libraries' solvers and alpha
+mappings), optimum_report (its targets, tables and JSON).
 """
 from pathlib import Path
 

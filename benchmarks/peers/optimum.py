@@ -1,22 +1,148 @@
-"""The time to reach the optimum's objective within OPTIMUM_RTOL: gdfast's candidate
-configurations against scikit-learn's L-BFGS, the optimum itself solved by scipy's L-BFGS-B."""
+"""The time to reach the optimum's objective within OPTIMUM_RTOL (relative), for any problem
+of peers.problems: the optimum itself (a tight second-order solve, cached on disk), a gdfast
+fit followed epoch by epoch, a library's solver run at decreasing tolerances; and the
+peers command's section of it (run_optimum: logistic, gdfast's hand-set candidates against
+scikit-learn's L-BFGS).  benchmarks/optimum.py runs the same functions on every problem."""
+import hashlib
+import os
 import time
-import warnings
+from pathlib import Path
 
 import numpy as np
 
 import gdfast
-from benchmarks.common import ALPHA, fit_kwargs, logistic_objective
+from benchmarks.common import ALPHA
 
 from . import optional
 from .measure import measure, wall
+from .problems import GENERATOR_VERSION, Problem, objective
+from .solvers import exact_solver, n_iter, peers_for
 
 OPTIMUM_RTOL = 1e-3
-OPTIMUM_MAX_S = 20.0         # give up on a time-to-optimum configuration after this long
+OPTIMUM_MAX_S = 20.0         # peers: give up on a time-to-optimum configuration after this long
+# A library's solver runs at each tolerance in turn, until a run reaches the target.
+TOLERANCES = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+PROBE_ITER = 10
 
+
+def cache_dir():
+    return Path(os.environ.get("GDFAST_OPTIMUM_CACHE")
+                or Path.home() / ".cache" / "gdfast-optimum")
+
+
+def solve_optimum(problem, alpha, cache=None):
+    """{coef, intercept, value, solver, seconds, cached}: the optimum of `problem` at alpha by
+    solvers.exact_solver, read from (or written to) the folder `cache` when one is given.  The
+    key holds the problem, its size, alpha and GENERATOR_VERSION; F is recomputed from the
+    stored coefficients each time."""
+    solver, description = exact_solver(problem, alpha)
+    path = None
+    if cache is not None:
+        key = f"{problem.key}-{problem.loss}-n{problem.n}-d{problem.d}-a{alpha:.3e}-" \
+              f"g{GENERATOR_VERSION}-{hashlib.sha1(description.encode()).hexdigest()[:8]}"
+        path = Path(cache) / f"{key}.npz"
+        if path.exists():
+            z = np.load(path)
+            return dict(coef=z["coef"], intercept=z["intercept"], solver=description,
+                        seconds=float(z["seconds"]), cached=True,
+                        value=objective(problem, alpha, z["coef"], z["intercept"]))
+    t0 = time.perf_counter()
+    est = solver.fit(problem, None, None)
+    seconds = time.perf_counter() - t0
+    coef, intercept = solver.params(est, problem)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, coef=coef, intercept=intercept, seconds=seconds)
+    return dict(coef=coef, intercept=intercept, solver=description, seconds=seconds,
+                cached=False, value=objective(problem, alpha, coef, intercept))
+
+
+def target_of(value):
+    return value + OPTIMUM_RTOL * abs(value)
+
+
+def gap(value, optimum):
+    return (value - optimum) / abs(optimum)
+
+
+def gdfast_run(problem, alpha, options, target, cap, stop_at_target):
+    """One gdfast.fit(problem.X, problem.y, loss=..., alpha=..., **options), its objective F
+    computed after every epoch by a callback that also stops it past `cap` seconds (or once
+    F <= target with stop_at_target).  The callback's own time is measured and subtracted:
+    `seconds` and the time of each epoch count the whole fit() call (validation included)
+    without it.  An exception (DivergenceError included) is recorded, not raised."""
+    curve, spent, t0 = [], 0.0, 0.0
+
+    def callback(rec):
+        nonlocal spent
+        t_in = time.perf_counter()
+        seconds = t_in - t0 - spent
+        value = objective(problem, alpha, rec["coef"], rec["intercept"])
+        curve.append((seconds, value))
+        spent += time.perf_counter() - t_in
+        return seconds > cap or (stop_at_target and value <= target)
+
+    out = dict(options={k: v for k, v in options.items() if k != "random_state"}, error=None)
+    t0 = time.perf_counter()
+    try:
+        res = gdfast.fit(problem.X, problem.y, loss=problem.loss, alpha=alpha,
+                         callback=callback, **options)
+    except gdfast.DivergenceError as e:
+        res, out["error"] = e.result, f"DivergenceError: {e}"
+    except Exception as e:          # a failure of one system is reported; the run goes on
+        res, out["error"] = None, f"{type(e).__name__}: {e}"
+    out["total_seconds"] = time.perf_counter() - t0 - spent
+    reached = next((s for s, v in curve if v <= target and s <= cap), None)
+    out |= dict(seconds=reached, reached=reached is not None, epochs=len(curve),
+                capped=bool(curve) and curve[-1][0] > cap, curve=curve)
+    if res is not None:
+        value = objective(problem, alpha, res.coef, res.intercept)
+        out |= dict(objective=value if np.isfinite(value) else None, n_epochs=res.n_epochs,
+                    chosen={name: getattr(res, name, None) for name in
+                            ("optimizer", "learning_rate", "batch_size", "schedule")})
+    return out
+
+
+def peer_run(problem, alpha, peer, target, cap):
+    """The time to the target of a library's solver: a fit at each of TOLERANCES in turn
+    (one fit for a direct solver) until one reaches the target or takes more than `cap`
+    seconds or uses all its iterations.  A first, untimed fit of PROBE_ITER iterations (a
+    direct solver's first solve) warms the library up and gives the time per iteration, from
+    which every fit's max_iter is set so that none runs far past the cap.  `seconds` is
+    the reaching fit's time (the fastest one that reaches: each tighter fit does more
+    iterations); a fit past the cap does not count as reaching."""
+    runs = []
+    try:
+        t0 = time.perf_counter()
+        est = peer.fit(problem, TOLERANCES[0], PROBE_ITER)
+        per_iter = (time.perf_counter() - t0) / (n_iter(est) or PROBE_ITER)
+        for tol in (TOLERANCES if peer.iterative else (None,)):
+            max_iter = max(PROBE_ITER, int(cap / per_iter)) if peer.iterative else None
+            t0 = time.perf_counter()
+            est = peer.fit(problem, tol, max_iter)
+            seconds = time.perf_counter() - t0
+            value = objective(problem, alpha, *peer.params(est, problem))
+            runs.append(dict(tol=tol, max_iter=max_iter, seconds=seconds, objective=value,
+                             n_iter=n_iter(est)))
+            if value <= target or seconds > cap or (n_iter(est) or 0) >= max_iter:
+                break               # reached, or stopped by the cap: a tighter tol won't help
+            if runs[-1]["n_iter"]:
+                per_iter = seconds / runs[-1]["n_iter"]
+        error = None
+    except Exception as e:          # a library that rejects the problem is reported
+        error = f"{type(e).__name__}: {e}"
+    last = runs[-1] if runs else {}
+    reached = last.get("objective", np.inf) <= target and last["seconds"] <= cap
+    return dict(seconds=last["seconds"] if reached else None, reached=reached,
+                objective=last.get("objective"), tol=last.get("tol"),
+                n_iter=last.get("n_iter"), over_cap=bool(last) and last["seconds"] > cap,
+                runs=runs, error=error)
+
+
+# --- the peers command's section ----------------------------------------------------------
 
 # Time-to-optimum candidates for gdfast: name -> fit keyword arguments, tuned by hand on
-# this script's data at n = 50_000 and 400_000.
+# the peers command's data at n = 50_000 and 400_000.
 OPTIMUM_CONFIGS = {
     "full-batch nesterov lr=0.6": dict(optimizer="nesterov", batch_size=None,
                                        learning_rate=0.6),
@@ -31,107 +157,38 @@ OPTIMUM_CONFIGS = {
 }
 
 
-def objective_and_grad(theta, X, ypm, alpha):
-    """The L2-regularized logistic objective (intercept unpenalized, y in +-1) and its
-    gradient, theta = (w, b)."""
-    w, b = theta[:-1], theta[-1]
-    m = ypm * (X @ w + b)
-    f = np.mean(np.logaddexp(0.0, -m)) + alpha / 2 * (w @ w)
-    r = -ypm * np.exp(-np.logaddexp(0.0, m)) / len(m)     # d mean / d p = -y sigmoid(-m) / n
-    return f, np.concatenate([X.T @ r + alpha * w, [r.sum()]])
-
-
-def solve_optimum(report, X, y):
-    """The optimum objective, by scipy's L-BFGS-B at tight tolerance (scikit-learn's lbfgs at
-    tol=1e-10 as a cross-check); the lowest of the two is the reference value."""
-    found = {}
-    optimize = optional("scipy.optimize")
-    if optimize is not None:
-        ypm = np.where(y > 0, 1.0, -1.0)
-        res = optimize.minimize(objective_and_grad, np.zeros(X.shape[1] + 1), jac=True,
-                                args=(X, ypm, ALPHA), method="L-BFGS-B",
-                                options=dict(maxiter=10_000, gtol=1e-10, ftol=1e-15))
-        found["scipy L-BFGS-B"] = float(res.fun)
-    clf = sklearn_lbfgs(X, y, max_iter=10_000, tol=1e-10)
-    if clf is not None:
-        found["sklearn lbfgs tol=1e-10"] = logistic_objective(X, y, clf.coef_[0],
-                                                              clf.intercept_[0])
-    if not found:
-        report.notes.append("time to optimum skipped: neither scipy nor scikit-learn")
-        return None
-    return found
-
-
-def sklearn_lbfgs(X, y, max_iter, tol=1e-12):
-    """LogisticRegression(solver='lbfgs', C=1/(alpha n)): scikit-learn minimizes
-    C sum_i log(1 + exp(-y_i p_i)) + 1/2 ||w||^2; divided by C n this is
-    (1/n) sum_i log(1 + exp(-y_i p_i)) + 1/(2 C n) ||w||^2, our objective when
-    1/(C n) = alpha.  The intercept is unpenalized in both."""
-    linear_model = optional("sklearn.linear_model")
-    if linear_model is None:
-        return None
-    from sklearn.exceptions import ConvergenceWarning
-    clf = linear_model.LogisticRegression(solver="lbfgs", C=1.0 / (ALPHA * len(y)),
-                                          max_iter=max_iter, tol=tol)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
-    return clf
-
-
-def lbfgs_time_to(X, y, target, repeats):
-    """The fewest L-BFGS iterations (doubling, then bisection) whose fit reaches target,
-    and the median time of that fit."""
-    def reaches(k):
-        clf = sklearn_lbfgs(X, y, k)
-        return logistic_objective(X, y, clf.coef_[0], clf.intercept_[0]) <= target
-
-    hi = 1
-    while not reaches(hi):
-        hi *= 2
-        if hi > 4096:
-            return None
-    lo = hi // 2                     # fails (or 0)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if reaches(mid) else (mid, hi)
-    timing = measure(lambda: wall(sklearn_lbfgs, X, y, hi), repeats)
-    return {"iterations": hi, "seconds": timing.seconds, "runs": timing.runs,
-            "others": timing.others}
-
-
-def gdfast_time_to(X, y, target, kwargs):
-    """One gdfast fit, stopped by a callback on the epoch loss: once it is within the target,
-    the objective at the current parameters is recomputed (timed too) and the fit stops
-    when that confirms it.  The epoch loss alone can stop too early: it is taken along the
-    epoch (full batch: at the previous iterate) and momentum methods overshoot."""
-    def stop(rec):
-        if rec["time"] > OPTIMUM_MAX_S:
-            return True
-        return (rec["loss"] <= target
-                and logistic_objective(X, y, rec["coef"], rec["intercept"]) <= target)
-
-    t0 = time.perf_counter()
-    res = gdfast.fit(X, y, callback=stop, **fit_kwargs(max_epochs=10_000, **kwargs))
-    seconds = time.perf_counter() - t0
-    final = logistic_objective(X, y, res.coef, res.intercept)
-    return {"seconds": seconds, "epochs": res.n_epochs, "objective": final,
-            "reached": bool(final <= target)}
-
-
 def run_optimum(report, X, y, repeats):
-    found = solve_optimum(report, X, y)
-    if found is None:
+    """The peers command's section: logistic on its data at ALPHA, gdfast's OPTIMUM_CONFIGS
+    and scikit-learn's LogisticRegression(lbfgs), each timed `repeats` times once it reached
+    the target (the median is reported)."""
+    if optional("sklearn") is None:
+        report.notes.append("time to optimum skipped: scikit-learn is not installed")
         return
-    target = min(found.values()) * (1 + OPTIMUM_RTOL)
-    section = {"optimum": found, "target": target, "gdfast": {}}
-    section["sklearn lbfgs"] = lbfgs_time_to(X, y, target, repeats) if optional("sklearn") else None
+    problem = Problem("peers", "peers' logistic problem", "logistic", X, y)
+    optimum = solve_optimum(problem, ALPHA)
+    target = target_of(optimum["value"])
+    section = {"optimum": {optimum["solver"]: optimum["value"]}, "target": target,
+               "gdfast": {}}
+    lbfgs = next(p for p in peers_for(problem, ALPHA, gdfast.effective_n_threads(None))[0]
+                 if p.library == "scikit-learn")
+    found = peer_run(problem, ALPHA, lbfgs, target, OPTIMUM_MAX_S)
+    if found["reached"]:
+        max_iter = found["runs"][-1]["max_iter"]
+        timing = measure(lambda: wall(lbfgs.fit, problem, found["tol"], max_iter), repeats)
+        found |= {"seconds": timing.seconds, "runs": timing.runs, "others": timing.others}
+        section["sklearn lbfgs"] = found
+    else:
+        section["sklearn lbfgs"] = None
     for name, kwargs in OPTIMUM_CONFIGS.items():
-        first = gdfast_time_to(X, y, target, kwargs)     # deterministic (random_state=0)
+        options = dict(kwargs, max_epochs=10_000, tol=None, random_state=0)
+
+        def seconds(options=options):
+            return gdfast_run(problem, ALPHA, options, target, OPTIMUM_MAX_S, True)
+
+        first = seconds()                                 # deterministic (random_state=0)
         result = first | {"runs": 1, "others": None}
-        if first["reached"]:                             # the first run was the warm-up
-            timing = measure(lambda kw=kwargs: gdfast_time_to(X, y, target, kw)["seconds"],
-                             repeats, warmup=False)
+        if first["reached"]:                              # the first run was the warm-up
+            timing = measure(lambda s=seconds: s()["seconds"], repeats, warmup=False)
             result |= {"seconds": timing.seconds, "runs": timing.runs, "others": timing.others}
         section["gdfast"][name] = result
     reached = {k: v for k, v in section["gdfast"].items() if v["reached"]}

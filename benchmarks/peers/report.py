@@ -154,7 +154,7 @@ def print_optimum(o):
     lb = o["sklearn lbfgs"]
     if lb:
         print(f"  {'sklearn LogisticRegression lbfgs, C=1/(alpha n)':<48}{lb['seconds']:>8.3f} s"
-              f"  {lb['iterations']} iterations, median of {lb['runs']}, others "
+              f"  tol={lb['tol']:g}: {lb['n_iter']} iterations, median of {lb['runs']}, others "
               f"{busy(lb['others'])}")
     for name, r in o["gdfast"].items():
         mark = "  <- best" if o.get("best") == name else ""
