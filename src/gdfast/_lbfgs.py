@@ -9,12 +9,12 @@ rounding of their gradients.
 
 Why a preconditioner: a column measured in miles beside 0/1 indicators makes the objective's
 curvature differ by many orders of magnitude between coordinates, and L-BFGS from a scaled
-identity needs many iterations to learn that.  The iteration runs in the coordinates
-v = theta / s, with s the inverse square root of a bound on the Hessian's diagonal (the
-column's weighted mean square times the loss's curvature, plus the L2 penalty), where every
-coordinate has unit curvature at most (glmnet and glum standardize the columns and map
-back); the objective, the penalty and the parameters the user sees stay in the user's
-units.
+identity needs many iterations to learn that; a column with a large offset is nearly
+collinear with the intercept.  The iteration runs in coordinates v where the columns are
+centred and scaled (theta = T v, see preconditioner(): glmnet and glum standardize the same
+way and map back), never by copying X: T is applied to the parameters and its transpose to
+the gradient, O(P) a pass.  The objective, the penalty and the parameters the user sees stay
+in the user's units.
 
 Why these safeguards: a trial whose loss is NaN or infinite (an exp overflow of the poisson
 loss, say) is a failed trial like any other, and the step shrinks; a pair (s, y) with
@@ -40,27 +40,38 @@ CURVATURE = 0.9           # Wolfe's curvature constant (approximate Wolfe)
 STAGNATION = 3
 
 
-def column_scales(problem, curvature, l2):
-    """The preconditioner, in theta's layout (float64): s_j = 1 / sqrt(c m_j + l2) with m_j
-    = mean_i sw_i x_ij^2 and c the loss's curvature bound, the inverse square root of the
-    Hessian's diagonal at its largest (Jacobi); 1 / sqrt(c) for the intercepts, 1 for an
-    all-zero column without penalty.  Scaling by the columns alone would make a strong L2
-    penalty on small columns the ill-conditioned part."""
+def preconditioner(problem, curvature, l2, center):
+    """The change of coordinates theta = T v (float64): per column j the mean mu_j (with
+    center, when the intercept is fitted; else 0) and the scale s_j = 1 / sqrt(c var_j + l2),
+    var_j = mean_i sw_i (x_ij - mu_j)^2, c the loss's curvature bound: the inverse square root
+    of the Hessian's diagonal at its largest (Jacobi) for centred columns; 1 / sqrt(c) for the
+    intercepts, 1 for a constant column without penalty.  Returns (scale in theta's layout,
+    mu).  Scaling by the columns alone would make a strong L2 penalty on small columns the
+    ill-conditioned part; centring removes the coupling of a column's offset with the
+    intercept (glmnet standardizes the same way)."""
     X, sw, n = problem.X, problem.sw, problem.n
+    weights = None if sw is None else sw.astype(np.float64)
     if problem.sparse:
-        data = X.data.astype(np.float64) ** 2
-        if sw is not None:
-            data *= np.repeat(sw.astype(np.float64), np.diff(X.indptr))
-        sq = np.bincount(X.indices, weights=data, minlength=problem.d)
-    elif sw is None:
-        sq = np.einsum("ij,ij->j", X, X, dtype=np.float64)
+        data = X.data.astype(np.float64)
+        if weights is not None:
+            data_w = data * np.repeat(weights, np.diff(X.indptr))
+        else:
+            data_w = data
+        s1 = np.bincount(X.indices, weights=data_w, minlength=problem.d)
+        s2 = np.bincount(X.indices, weights=data_w * data, minlength=problem.d)
+    elif weights is None:
+        s1 = X.sum(axis=0, dtype=np.float64)
+        s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
     else:
-        sq = np.einsum("ij,ij,i->j", X, X, sw, dtype=np.float64)
-    diag = curvature * sq / n + l2
+        s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
+        s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
+    mu = s1 / n if center else np.zeros(problem.d)
+    var = np.maximum(s2 / n - mu * mu, 0.0)
+    diag = curvature * var + l2
     with np.errstate(divide="ignore"):
         scale = np.where(diag > 0, 1.0 / np.sqrt(diag), 1.0)
     K = problem.n_outputs
-    return np.concatenate([np.tile(scale, K), np.full(K, 1.0 / np.sqrt(curvature))])
+    return np.concatenate([np.tile(scale, K), np.full(K, 1.0 / np.sqrt(curvature))]), mu
 
 
 class LbfgsEngine:
@@ -80,7 +91,8 @@ class LbfgsEngine:
         self.free = np.ones(p.n_params, dtype=bool)
         if not spec.fit_intercept:
             self.free[self.n_coef:] = False
-        self.scale = column_scales(p, smoothness(spec.loss, p.y, p.sw), spec.l2)
+        self.scale, self.mu = preconditioner(p, smoothness(spec.loss, p.y, p.sw), spec.l2,
+                                             spec.fit_intercept)
         self.l2, self.l1 = spec.l2, spec.l1
         self.l1_v = np.zeros(p.n_params)          # the L1 weight of each v coordinate
         self.l1_v[:self.n_coef] = self.l1 * self.scale[:self.n_coef]
@@ -89,7 +101,7 @@ class LbfgsEngine:
         nnz = p.X.nnz if p.sparse else p.n * p.d
         lo, hi = MEMORY_RANGE
         self.memory = int(min(hi, max(lo, max(nnz // 20, MEMORY_BUDGET) // p.n_params)))
-        self.v = None                             # float64 iterate, theta / scale
+        self.v = None                             # float64 iterate, T^-1 theta
         self.f = self.g = None                    # objective and its v-gradient at v
         self.step = 1.0                           # the last accepted step length
         self.flat = 0                             # iterations in a row at f's rounding
@@ -97,16 +109,33 @@ class LbfgsEngine:
 
     # -- the objective in the v coordinates ------------------------------------------------
 
+    def _to_theta(self, v):
+        """theta = T v, float64: w = s v_w, b = s_b v_b - mu . w per output."""
+        theta = v * self.scale
+        K, d = self.problem.n_outputs, self.problem.d
+        theta[self.n_coef:] -= theta[:self.n_coef].reshape(K, d) @ self.mu
+        return theta
+
+    def _from_theta(self, theta):
+        """v = T^-1 theta."""
+        K, d = self.problem.n_outputs, self.problem.d
+        theta = theta.astype(np.float64)
+        theta[self.n_coef:] += theta[:self.n_coef].reshape(K, d) @ self.mu
+        return theta / self.scale
+
     def _evaluate(self, v):
         """(f, smooth gradient in v) at v; f is inf where the loss is not finite."""
-        theta = (v * self.scale).astype(self.theta.dtype)
+        theta64 = self._to_theta(v)
+        theta = theta64.astype(self.theta.dtype)
         ok, grad, loss_sum = self.base.gradient(theta)
         if not ok or not np.isfinite(loss_sum):
             return np.inf, None, theta, loss_sum
         p = self.problem
-        w = v[:self.n_coef] * self.scale[:self.n_coef]
+        w = theta64[:self.n_coef]
         g = grad.astype(np.float64)
         g[:self.n_coef] += self.l2 * w
+        # the chain rule through T: d/dv_w = s (d/dw - mu d/db), d/dv_b = s_b d/db
+        g[:self.n_coef] -= np.outer(g[self.n_coef:], self.mu).reshape(-1)
         g *= self.scale
         g[~self.free] = 0.0
         f = loss_sum / p.n + p.y_const + self.l2 / 2 * float(w @ w)
@@ -151,7 +180,7 @@ class LbfgsEngine:
     def run_epoch(self, order, lr_epoch):
         """One iteration; returns (ok, the data loss sum at the new parameters)."""
         if self.v is None:
-            self.v = self.theta.astype(np.float64) / self.scale
+            self.v = self._from_theta(self.theta)
             self.f, self.g, _, self._loss_sum = self._evaluate(self.v)
             if self.g is None:
                 return False, self._loss_sum
