@@ -50,26 +50,30 @@ def preconditioner(problem, curvature, l2, center):
     ill-conditioned part; centring removes the coupling of a column's offset with the
     intercept (glmnet standardizes the same way)."""
     X, sw, n = problem.X, problem.sw, problem.n
-    weights = None if sw is None else sw.astype(np.float64)
-    if problem.sparse:
-        data = X.data.astype(np.float64)
-        if weights is not None:
-            data_w = data * np.repeat(weights, np.diff(X.indptr))
+    # Huge or non-finite columns get the identity here: the kernel's own check then names
+    # the row, or the line search backs off.
+    with np.errstate(invalid="ignore", over="ignore"):
+        weights = None if sw is None else sw.astype(np.float64)
+        if problem.sparse:
+            data = X.data.astype(np.float64)
+            if weights is not None:
+                data_w = data * np.repeat(weights, np.diff(X.indptr))
+            else:
+                data_w = data
+            s1 = np.bincount(X.indices, weights=data_w, minlength=problem.d)
+            s2 = np.bincount(X.indices, weights=data_w * data, minlength=problem.d)
+        elif weights is None:
+            s1 = X.sum(axis=0, dtype=np.float64)
+            s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
         else:
-            data_w = data
-        s1 = np.bincount(X.indices, weights=data_w, minlength=problem.d)
-        s2 = np.bincount(X.indices, weights=data_w * data, minlength=problem.d)
-    elif weights is None:
-        s1 = X.sum(axis=0, dtype=np.float64)
-        s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
-    else:
-        s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
-        s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
-    mu = s1 / n if center else np.zeros(problem.d)
-    var = np.maximum(s2 / n - mu * mu, 0.0)
-    diag = curvature * var + l2
+            s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
+            s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
+        mu = s1 / n if center else np.zeros(problem.d)
+        mu = np.where(np.isfinite(mu), mu, 0.0)
+        var = np.maximum(s2 / n - mu * mu, 0.0)
+        diag = curvature * var + l2
     with np.errstate(divide="ignore"):
-        scale = np.where(diag > 0, 1.0 / np.sqrt(diag), 1.0)
+        scale = np.where((diag > 0) & np.isfinite(diag), 1.0 / np.sqrt(diag), 1.0)
     K = problem.n_outputs
     return np.concatenate([np.tile(scale, K), np.full(K, 1.0 / np.sqrt(curvature))]), mu
 
