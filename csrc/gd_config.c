@@ -2,6 +2,7 @@
 #include "gd_config.h"
 
 int gd_n_state(int optimizer) { return n_state(optimizer); }
+int gd_state_rows(const gd_config *cfg) { return state_rows(cfg); }
 
 double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t) {
     return step_lr(cfg, lr_epoch, t);

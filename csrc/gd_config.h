@@ -24,6 +24,13 @@ static inline int n_state(int optimizer) {
     }
 }
 
+/* The state vectors of a configuration (gd_state_rows): the optimizer's, then the averaged
+ * parameters when averaging. */
+static inline int state_rows(const gd_config *cfg) {
+    const int ns = n_state(cfg->optimizer);
+    return ns < 0 ? ns : ns + (cfg->average_start > 0);
+}
+
 /* The learning rate of step t (gd_step_lr). */
 static inline double step_lr(const gd_config *cfg, double lr_epoch, int64_t t) {
     switch (cfg->schedule) {
@@ -39,6 +46,10 @@ static inline int check_config(const gd_config *cfg, int64_t d) {
     if (cfg->loss < GD_LOSS_SQUARED || cfg->loss > GD_LOSS_MULTINOMIAL) return GD_ERR_ARGUMENT;
     if ((cfg->loss == GD_LOSS_MULTINOMIAL) != (cfg->n_outputs > 1)) return GD_ERR_ARGUMENT;
     if (n_state(cfg->optimizer) < 0) return GD_ERR_ARGUMENT;
+    /* the sparse path's deferred steps and hogwild's unlocked ones are not averaged */
+    if (cfg->average_start < 0 ||
+        (cfg->average_start > 0 && (cfg->hogwild || cfg->sparse_updates == GD_SPARSE_LAZY)))
+        return GD_ERR_ARGUMENT;
     if (cfg->block_rows < 1 || cfg->max_blocks < 1 || cfg->max_blocks > GD_MAX_BLOCKS)
         return GD_ERR_ARGUMENT;
     if (cfg->share < GD_SHARE_EVEN || cfg->share > GD_SHARE_SKEWED) return GD_ERR_ARGUMENT;

@@ -90,6 +90,7 @@ static int csr_kind(const gd_config *cfg, int64_t n, int64_t d, int64_t nnz, int
     const int lazy_or_hog = cfg->sparse_updates == GD_SPARSE_LAZY || cfg->hogwild;
     const int adaptive = opt == GD_OPT_ADAGRAD || opt == GD_OPT_RMSPROP ||
                          opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW;
+    if (cfg->average_start > 0) return -1;   /* the average takes every coordinate's step */
     if (d >= INT32_MAX)      /* the sparse path's slots are int32: the block path, if exact */
         return (cfg->hogwild || (adaptive && lazy_or_hog)) ? -2 : -1;
     if (adaptive) return lazy_or_hog ? GD_SP_LAZY : -1;

@@ -6,7 +6,7 @@
  * n_threads. */
 GD_INLINE int GD_SFX(is_fused_sgd)(const gd_config *cfg, int64_t batch_size) {
     return batch_size == 1 && cfg->n_outputs == 1 && !(cfg->clip_norm > 0) &&
-           cfg->optimizer == GD_OPT_SGD;
+           cfg->optimizer == GD_OPT_SGD && cfg->average_start == 0;
 }
 
 /* A single-row batch with plain SGD, fused: the row's loss derivative a, then

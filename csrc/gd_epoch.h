@@ -63,7 +63,7 @@ GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int64_t
 /* The room epoch_worker_rep takes in the work buffer per thread: its summed gradient, its
  * parameters and its optimizer state, each from a line boundary. */
 GD_INLINE int64_t GD_SFX(rep_area)(const gd_config *cfg, int64_t P, int64_t stride) {
-    const int64_t st_len = n_state(cfg->optimizer) * P;
+    const int64_t st_len = state_rows(cfg) * P;
     return 2 * stride + (st_len + GD_LINE_ELEMS - 1) / GD_LINE_ELEMS * GD_LINE_ELEMS;
 }
 
@@ -98,7 +98,7 @@ static void GD_SFX(epoch_worker_rep)(GD_SFX(epoch_ctx) *c, int tid, int nth, int
     const int64_t K = cfg->n_outputs, d = c->d, n_coef = K * d, P = n_coef + K;
     const int64_t stride = gd_block_stride(P, K), P_upd = cfg->fit_intercept ? P : n_coef;
     const int64_t n_batches = (c->stop - c->start + c->batch_size - 1) / c->batch_size;
-    const int64_t st_len = n_state(cfg->optimizer) * P;
+    const int64_t st_len = state_rows(cfg) * P;
     GD_T *g = c->work + 2 * nb_b * stride + tid * area, *th = g + stride, *st = g + 2 * stride;
     memcpy(th, c->theta, (size_t)P * sizeof(GD_T));
     if (st_len > 0) memcpy(st, c->state, (size_t)st_len * sizeof(GD_T));

@@ -4,7 +4,8 @@
 /* Constants of one optimizer step t with learning rate lr. */
 typedef struct {
     GD_T flr, l2, l1thr, mu, damp, eps, rho, fb1, fb2, step_size, bc2_sqrt, decay;
-    int first, nesterov, centered, use_mom, amsgrad;
+    GD_T avg_w;           /* averaging: the new parameters' weight in the mean, 1 / (steps) */
+    int first, nesterov, centered, use_mom, amsgrad, avg;
 } GD_SFX(step_consts);
 
 GD_INLINE void GD_SFX(step_consts_init)(const gd_config *cfg, GD_SFX(step_consts) *sc,
@@ -30,6 +31,10 @@ GD_INLINE void GD_SFX(step_consts_init)(const gd_config *cfg, GD_SFX(step_consts
     sc->centered = cfg->centered;
     sc->use_mom = cfg->momentum > 0;
     sc->amsgrad = cfg->amsgrad;
+    /* the mean of the parameters after steps average_start..t, updated incrementally as
+     * torch's ASGD and scikit-learn's average do; the first averaged step copies them */
+    sc->avg = cfg->average_start > 0 && t >= cfg->average_start;
+    sc->avg_w = sc->avg ? (GD_T)(1.0 / (double)(t - cfg->average_start + 1)) : 0;
 }
 
 /* torch.optim's update rules on one coordinate, written once for the dense loop (update_loop)
@@ -138,6 +143,12 @@ GD_INLINE void GD_SFX(update_loop_sc)(const gd_config *cfg, const GD_SFX(step_co
     if (pen && sc.l1thr > 0) {
 #pragma omp simd
         for (int64_t j = j0; j < j1; j++) GD_SFX(rule_l1)(th + j, sc.l1thr);
+    }
+    if (sc.avg) {
+        GD_T *sa = st + n_state(cfg->optimizer) * P;
+        const GD_T w = sc.avg_w;
+#pragma omp simd
+        for (int64_t j = j0; j < j1; j++) sa[j] += (th[j] - sa[j]) * w;
     }
 }
 

@@ -40,8 +40,8 @@ def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = 
         betas: tuple[float, float] = (0.9, 0.999), eps: float | None = None,
         rho: float = 0.99, centered: bool = False, amsgrad: bool = False,
         power_t: float = 0.5, gamma: float | None = None, step_size: int = 10,
-        clip_norm: float | None = None, n_threads: int | None = None,
-        parallel: str = "deterministic", sparse_updates: str = "dense", verbose: int = 0,
+        clip_norm: float | None = None, average: bool | int = False,
+        n_threads: int | None = None, parallel: str = "deterministic", sparse_updates: str = "dense", verbose: int = 0,
         callback: EpochCallback | None = None) -> FitResult:
     """Fit a linear model by gradient descent.
 
@@ -159,6 +159,16 @@ def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = 
     clip_norm : float > 0 or None, default=None
         Scale each batch gradient g (the data term, before the penalty) by
         min(1, clip_norm / (||g|| + 1e-6)), as ``torch.nn.utils.clip_grad_norm_``.
+    average : bool or int >= 0, default=False
+        Polyak-Ruppert averaging (scikit-learn's ``average``, torch's ASGD): the result's
+        coefficients and intercept are the mean of the parameters after every step from
+        step ``average`` on (True: from the first step; an int counts optimizer steps, the
+        same as scikit-learn's count of samples for ``batch_size=1``).  The steps
+        themselves, the loss history and the stopping rule follow the un-averaged
+        parameters, which a continued fit resumes from.  With ``optimizer="auto"`` it
+        asks for per-batch steps (``"sgd"``) and a constant rate.  Not with ``"lbfgs"``,
+        ``parallel="hogwild"`` or ``sparse_updates="lazy"``; on sparse X every coefficient
+        takes every step (O(n_features) per step).
     n_threads : int or None, default=None
         None: all the threads OpenMP would use (honours OMP_NUM_THREADS and threadpoolctl);
         negative: counted from the end (-1 = all).  Results do not depend on it, except

@@ -39,12 +39,14 @@ POWER_ITERATIONS = 12
 POWER_RTOL = 1e-2
 
 
-def choose_optimizer(loss, batch_size, schedule, auto_lr, hogwild, incremental):
+def choose_optimizer(loss, batch_size, schedule, auto_lr, hogwild, incremental,
+                     averaged=False):
     """optimizer="auto" (see the module docstring).  A learning rate, a schedule other than
-    constant, or a batch size that the user gives asks for first-order steps: "sgd", the
-    optimizer such a call always got."""
+    constant, a batch size that the user gives, or averaging asks for first-order steps:
+    "sgd", the optimizer such a call always got."""
     if (loss in SMOOTH_LOSSES and batch_size in ("auto", None) and auto_lr
-            and schedule in ("auto", "constant") and not hogwild and not incremental):
+            and schedule in ("auto", "constant") and not hogwild and not incremental
+            and not averaged):
         return "lbfgs"
     return "sgd"
 
@@ -54,10 +56,12 @@ def choose_batch_size(optimizer):
     return None if optimizer == "lbfgs" else AUTO_BATCH
 
 
-def choose_schedule(optimizer, batch_size, n, auto_lr):
+def choose_schedule(optimizer, batch_size, n, auto_lr, averaged=False):
     """schedule="auto": the plateau rule for steps on batches at a derived rate; constant for
-    a full batch, and for a rate the user chose (which then means what it always meant)."""
-    if optimizer == "lbfgs" or batch_size >= n or not auto_lr:
+    a full batch, for a rate the user chose (which then means what it always meant), and
+    with averaging, whose mean of constant-step iterates is the rule (Bach and Moulines,
+    2013, for least squares: the average converges where the iterates keep their noise)."""
+    if optimizer == "lbfgs" or batch_size >= n or not auto_lr or averaged:
         return "constant"
     return "plateau"
 

@@ -81,15 +81,26 @@ def drive(engine, setup, *, resume=None, horizon=None):
               f"{'full' if spec.batch_size >= n else spec.batch_size}, schedule "
               f"{spec.schedule}" + ("" if lbfgs else f", learning rate {lr:.4g}"), flush=True)
 
+    def output():
+        """The parameters a result reports: the averaged ones once averaging has begun."""
+        if spec.average and engine.t >= spec.average:
+            P = problem.n_params
+            theta = engine.flat_state()[-P:].copy()
+            if not spec.fit_intercept:          # never stepped, so never averaged
+                theta[K * d:] = engine.theta[K * d:]
+            return theta
+        return engine.theta.copy()
+
     def result():
         theta = engine.theta.copy()
-        coef, intercept = problem.unpack(theta)
+        coef, intercept = problem.unpack(output())
         base_lr = engine.step_lr(lr) if lbfgs else spec.learning_rate * lr_scale
         state = TrainingState(theta=theta, opt_state=engine.flat_state().copy(),
                               optimizer=spec.optimizer, t=engine.t, epochs=done + len(history),
                               plateau_lr=plateau_lr, best_loss=best_loss,
                               no_improvement=no_improvement, rng=rng,
-                              learning_rate=base_lr if safeguard else None)
+                              learning_rate=base_lr if safeguard else None,
+                              average=spec.average)
         return FitResult(coef=coef, intercept=intercept, classes=problem.classes,
                          loss=spec.loss, loss_history=np.asarray(history, dtype=np.float64),
                          n_epochs=len(history), n_steps=engine.t, converged=converged,
@@ -148,7 +159,7 @@ def drive(engine, setup, *, resume=None, horizon=None):
             print(f"-- Epoch {epoch + 1}: loss {loss:.6g}, learning rate {step_lr:.4g}, "
                   f"steps {engine.t}, time {elapsed:.3f}s", file=sys.stdout, flush=True)
         if callback is not None:
-            coef, intercept = problem.unpack(engine.theta)
+            coef, intercept = problem.unpack(output())
             coef = coef.view()
             coef.flags.writeable = False
             if K > 1:

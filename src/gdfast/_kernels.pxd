@@ -61,6 +61,7 @@ cdef extern from "gdfast.h" nogil:
         double l2
         double l1
         double clip_norm
+        int64_t average_start
         int schedule
         double power_t
         double opt_alpha
@@ -74,6 +75,7 @@ cdef extern from "gdfast.h" nogil:
         int hogwild
 
     int gd_n_state(int optimizer)
+    int gd_state_rows(const gd_config *cfg)
     double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t)
     int64_t gd_work_size(const gd_config *cfg, int64_t d)
     int gd_openmp_enabled()

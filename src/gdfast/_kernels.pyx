@@ -71,6 +71,11 @@ cdef class Config:
         """Bytes of the sparse path's work buffer (epoch_csr's sparse_work)."""
         return gd_csr_work_bytes(&self.c, d, batch_size, n_threads)
 
+    def state_rows(self):
+        """The state vectors of P entries the kernels keep: the optimizer's, then the
+        averaged parameters when averaging (gd_state_rows)."""
+        return gd_state_rows(&self.c)
+
     def step_lr(self, double lr_epoch, int64_t t):
         return gd_step_lr(&self.c, lr_epoch, t)
 
@@ -238,7 +243,7 @@ def update(Config cfg, floating[::1] theta, const floating[::1] grad, floating[:
     """One optimizer step t (1-based) in place.  Returns the status."""
     cdef int64_t P = theta.shape[0]
     cdef int status
-    if grad.shape[0] != P or state.shape[0] != gd_n_state(cfg.c.optimizer) * P:
+    if grad.shape[0] != P or state.shape[0] != gd_state_rows(&cfg.c) * P:
         raise ValueError("update: inconsistent buffer sizes")
     with nogil:
         if floating is double:
@@ -255,7 +260,7 @@ cdef int _check_epoch_buffers(Config cfg, int64_t n, int64_t d, int64_t y_len, i
                               bint bad_order, str name) except -1:
     cdef int64_t P = cfg.c.n_outputs * (d + 1)
     if (y_len != n or (sw_len != 0 and sw_len != n) or bad_order or theta_len != P
-            or state_len != gd_n_state(cfg.c.optimizer) * P
+            or state_len != gd_state_rows(&cfg.c) * P
             or work_len < gd_work_size(&cfg.c, d)):
         raise ValueError(f"{name}: inconsistent buffer sizes")
     return 0
@@ -391,7 +396,7 @@ def epoch_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
     cdef int64_t sp_bytes = sparse_work.shape[0]
     _check_csr(indptr, indices.shape[0], data.shape[0], n, y.shape[0], sw.shape[0], "epoch_csr")
     if ((order.shape[0] != 0 and order.shape[0] != n) or theta.shape[0] != P
-            or state.shape[0] != gd_n_state(cfg.c.optimizer) * P
+            or state.shape[0] != gd_state_rows(&cfg.c) * P
             or work.shape[0] < gd_work_size(&cfg.c, d)):
         raise ValueError("epoch_csr: inconsistent buffer sizes")
     _begin_interruptible(cfg, interruptible)

@@ -6,7 +6,7 @@ import numpy as np
 
 from gdfast import _kernels
 from gdfast._driver import Shuffle
-from gdfast._options import N_STATE, OPTIMIZERS
+from gdfast._options import OPTIMIZERS
 from gdfast._threads import effective_n_threads
 
 
@@ -21,7 +21,8 @@ class NativeEngine:
         dtype, K, d = problem.dtype, problem.n_outputs, problem.d
         self.cfg = _kernels.Config(**spec.kernel_config(K, d, dtype.itemsize))
         self.theta = theta
-        self.state = (np.zeros(N_STATE[spec.optimizer] * problem.n_params, dtype=dtype)
+        # the optimizer's state vectors, then the averaged parameters when averaging
+        self.state = (np.zeros(self.cfg.state_rows() * problem.n_params, dtype=dtype)
                       if opt_state is None else opt_state)
         self.work = np.empty(self.cfg.work_size(d), dtype=dtype)
         self.t = t

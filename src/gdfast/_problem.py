@@ -121,6 +121,7 @@ class Spec:
                                     # and safeguarded by the driver
     plateau_floor: float = PLATEAU_MIN_LR  # the plateau rule stops below this rate
     auto_schedule: bool = False     # schedule="auto" chose the schedule
+    average: int = 0                # averaging from this step on (1-based); 0: none
 
     @property
     def l2(self):
@@ -148,6 +149,7 @@ class Spec:
             block_rows=int(LAYOUT["block_rows"]), max_blocks=max_blocks,
             min_parallel_work=int(LAYOUT["min_parallel_work"]), share=SHARES[LAYOUT["share"]],
             sparse_updates=SPARSE_UPDATES[self.sparse_updates], hogwild=int(self.hogwild),
+            average_start=int(self.average),
         )
 
 
@@ -207,6 +209,9 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
     if batch_size is not None and not (isinstance(batch_size, str) and batch_size == "auto"):
         batch_size = check_int(batch_size, "batch_size", low=1, also=("auto", None))
     parallel = check_choice(a["parallel"], "parallel", PARALLEL)
+    average = a["average"]
+    average = (int(average) if isinstance(average, (bool, np.bool_))
+               else check_int(average, "average", low=0))
     if optimizer == "auto":
         # a continued fit keeps its optimizer, except that steps on a part of the data
         # (partial_fit) after a full-batch quasi-Newton fit go on by per-batch steps
@@ -214,7 +219,8 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
             optimizer = resume.optimizer
         else:
             optimizer = _auto.choose_optimizer(loss, batch_size, schedule, auto_lr,
-                                               parallel == "hogwild", incremental)
+                                               parallel == "hogwild", incremental,
+                                               averaged=average > 0)
     if optimizer == "lbfgs":
         if batch_size not in ("auto", None):
             raise ValueError(f"optimizer='lbfgs' takes full-batch steps: batch_size must be "
@@ -225,6 +231,9 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         if parallel == "hogwild":
             raise ValueError("optimizer='lbfgs' takes full-batch steps: parallel='hogwild' "
                              "does not apply")
+        if average:
+            raise ValueError(f"average={a['average']!r} averages per-batch steps: "
+                             "optimizer='lbfgs' converges without it (use average=False)")
     if batch_size == "auto":
         batch_size = _auto.choose_batch_size(optimizer)
     momentum = a["momentum"]
@@ -259,6 +268,9 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     sparse_updates = check_choice(a["sparse_updates"], "sparse_updates", SPARSE_UPDATES)
+    if average and (parallel == "hogwild" or sparse_updates == "lazy"):
+        raise ValueError(f"average={a['average']!r} needs every coefficient's every step: "
+                         "not with parallel='hogwild' or sparse_updates='lazy'")
     random_state = a["random_state"]
     try:
         rng = np.random.default_rng(random_state)
@@ -306,6 +318,9 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         if resume.optimizer != optimizer and resume.optimizer not in QUASI_NEWTON:
             raise ValueError(f"cannot continue a fit made with optimizer={resume.optimizer!r} "
                              f"using optimizer={optimizer!r}")
+        if resume.optimizer == optimizer and resume.average != average:
+            raise ValueError(f"cannot continue a fit made with average={resume.average} "
+                             f"using average={average}")
         theta = resume.theta.astype(dtype, copy=True)
         opt_state = (resume.opt_state.astype(dtype, copy=True)
                      if resume.optimizer == optimizer else None)
@@ -315,7 +330,8 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
     batch_size = n if batch_size is None else min(batch_size, n)
     auto_schedule = schedule == "auto"
     if auto_schedule:
-        schedule = _auto.choose_schedule(optimizer, batch_size, n, auto_lr)
+        schedule = _auto.choose_schedule(optimizer, batch_size, n, auto_lr,
+                                         averaged=average > 0)
     if tol == "auto" and optimizer != "lbfgs":
         tol = _auto.AUTO_FIRST_ORDER_TOL
     if optimizer == "lbfgs" or schedule == "optimal":
@@ -329,7 +345,7 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         optimal_t0=optimal_t0(loss, alpha, epsilon) if schedule == "optimal" else 0.0,
         batch_size=batch_size, sparse_updates=sparse_updates, hogwild=parallel == "hogwild",
         auto_lr=auto_lr,
-        auto_schedule=auto_schedule,
+        auto_schedule=auto_schedule, average=average,
         plateau_floor=(learning_rate * _auto.AUTO_PLATEAU_RANGE if auto_schedule
                        else PLATEAU_MIN_LR),
     )

@@ -28,6 +28,8 @@ class TrainingState:
     no_improvement: int
     rng: np.random.Generator
     learning_rate: float | None = None   # the base rate learning_rate="auto" settled on
+    average: int = 0                     # averaging's first step (0: none); the averaged
+                                         # parameters are opt_state's last P entries
 
 
 class FitResult:

@@ -132,6 +132,14 @@ def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
         w[...] = np.sign(w) * np.maximum(np.abs(w) - lr * spec.l1, 0)
 
 
+def average(avg, theta, k, n_upd):
+    """Polyak-Ruppert averaging after the k-th averaged step (k = 1 copies theta): the mean
+    of the k parameter vectors, updated in place as avg += (theta - avg) / k (as torch's ASGD;
+    the weight rounded to the dtype, as the kernels do)."""
+    w = avg.dtype.type(1.0 / k)
+    avg[:n_upd] += (theta[:n_upd] - avg[:n_upd]) * w
+
+
 class ReferenceEngine:
     """Same interface as gdfast._native.NativeEngine, one numpy batch at a time."""
 
@@ -139,7 +147,8 @@ class ReferenceEngine:
         resolve_n_threads(n_threads, 1, True)     # validated, then unused: numpy decides
         self.problem, self.spec = problem, spec
         self.theta = theta
-        shape = (N_STATE[spec.optimizer], problem.n_params)
+        # the optimizer's state vectors, then the averaged parameters when averaging
+        shape = (N_STATE[spec.optimizer] + (spec.average > 0), problem.n_params)
         self.state = (np.zeros(shape, dtype=problem.dtype) if opt_state is None
                       else opt_state.reshape(shape))
         self.t = t
@@ -193,8 +202,11 @@ class ReferenceEngine:
                        spec.fit_intercept)
                 self.theta[sel], self.state[:, sel] = th, st
             else:
-                update(spec, self.theta, grad, self.state, K * p.d, self.t, lr,
-                       spec.fit_intercept)
+                update(spec, self.theta, grad, self.state[:N_STATE[spec.optimizer]], K * p.d,
+                       self.t, lr, spec.fit_intercept)
+            if spec.average and self.t >= spec.average:
+                average(self.state[-1], self.theta, self.t - spec.average + 1,
+                        self.theta.shape[0] if spec.fit_intercept else K * p.d)
         return True, total
 
     def step_lr(self, lr_epoch):

@@ -120,8 +120,9 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float | None = None,
                  rho: float = 0.99, centered: bool = False, amsgrad: bool = False,
                  power_t: float = 0.5, gamma: float | None = None, step_size: int = 10,
-                 clip_norm: float | None = None, n_threads: int | None = None,
-                 parallel: str = "deterministic", sparse_updates: str = "dense",
+                 clip_norm: float | None = None, average: bool | int = False,
+                 n_threads: int | None = None, parallel: str = "deterministic",
+                 sparse_updates: str = "dense",
                  verbose: int = 0, callback: EpochCallback | None = None,
                  multi_class: str = "auto", class_weight: dict | str | None = None,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
@@ -151,6 +152,7 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         self.gamma = gamma
         self.step_size = step_size
         self.clip_norm = clip_norm
+        self.average = average
         self.n_threads = n_threads
         self.parallel = parallel
         self.sparse_updates = sparse_updates

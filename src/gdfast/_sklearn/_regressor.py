@@ -92,8 +92,9 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float | None = None,
                  rho: float = 0.99, centered: bool = False, amsgrad: bool = False,
                  power_t: float = 0.5, gamma: float | None = None, step_size: int = 10,
-                 clip_norm: float | None = None, n_threads: int | None = None,
-                 parallel: str = "deterministic", sparse_updates: str = "dense",
+                 clip_norm: float | None = None, average: bool | int = False,
+                 n_threads: int | None = None, parallel: str = "deterministic",
+                 sparse_updates: str = "dense",
                  verbose: int = 0, callback: EpochCallback | None = None,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  warm_start: bool = False) -> None:
@@ -122,6 +123,7 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
         self.gamma = gamma
         self.step_size = step_size
         self.clip_norm = clip_norm
+        self.average = average
         self.n_threads = n_threads
         self.parallel = parallel
         self.sparse_updates = sparse_updates
