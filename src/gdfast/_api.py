@@ -41,7 +41,8 @@ def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = 
         rho: float = 0.99, centered: bool = False, amsgrad: bool = False,
         power_t: float = 0.5, gamma: float | None = None, step_size: int = 10,
         clip_norm: float | None = None, average: bool | int = False,
-        n_threads: int | None = None, parallel: str = "deterministic", sparse_updates: str = "dense", verbose: int = 0,
+        n_threads: int | None = None, parallel: str = "deterministic",
+        sparse_updates: str = "dense", verbose: int = 0,
         callback: EpochCallback | None = None) -> FitResult:
     """Fit a linear model by gradient descent.
 
