@@ -55,13 +55,14 @@ def preconditioner(problem, curvature, l2, center):
     with np.errstate(invalid="ignore", over="ignore"):
         weights = None if sw is None else sw.astype(np.float64)
         if problem.sparse:
-            data = X.data.astype(np.float64)
-            if weights is not None:
-                data_w = data * np.repeat(weights, np.diff(X.indptr))
-            else:
-                data_w = data
-            s1 = np.bincount(X.indices, weights=data_w, minlength=problem.d)
-            s2 = np.bincount(X.indices, weights=data_w * data, minlength=problem.d)
+            # two transposed products over the CSR arrays, in float64: no copy of the indices
+            # (np.bincount would widen int32 ones), one of the data (its squares)
+            w = np.ones(n) if weights is None else weights
+            M, nnz = X.matrix, X.nnz
+            s1 = np.asarray(M.T @ w, dtype=np.float64)
+            squares = type(M)((np.square(X.data[:nnz]), X.indices[:nnz], X.indptr),
+                              shape=M.shape)
+            s2 = np.asarray(squares.T @ w, dtype=np.float64)
         elif weights is None:
             s1 = X.sum(axis=0, dtype=np.float64)
             s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
