@@ -1,5 +1,5 @@
 """optimizer="lbfgs": full-batch limited-memory BFGS on the engines' full gradient, with
-orthant-wise steps (OWL-QN) for an L1 penalty and a diagonal preconditioner.
+orthant-wise steps (OWL-QN) for an L1 penalty, and a preconditioner.
 
 Each "epoch" of this optimizer is one quasi-Newton iteration: a direction from the last
 10 to 100 steps (the two-loop recursion), then a backtracking line search whose every trial
@@ -14,7 +14,9 @@ collinear with the intercept.  The iteration runs in coordinates v where the col
 centred and scaled (theta = T v, see preconditioner(): glmnet and glum standardize the same
 way and map back), never by copying X: T is applied to the parameters and its transpose to
 the gradient, O(P) a pass.  The objective, the penalty and the parameters the user sees stay
-in the user's units.
+in the user's units.  Scaling cannot undo correlated columns, so on dense X without L1 the
+coefficients of each output are also whitened by a small dense matrix from a sample of rows
+(whitening()), O(K d^2) a pass.
 
 Why these safeguards: a trial whose loss is NaN or infinite (an exp overflow of the poisson
 loss, say) is a failed trial like any other, and the step shrinks; a pair (s, y) with
@@ -38,17 +40,25 @@ AUTO_TOL = 1e-10          # tol="auto": the largest gradient entry, relative to 
 ROUNDING = 1e-10          # how far f may rise within its rounding (approximate Wolfe)
 CURVATURE = 0.9           # Wolfe's curvature constant (approximate Wolfe)
 STAGNATION = 3
+# the sketched preconditioner (whitening()): rows sampled per feature, the blend of the
+# sampled correlations with the identity, and the most features it is used for
+SKETCH_ROWS_PER_FEATURE = 50
+SKETCH_BLEND = 0.01
+SKETCH_MAX_FEATURES = 1024
+SKETCH_PASSES = 8         # the sketch's multiply-adds at most 8 passes' worth (BLAS runs
+SKETCH_BUDGET = 2 ** 27   # them several times faster than a pass), or 2**27 on small data
 
 
 def preconditioner(problem, curvature, l2, center):
     """The change of coordinates theta = T v (float64): per column j the mean mu_j (with
-    center, when the intercept is fitted; else 0) and the scale s_j = 1 / sqrt(c var_j + l2),
-    var_j = mean_i sw_i (x_ij - mu_j)^2, c the loss's curvature bound: the inverse square root
-    of the Hessian's diagonal at its largest (Jacobi) for centred columns; 1 / sqrt(c) for the
-    intercepts, 1 for a constant column without penalty.  Returns (scale in theta's layout,
-    mu).  Scaling by the columns alone would make a strong L2 penalty on small columns the
-    ill-conditioned part; centring removes the coupling of a column's offset with the
-    intercept (glmnet standardizes the same way)."""
+    center, when the intercept is fitted: the sw-weighted mean; else 0) and the scale
+    s_j = 1 / sqrt(c var_j + l2), var_j = mean_i sw_i (x_ij - mu_j)^2, c the loss's curvature
+    bound: the inverse square root of the Hessian's diagonal at its largest (Jacobi) for
+    centred columns; 1 / sqrt(c mean_i sw_i) for the intercepts, 1 for a constant column
+    without penalty.  Returns (scale in theta's layout, mu, var).  Scaling by the columns
+    alone would make a strong L2 penalty on small columns the ill-conditioned part; centring
+    removes the coupling of a column's offset with the intercept (glmnet standardizes the
+    same way)."""
     X, sw, n = problem.X, problem.sw, problem.n
     # Huge or non-finite columns get the identity here: the kernel's own check then names
     # the row, or the line search backs off.
@@ -69,14 +79,65 @@ def preconditioner(problem, curvature, l2, center):
         else:
             s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
             s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
-        mu = s1 / n if center else np.zeros(problem.d)
+        # the objective is a mean over the n rows of sw_i loss_i: its curvature in w_j is
+        # sum_i sw_i (x_ij - mu_j)^2 / n about the weighted mean mu_j, and in b sum_i sw_i / n
+        total = float(n if weights is None else weights.sum())
+        mu = s1 / total if center else np.zeros(problem.d)
         mu = np.where(np.isfinite(mu), mu, 0.0)
-        var = np.maximum(s2 / n - mu * mu, 0.0)
+        var = np.maximum((s2 - 2 * mu * s1 + total * mu * mu) / n, 0.0)
         diag = curvature * var + l2
     with np.errstate(divide="ignore"):
         scale = np.where((diag > 0) & np.isfinite(diag), 1.0 / np.sqrt(diag), 1.0)
     K = problem.n_outputs
-    return np.concatenate([np.tile(scale, K), np.full(K, 1.0 / np.sqrt(curvature))]), mu
+    b_scale = 1.0 / np.sqrt(curvature * total / n)
+    return np.concatenate([np.tile(scale, K), np.full(K, b_scale)]), mu, var
+
+
+def whitening(problem, curvature, l2, var, mu):
+    """A dense preconditioner for dense X without an L1 penalty: L (d x d) with
+    L^T C L = I, C = c D^1/2 R D^1/2 + l2 I, where D holds the exact column variances (var),
+    R the columns' correlations in an evenly spaced sample of SKETCH_ROWS_PER_FEATURE d rows
+    (blended with the identity by SKETCH_BLEND), c the loss's curvature bound.  C bounds the
+    smooth part's Hessian in the coefficients of each output (for the squared loss it is
+    that Hessian, up to the sample), so in coordinates v with w = L v the Hessian is near the
+    identity even where columns are strongly correlated, which a diagonal scaling cannot
+    reach: the sketch of randomized preconditioners (Rokhlin and Tygert, 2008; Avron et al.,
+    Blendenpik, 2010), on a sample's covariance.  None where it would not pay: sparse X, an
+    L1 penalty (OWL-QN needs separable coordinates), too many features, or a sketch that
+    would cost more than a few passes over X."""
+    n, d = problem.n, problem.d
+    if problem.sparse or d < 2 or d > SKETCH_MAX_FEATURES:
+        return None
+    m = min(n, SKETCH_ROWS_PER_FEATURE * d)
+    if m * d * d > max(SKETCH_PASSES * n * d, SKETCH_BUDGET):
+        return None
+    rows = (np.arange(m, dtype=np.int64) * n) // m
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z = problem.X[rows].astype(np.float64) - mu
+        if problem.sw is not None:
+            Z *= np.sqrt(problem.sw[rows].astype(np.float64))[:, None]
+        G = Z.T @ Z
+    if not np.isfinite(G).all():        # huge or non-finite values: the diagonal scaling
+        return None
+    sd = np.sqrt(np.diag(G))
+    live = sd > 0
+    if not live.any():
+        return None
+    R = np.eye(d)
+    idx = np.flatnonzero(live)
+    R[np.ix_(idx, idx)] = G[np.ix_(idx, idx)] / np.outer(sd[idx], sd[idx])
+    R = (1.0 - SKETCH_BLEND) * R + SKETCH_BLEND * np.eye(d)
+    dv = np.sqrt(curvature * var)
+    C = R * np.outer(dv, dv)
+    C[np.diag_indices(d)] += l2
+    zero = np.diag(C) <= 0          # a constant column without penalty: left as it is
+    C[zero, zero] = 1.0
+    try:
+        chol = np.linalg.cholesky(C)            # C = chol chol^T
+    except np.linalg.LinAlgError:
+        return None
+    # L = chol^-T: L^T C L = chol^-1 chol chol^T chol^-T = I
+    return np.linalg.inv(chol).T
 
 
 class LbfgsEngine:
@@ -96,9 +157,15 @@ class LbfgsEngine:
         self.free = np.ones(p.n_params, dtype=bool)
         if not spec.fit_intercept:
             self.free[self.n_coef:] = False
-        self.scale, self.mu = preconditioner(p, smoothness(spec.loss, p.y, p.sw), spec.l2,
-                                             spec.fit_intercept)
+        c = smoothness(spec.loss, p.y, p.sw)
+        self.scale, self.mu, var = preconditioner(p, c, spec.l2, spec.fit_intercept)
         self.l2, self.l1 = spec.l2, spec.l1
+        # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
+        # scale is then 1 on the coefficients), else w = scale * v
+        self.L = None if self.l1 else whitening(p, c, spec.l2, var, self.mu)
+        if self.L is not None:
+            self.scale[:self.n_coef] = 1.0
+            self.L_inv = np.linalg.inv(self.L)
         self.l1_v = np.zeros(p.n_params)          # the L1 weight of each v coordinate
         self.l1_v[:self.n_coef] = self.l1 * self.scale[:self.n_coef]
         self.tol = AUTO_TOL if tol == "auto" else tol
@@ -118,6 +185,8 @@ class LbfgsEngine:
         """theta = T v, float64: w = s v_w, b = s_b v_b - mu . w per output."""
         theta = v * self.scale
         K, d = self.problem.n_outputs, self.problem.d
+        if self.L is not None:
+            theta[:self.n_coef] = (theta[:self.n_coef].reshape(K, d) @ self.L.T).reshape(-1)
         theta[self.n_coef:] -= theta[:self.n_coef].reshape(K, d) @ self.mu
         return theta
 
@@ -126,6 +195,9 @@ class LbfgsEngine:
         K, d = self.problem.n_outputs, self.problem.d
         theta = theta.astype(np.float64)
         theta[self.n_coef:] += theta[:self.n_coef].reshape(K, d) @ self.mu
+        if self.L is not None:
+            theta[:self.n_coef] = (theta[:self.n_coef].reshape(K, d)
+                                   @ self.L_inv.T).reshape(-1)
         return theta / self.scale
 
     def _evaluate(self, v):
@@ -141,6 +213,9 @@ class LbfgsEngine:
         g[:self.n_coef] += self.l2 * w
         # the chain rule through T: d/dv_w = s (d/dw - mu d/db), d/dv_b = s_b d/db
         g[:self.n_coef] -= np.outer(g[self.n_coef:], self.mu).reshape(-1)
+        if self.L is not None:                    # d/dv_k = L^T d/dw_k
+            K, d = p.n_outputs, p.d
+            g[:self.n_coef] = (g[:self.n_coef].reshape(K, d) @ self.L).reshape(-1)
         g *= self.scale
         g[~self.free] = 0.0
         f = loss_sum / p.n + p.y_const + self.l2 / 2 * float(w @ w)
