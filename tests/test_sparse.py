@@ -616,6 +616,28 @@ def test_grad_kernel_matches_reference(loss, weighted, rows_kind, dtype, itype, 
     assert abs(loss_sum - l_ref) <= tol(dtype) * max(abs(l_ref), 1.0)
 
 
+WIDE_D = 2 ** 17     # coefficients beyond GD_CSR_GATHER_MIN_BYTES: the prefetching gather
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("itype", ITYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("loss", ["logistic", "multinomial"])
+def test_wide_csr_matches_reference(loss, dtype, itype, n_threads, small_blocks):
+    # a model too wide for the cache takes the block path's prefetching gather: the full
+    # gradient (lbfgs) and shuffled mini-batch epochs (adam) as the reference computes them
+    X, y = make_sparse_problem(loss, n=150, d=WIDE_D, row_nnz=12, dtype=dtype, itype=itype)
+    X = scramble(X, seed=2)
+    for kw in (dict(optimizer="lbfgs", max_epochs=3),
+               dict(optimizer="adam", learning_rate=0.01, batch_size=16, max_epochs=2)):
+        kw.update(loss=loss, alpha=1e-3, tol=None, random_state=0)
+        a = gdfast.fit(X, y, n_threads=n_threads, **kw)
+        b = reference.fit(X, y, **kw)
+        assert a.n_steps == b.n_steps
+        assert rel_err(a.coef, b.coef) <= tol(dtype), (kw["optimizer"], rel_err(a.coef, b.coef))
+        assert rel_err(a.loss_history, b.loss_history) <= tol(dtype)
+
+
 def test_grad_kernel_rejects_bad_arguments():
     X, y = make_sparse_problem("squared")
     cfg = _kernels.Config(**make_spec().kernel_config(1, D, 8))
