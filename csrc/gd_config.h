@@ -24,11 +24,11 @@ static inline int n_state(int optimizer) {
     }
 }
 
-/* The state vectors of a configuration (gd_state_rows): the optimizer's, then the averaged
- * parameters when averaging. */
+/* The state vectors of a configuration (gd_state_rows): the optimizer's, then with averaging
+ * the averaged parameters and their running compensation (update_loop_sc). */
 static inline int state_rows(const gd_config *cfg) {
     const int ns = n_state(cfg->optimizer);
-    return ns < 0 ? ns : ns + (cfg->average_start > 0);
+    return ns < 0 ? ns : ns + 2 * (cfg->average_start > 0);
 }
 
 /* The learning rate of step t (gd_step_lr). */

@@ -3,6 +3,8 @@
 
 #ifndef GD_CSR_GATHER_AHEAD
 #define GD_CSR_GATHER_AHEAD 4              /* rows */
+#endif
+#ifndef GD_CSR_GATHER_MIN_BYTES
 #define GD_CSR_GATHER_MIN_BYTES (1 << 18)  /* coefficients of one output beyond L2's size */
 #endif
 

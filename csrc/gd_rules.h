@@ -145,10 +145,17 @@ GD_INLINE void GD_SFX(update_loop_sc)(const gd_config *cfg, const GD_SFX(step_co
         for (int64_t j = j0; j < j1; j++) GD_SFX(rule_l1)(th + j, sc.l1thr);
     }
     if (sc.avg) {
-        GD_T *sa = st + n_state(cfg->optimizer) * P;
+        /* compensated (Kahan) addition of the increment: after 1e5 steps or so an increment
+         * (theta - mean) / k falls below half an ulp of the mean in float32, and a plain sum
+         * would stop moving; sc holds what the last addition lost */
+        GD_T *sa = st + n_state(cfg->optimizer) * P, *sk = sa + P;
         const GD_T w = sc.avg_w;
 #pragma omp simd
-        for (int64_t j = j0; j < j1; j++) sa[j] += (th[j] - sa[j]) * w;
+        for (int64_t j = j0; j < j1; j++) {
+            const GD_T inc = (th[j] - sa[j]) * w - sk[j], next = sa[j] + inc;
+            sk[j] = (next - sa[j]) - inc;
+            sa[j] = next;
+        }
     }
 }
 

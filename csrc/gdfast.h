@@ -10,8 +10,8 @@
  * Parameter layout.  A model with K outputs on d features keeps its parameters in one
  * flat vector theta of length P = K*(d+1): theta[k*d + j] is coef[k, j] and theta[K*d + k]
  * is intercept[k].  Optimizer state is n_state(optimizer) vectors of length P, stored
- * back to back, then with averaging (cfg->average_start > 0) the averaged parameters:
- * gd_state_rows(cfg) vectors in all.  Penalties act on the first K*d entries only (the intercept is never
+ * back to back, then with averaging (cfg->average_start > 0) the averaged parameters and
+ * their compensation: gd_state_rows(cfg) vectors in all.  Penalties act on the first K*d entries only (the intercept is never
  * penalized).
  *
  * Determinism.  A batch of b rows is cut into nb = min(ceil(b / block_rows), max_blocks)
@@ -89,10 +89,10 @@ typedef struct {
     double l2;            /* alpha * (1 - l1_ratio): gradient term, or decoupled decay for adamw */
     double l1;            /* alpha * l1_ratio: proximal soft-threshold after each step */
     double clip_norm;     /* > 0: scale each batch gradient to at most this L2 norm (epoch) */
-    int64_t average_start; /* > 0: Polyak-Ruppert averaging from step average_start on: one
-                            * more state vector after the optimizer's, the mean of the
-                            * parameters after steps average_start..t (the dense step only:
-                            * the epochs take the block path, never the sparse one) */
+    int64_t average_start; /* > 0: Polyak-Ruppert averaging from step average_start on: two
+                            * more state vectors after the optimizer's, the mean of the
+                            * parameters after steps average_start..t and its compensation
+                            * (the dense step only: the block path, never the sparse one) */
     /* per-step learning rate */
     int schedule;         /* GD_SCHED_* */
     double power_t;       /* invscaling */
@@ -133,7 +133,7 @@ enum gd_share { GD_SHARE_EVEN = 0, GD_SHARE_MEASURED = 1, GD_SHARE_SKEWED = 2 };
 
 /* Number of optimizer state vectors of length P for an optimizer (0 to 3). */
 int gd_n_state(int optimizer);
-int gd_state_rows(const gd_config *cfg);   /* n_state, plus 1 with averaging */
+int gd_state_rows(const gd_config *cfg);   /* n_state, plus 2 with averaging */
 /* The learning rate of step t (1-based) for the per-step rule in cfg. */
 double gd_step_lr(const gd_config *cfg, double lr_epoch, int64_t t);
 /* Size, in elements, of the work buffer the kernels need (any alignment of the element type):

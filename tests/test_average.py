@@ -105,8 +105,50 @@ def test_averaged_fit_continues_exactly(engine):
     np.testing.assert_array_equal(part.coef, full.coef)
     np.testing.assert_array_equal(part.intercept, full.intercept)
     with pytest.raises(ValueError, match="cannot continue a fit made with average=20 using "
-                                         "average=0"):
+                                         "average=False"):
         _api.run_fit(engine_cls, X, y, dict(kw, average=False, max_epochs=1), resume=state)
+    # a continued fit keeps averaging from the step its mean started at
+    again = _api.run_fit(engine_cls, X, y, dict(kw, average=True, max_epochs=1), resume=state)
+    assert again.state.average == 20
+
+
+@pytest.mark.parametrize("engine", ["native", "reference"])
+def test_averaging_after_lbfgs_starts_with_the_continued_steps(engine):
+    # lbfgs keeps no optimizer state: a continued sgd fit starts its state, and its mean,
+    # afresh at the next step, not from an empty mean as if steps 1..t had been averaged
+    engine_cls = _native.NativeEngine if engine == "native" else reference.ReferenceEngine
+    X, y = make_problem("logistic", n=120)
+    first = _api.run_fit(engine_cls, X, y, dict(loss="logistic", alpha=1e-2, max_epochs=4,
+                                                 tol=None))
+    assert first.optimizer == "lbfgs" and first.n_steps == 4
+    kw = dict(loss="logistic", alpha=1e-2, optimizer="sgd", learning_rate=0.5,
+              batch_size=None, max_epochs=3, tol=None)
+    seen = []
+    _api.run_fit(engine_cls, X, y, dict(kw, callback=lambda r: seen.append(
+        np.append(r["coef"], r["intercept"]))), resume=first.state)
+    res = _api.run_fit(engine_cls, X, y, dict(kw, average=True), resume=first.state)
+    assert res.state.average == 5
+    np.testing.assert_allclose(np.append(res.coef, res.intercept), np.mean(seen, axis=0),
+                               rtol=1e-12)
+
+
+def test_float32_mean_keeps_moving():
+    # after about 1e4 steps an increment (theta - mean) / k of 1e-3 falls below half an ulp
+    # of a float32 mean near 1: a plain running mean stalls, the compensated one does not
+    rng = np.random.default_rng(0)
+    k_max, width = 60_000, 64
+    iterates = (1.0 + 1e-3 * rng.standard_normal((k_max, width))).astype(np.float32)
+    theta = np.empty(width, np.float32)
+    avg, comp = np.zeros(width, np.float32), np.zeros(width, np.float32)
+    plain = np.zeros(width, np.float32)
+    for k in range(1, k_max + 1):
+        theta[...] = iterates[k - 1]
+        reference.average(avg, comp, theta, k, width)
+        plain += (theta - plain) * np.float32(1.0 / k)
+    exact = iterates.astype(np.float64).mean(axis=0)
+    eps = np.finfo(np.float32).eps
+    assert np.max(np.abs(avg - exact)) <= 4 * eps, np.max(np.abs(avg - exact))
+    assert np.max(np.abs(plain - exact)) > 20 * eps        # what the compensation buys
 
 
 def test_no_intercept_keeps_the_given_one():
@@ -168,3 +210,18 @@ def test_average_refuses_hogwild_and_non_integers():
                    average=True, parallel="hogwild")
     with pytest.raises(TypeError, match="average"):
         gdfast.fit(X, y, loss="logistic", average=1.5)
+
+
+def test_early_stopping_reports_the_best_mean_and_keeps_the_iterate():
+    # the best epoch's averaged parameters are reported; the state a continued fit starts
+    # from is the last iterate with its running mean, not the mean put in the iterate's place
+    X, y = make_problem("squared", n=400)
+    est = gdfast.GDRegressor(optimizer="sgd", learning_rate=0.02, batch_size=8, average=True,
+                             early_stopping=True, n_iter_no_change=2, max_epochs=30,
+                             random_state=0).fit(X, y)
+    state = est._states[0]
+    assert state.average == 1
+    reported = np.append(est.coef_, est.intercept_)
+    assert not np.array_equal(state.theta, reported)
+    est.set_params(warm_start=True, max_epochs=2, early_stopping=False, tol=None).fit(X, y)
+    assert est._states[0].t > state.t and est._states[0].average == 1

@@ -623,13 +623,14 @@ WIDE_D = 2 ** 17     # coefficients beyond GD_CSR_GATHER_MIN_BYTES: the prefetch
 @pytest.mark.parametrize("itype", ITYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("loss", ["logistic", "multinomial"])
-def test_wide_csr_matches_reference(loss, dtype, itype, n_threads, small_blocks):
+def test_wide_csr_matches_reference(loss, dtype, itype, n_threads):
     # a model too wide for the cache takes the block path's prefetching gather: the full
-    # gradient (lbfgs) and shuffled mini-batch epochs (adam) as the reference computes them
+    # gradient (lbfgs) and shuffled mini-batch epochs (adam, in the shipped layout's 16-row
+    # blocks, so that rows 4 ahead are in the block) as the reference computes them
     X, y = make_sparse_problem(loss, n=150, d=WIDE_D, row_nnz=12, dtype=dtype, itype=itype)
     X = scramble(X, seed=2)
     for kw in (dict(optimizer="lbfgs", max_epochs=3),
-               dict(optimizer="adam", learning_rate=0.01, batch_size=16, max_epochs=2)):
+               dict(optimizer="adam", learning_rate=0.01, batch_size=64, max_epochs=2)):
         kw.update(loss=loss, alpha=1e-3, tol=None, random_state=0)
         a = gdfast.fit(X, y, n_threads=n_threads, **kw)
         b = reference.fit(X, y, **kw)

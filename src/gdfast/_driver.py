@@ -13,7 +13,7 @@ import numpy as np
 
 from gdfast import _kernels
 from gdfast._losses import penalty
-from gdfast._options import PLATEAU_FACTOR, QUASI_NEWTON, STEP_RULES
+from gdfast._options import N_STATE, PLATEAU_FACTOR, QUASI_NEWTON, STEP_RULES
 from gdfast._result import DivergenceError, FitResult, TrainingState
 from gdfast._schedules import epoch_lr
 
@@ -83,9 +83,12 @@ def drive(engine, setup, *, resume=None, horizon=None):
 
     def output():
         """The parameters a result reports: the averaged ones once averaging has begun."""
-        if spec.average and engine.t >= spec.average:
+        # after step `average` (a failed step is counted in t, but averages nothing; the
+        # step at t == average itself leaves the mean equal to theta)
+        if spec.average and engine.t > spec.average:
             P = problem.n_params
-            theta = engine.flat_state()[-P:].copy()
+            row = N_STATE[spec.optimizer] * P
+            theta = engine.flat_state()[row:row + P].copy()
             if not spec.fit_intercept:          # never stepped, so never averaged
                 theta[K * d:] = engine.theta[K * d:]
             return theta

@@ -94,7 +94,7 @@ def preconditioner(problem, curvature, l2, center):
 
 
 def whitening(problem, curvature, l2, var, mu):
-    """A dense preconditioner for dense X without an L1 penalty: L (d x d) with
+    """A dense preconditioner for dense X without an L1 penalty: (L, L^-1), L (d x d) with
     L^T C L = I, C = c D^1/2 R D^1/2 + l2 I, where D holds the exact column variances (var),
     R the columns' correlations in an evenly spaced sample of SKETCH_ROWS_PER_FEATURE d rows
     (blended with the identity by SKETCH_BLEND), c the loss's curvature bound.  C bounds the
@@ -136,8 +136,8 @@ def whitening(problem, curvature, l2, var, mu):
         chol = np.linalg.cholesky(C)            # C = chol chol^T
     except np.linalg.LinAlgError:
         return None
-    # L = chol^-T: L^T C L = chol^-1 chol chol^T chol^-T = I
-    return np.linalg.inv(chol).T
+    # L = chol^-T: L^T C L = chol^-1 chol chol^T chol^-T = I; its inverse is chol^T
+    return np.linalg.inv(chol).T, chol.T
 
 
 class LbfgsEngine:
@@ -162,10 +162,10 @@ class LbfgsEngine:
         self.l2, self.l1 = spec.l2, spec.l1
         # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
         # scale is then 1 on the coefficients), else w = scale * v
-        self.L = None if self.l1 else whitening(p, c, spec.l2, var, self.mu)
+        pair = None if self.l1 else whitening(p, c, spec.l2, var, self.mu)
+        self.L, self.L_inv = (None, None) if pair is None else pair
         if self.L is not None:
             self.scale[:self.n_coef] = 1.0
-            self.L_inv = np.linalg.inv(self.L)
         self.l1_v = np.zeros(p.n_params)          # the L1 weight of each v coordinate
         self.l1_v[:self.n_coef] = self.l1 * self.scale[:self.n_coef]
         self.tol = AUTO_TOL if tol == "auto" else tol

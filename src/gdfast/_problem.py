@@ -318,9 +318,16 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         if resume.optimizer != optimizer and resume.optimizer not in QUASI_NEWTON:
             raise ValueError(f"cannot continue a fit made with optimizer={resume.optimizer!r} "
                              f"using optimizer={optimizer!r}")
-        if resume.optimizer == optimizer and resume.average != average:
-            raise ValueError(f"cannot continue a fit made with average={resume.average} "
-                             f"using average={average}")
+        if resume.optimizer == optimizer:
+            # the optimizer state goes on, the running mean with it, from the step its
+            # averaging started at
+            if (resume.average > 0) != (average > 0):
+                raise ValueError(f"cannot continue a fit made with average={resume.average} "
+                                 f"using average={a['average']!r}")
+            average = resume.average
+        elif average:
+            # the state starts afresh (after lbfgs): so does the mean, at the next step
+            average = max(average, resume.t + 1)
         theta = resume.theta.astype(dtype, copy=True)
         opt_state = (resume.opt_state.astype(dtype, copy=True)
                      if resume.optimizer == optimizer else None)

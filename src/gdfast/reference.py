@@ -132,12 +132,18 @@ def update(spec, theta, grad, state, n_coef, t, lr, fit_intercept=True):
         w[...] = np.sign(w) * np.maximum(np.abs(w) - lr * spec.l1, 0)
 
 
-def average(avg, theta, k, n_upd):
+def average(avg, comp, theta, k, n_upd):
     """Polyak-Ruppert averaging after the k-th averaged step (k = 1 copies theta): the mean
     of the k parameter vectors, updated in place as avg += (theta - avg) / k (as torch's ASGD;
-    the weight rounded to the dtype, as the kernels do)."""
+    the weight rounded to the dtype, as the kernels do), the addition compensated (Kahan):
+    comp holds what the last one lost, so that the mean keeps moving in float32 where the
+    increments fall below its rounding."""
     w = avg.dtype.type(1.0 / k)
-    avg[:n_upd] += (theta[:n_upd] - avg[:n_upd]) * w
+    a, c = avg[:n_upd], comp[:n_upd]
+    inc = (theta[:n_upd] - a) * w - c
+    nxt = a + inc
+    c[...] = (nxt - a) - inc
+    a[...] = nxt
 
 
 class ReferenceEngine:
@@ -148,7 +154,7 @@ class ReferenceEngine:
         self.problem, self.spec = problem, spec
         self.theta = theta
         # the optimizer's state vectors, then the averaged parameters when averaging
-        shape = (N_STATE[spec.optimizer] + (spec.average > 0), problem.n_params)
+        shape = (N_STATE[spec.optimizer] + 2 * (spec.average > 0), problem.n_params)
         self.state = (np.zeros(shape, dtype=problem.dtype) if opt_state is None
                       else opt_state.reshape(shape))
         self.t = t
@@ -205,7 +211,7 @@ class ReferenceEngine:
                 update(spec, self.theta, grad, self.state[:N_STATE[spec.optimizer]], K * p.d,
                        self.t, lr, spec.fit_intercept)
             if spec.average and self.t >= spec.average:
-                average(self.state[-1], self.theta, self.t - spec.average + 1,
+                average(self.state[-2], self.state[-1], self.theta, self.t - spec.average + 1,
                         self.theta.shape[0] if spec.fit_intercept else K * p.d)
         return True, total
 

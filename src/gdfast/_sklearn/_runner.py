@@ -188,8 +188,11 @@ def _train_one(estimator, task, plan, ctx, leaf_root=False):
     coef, intercept = res.coef, res.intercept
     if plan.early_stopping and best["params"] is not None:
         coef, intercept = best["params"]       # restore the best epoch's parameters
-        theta = np.concatenate([np.ravel(coef), np.ravel(intercept)])
-        state = dataclasses.replace(state, theta=theta.astype(state.theta.dtype))
+        if not state.average:
+            # a continued fit starts from them; with averaging they are a mean, and it goes
+            # on from its own iterate and running mean instead
+            theta = np.concatenate([np.ravel(coef), np.ravel(intercept)])
+            state = dataclasses.replace(state, theta=theta.astype(state.theta.dtype))
     converged = bool(res.converged or flags["early"])
     hit_max = (not converged and not flags["stopped"]
                and res.n_epochs == plan.max_epochs)
