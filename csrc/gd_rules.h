@@ -147,7 +147,7 @@ GD_INLINE void GD_SFX(update_loop_sc)(const gd_config *cfg, const GD_SFX(step_co
     if (sc.avg) {
         /* compensated (Kahan) addition of the increment: after 1e5 steps or so an increment
          * (theta - mean) / k falls below half an ulp of the mean in float32, and a plain sum
-         * would stop moving; sc holds what the last addition lost */
+         * would stop moving; sk holds what the last addition lost */
         GD_T *sa = st + n_state(cfg->optimizer) * P, *sk = sa + P;
         const GD_T w = sc.avg_w;
 #pragma omp simd

@@ -25,8 +25,8 @@ static void GD_SFX(update_worker)(GD_SFX(update_ctx) *c, int tid, int nth) {
 
 int GD_SFX(gd_update)(const gd_config *cfg, GD_T *theta, const GD_T *grad, GD_T *state,
                       int64_t P, int64_t n_coef, int64_t t, double lr, int n_threads) {
-    if (state_rows(cfg) < 0 || cfg->average_start < 0 || P < 1 || n_coef < 0 || n_coef > P || t < 1 ||
-        n_threads < 1)
+    if (state_rows(cfg) < 0 || cfg->average_start < 0 || P < 1 || n_coef < 0 || n_coef > P ||
+        t < 1 || n_threads < 1)
         return GD_ERR_ARGUMENT;
     GD_SFX(update_ctx) c = {.cfg = cfg, .theta = theta, .state = state, .grad = grad, .P = P,
                             .n_coef = n_coef, .t = t, .lr = lr};

@@ -11,8 +11,8 @@
  * flat vector theta of length P = K*(d+1): theta[k*d + j] is coef[k, j] and theta[K*d + k]
  * is intercept[k].  Optimizer state is n_state(optimizer) vectors of length P, stored
  * back to back, then with averaging (cfg->average_start > 0) the averaged parameters and
- * their compensation: gd_state_rows(cfg) vectors in all.  Penalties act on the first K*d entries only (the intercept is never
- * penalized).
+ * their compensation: gd_state_rows(cfg) vectors in all.  Penalties act on the first K*d
+ * entries only (the intercept is never penalized).
  *
  * Determinism.  A batch of b rows is cut into nb = min(ceil(b / block_rows), max_blocks)
  * fixed blocks of consecutive positions; each block accumulates its own partial gradient

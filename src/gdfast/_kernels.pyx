@@ -72,8 +72,8 @@ cdef class Config:
         return gd_csr_work_bytes(&self.c, d, batch_size, n_threads)
 
     def state_rows(self):
-        """The state vectors of P entries the kernels keep: the optimizer's, then the
-        averaged parameters when averaging (gd_state_rows)."""
+        """The state vectors of P entries the kernels keep: the optimizer's, then with
+        averaging the mean and its compensation (gd_state_rows)."""
         return gd_state_rows(&self.c)
 
     def step_lr(self, double lr_epoch, int64_t t):

@@ -21,7 +21,7 @@ class NativeEngine:
         dtype, K, d = problem.dtype, problem.n_outputs, problem.d
         self.cfg = _kernels.Config(**spec.kernel_config(K, d, dtype.itemsize))
         self.theta = theta
-        # the optimizer's state vectors, then the averaged parameters when averaging
+        # the optimizer's state vectors, then with averaging the mean and its compensation
         self.state = (np.zeros(self.cfg.state_rows() * problem.n_params, dtype=dtype)
                       if opt_state is None else opt_state)
         self.work = np.empty(self.cfg.work_size(d), dtype=dtype)

@@ -153,7 +153,7 @@ class ReferenceEngine:
         resolve_n_threads(n_threads, 1, True)     # validated, then unused: numpy decides
         self.problem, self.spec = problem, spec
         self.theta = theta
-        # the optimizer's state vectors, then the averaged parameters when averaging
+        # the optimizer's state vectors, then with averaging the mean and its compensation
         shape = (N_STATE[spec.optimizer] + 2 * (spec.average > 0), problem.n_params)
         self.state = (np.zeros(shape, dtype=problem.dtype) if opt_state is None
                       else opt_state.reshape(shape))
