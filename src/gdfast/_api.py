@@ -242,13 +242,14 @@ FIT_SIGNATURE = inspect.signature(fit)
 
 
 def setup(X, y, options: dict[str, Any], *, native: bool = True,
-          resume: TrainingState | None = None, classes=None, incremental: bool = False):
+          resume: TrainingState | None = None, classes=None, incremental: bool = False,
+          load=None):
     """The validated Setup (problem, spec, initial parameters and state) of
     gdfast.fit(X, y, **options): what an engine starts from.
 
     Options left out take fit's defaults; an unknown one is a TypeError, as for fit.
     native: whether the native engine runs the fit (X is checked on its threads).
-    resume, classes, incremental: as for run_fit."""
+    resume, classes, incremental, load: as for run_fit."""
     try:
         bound = FIT_SIGNATURE.bind(X, y, **options)
     except TypeError as exc:
@@ -257,20 +258,20 @@ def setup(X, y, options: dict[str, Any], *, native: bool = True,
     arguments = bound.arguments
     del arguments["X"], arguments["y"]
     return prepare(X, y, arguments, native=native, resume=resume, classes=classes,
-                   incremental=incremental)
+                   incremental=incremental, load=load)
 
 
 def run_fit(engine_cls, X, y, options: dict[str, Any], *,
             resume: TrainingState | None = None, horizon: int | None = None,
-            classes=None, incremental: bool = False) -> FitResult:
+            classes=None, incremental: bool = False, load=None) -> FitResult:
     """gdfast.fit(X, y, **options) on an engine of class engine_cls.
 
     resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
     the data must have the same number of features and outputs).  horizon: the epoch count
     that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit).
-    classes, incremental: see _problem.prepare."""
+    classes, incremental, load: see _problem.prepare."""
     s = setup(X, y, options, native=getattr(engine_cls, "native", False), resume=resume,
-              classes=classes, incremental=incremental)
+              classes=classes, incremental=incremental, load=load)
     engine = engine_cls(s.problem, s.spec, s.theta, s.n_threads, opt_state=s.opt_state, t=s.t)
     if s.spec.auto_lr and math.isnan(s.spec.learning_rate):
         lr = _auto.learning_rate(engine, s.problem, s.spec)

@@ -92,28 +92,11 @@ def largest_eigenvalue(gram, theta_like, fit_intercept, d):
     return lam
 
 
-def max_row_norm(problem, fit_intercept):
-    """max_i sw_i (||x_i||^2 + 1 for the intercept), float64."""
-    X = problem.X
-    if problem.sparse:
-        sq = np.add.reduceat(X.data.astype(np.float64) ** 2, X.indptr[:-1]) if X.nnz else None
-        rows = np.zeros(problem.n)
-        if sq is not None:
-            nonempty = np.diff(X.indptr) > 0
-            rows[nonempty] = sq[nonempty]
-    else:
-        rows = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    rows = rows + (1.0 if fit_intercept else 0.0)
-    if problem.sw is not None:
-        rows = rows * problem.sw
-    return float(rows.max())
-
-
-def smoothness(loss, y, sw):
+def smoothness(loss, problem):
     """The loss's curvature bound; for poisson (unbounded) the curvature exp(z) at the
     weighted mean target, where a fitted intercept puts z."""
     if loss == "poisson":
-        return max(1.0, float(np.average(y, weights=sw)))
+        return max(1.0, problem.mean_target())
     return SMOOTHNESS[loss]
 
 
@@ -122,13 +105,13 @@ def learning_rate(engine, problem, spec):
     if spec.optimizer in ADAPTIVE_RATES:
         return ADAPTIVE_RATES[spec.optimizer]
     n, b = problem.n, spec.batch_size
-    c = smoothness(spec.loss, problem.y, problem.sw)
+    c = smoothness(spec.loss, problem)
     lam = largest_eigenvalue(engine.gram, engine.theta, spec.fit_intercept, problem.d)
     L = c * lam
     if b >= n:
         Lb, share = L, 1.0
     else:
-        Lmax = c * max_row_norm(problem, spec.fit_intercept)
+        Lmax = c * problem.max_row_norm(spec.fit_intercept)
         Lb = (n * (b - 1) * L + (n - b) * Lmax) / (b * (n - 1))
         share = 0.5
     rate = share / (Lb + spec.l2) if Lb + spec.l2 > 0 else 1.0

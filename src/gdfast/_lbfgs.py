@@ -59,29 +59,13 @@ def preconditioner(problem, curvature, l2, center):
     alone would make a strong L2 penalty on small columns the ill-conditioned part; centring
     removes the coupling of a column's offset with the intercept (glmnet standardizes the
     same way)."""
-    X, sw, n = problem.X, problem.sw, problem.n
+    n = problem.n
     # Huge or non-finite columns get the identity here: the kernel's own check then names
     # the row, or the line search backs off.
+    s1, s2, total = problem.column_moments()
     with np.errstate(invalid="ignore", over="ignore"):
-        weights = None if sw is None else sw.astype(np.float64)
-        if problem.sparse:
-            # two transposed products over the CSR arrays, in float64: no copy of the indices
-            # (np.bincount would widen int32 ones), one of the data (its squares)
-            w = np.ones(n) if weights is None else weights
-            M, nnz = X.matrix, X.nnz
-            s1 = np.asarray(M.T @ w, dtype=np.float64)
-            squares = type(M)((np.square(X.data[:nnz]), X.indices[:nnz], X.indptr),
-                              shape=M.shape)
-            s2 = np.asarray(squares.T @ w, dtype=np.float64)
-        elif weights is None:
-            s1 = X.sum(axis=0, dtype=np.float64)
-            s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
-        else:
-            s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
-            s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
         # the objective is a mean over the n rows of sw_i loss_i: its curvature in w_j is
         # sum_i sw_i (x_ij - mu_j)^2 / n about the weighted mean mu_j, and in b sum_i sw_i / n
-        total = float(n if weights is None else weights.sum())
         mu = s1 / total if center else np.zeros(problem.d)
         mu = np.where(np.isfinite(mu), mu, 0.0)
         var = np.maximum((s2 - 2 * mu * s1 + total * mu * mu) / n, 0.0)
@@ -112,10 +96,11 @@ def whitening(problem, curvature, l2, var, mu):
     if m * d * d > max(SKETCH_PASSES * n * d, SKETCH_BUDGET):
         return None
     rows = (np.arange(m, dtype=np.int64) * n) // m
+    Z, sw = problem.sample_rows(rows)
     with np.errstate(over="ignore", invalid="ignore"):
-        Z = problem.X[rows].astype(np.float64) - mu
-        if problem.sw is not None:
-            Z *= np.sqrt(problem.sw[rows].astype(np.float64))[:, None]
+        Z -= mu
+        if sw is not None:
+            Z *= np.sqrt(sw)[:, None]
         G = Z.T @ Z
     if not np.isfinite(G).all():        # huge or non-finite values: the diagonal scaling
         return None
@@ -157,7 +142,7 @@ class LbfgsEngine:
         self.free = np.ones(p.n_params, dtype=bool)
         if not spec.fit_intercept:
             self.free[self.n_coef:] = False
-        c = smoothness(spec.loss, p.y, p.sw)
+        c = smoothness(spec.loss, p)
         self.scale, self.mu, var = preconditioner(p, c, spec.l2, spec.fit_intercept)
         self.l2, self.l1 = spec.l2, spec.l1
         # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
@@ -170,7 +155,7 @@ class LbfgsEngine:
         self.l1_v[:self.n_coef] = self.l1 * self.scale[:self.n_coef]
         self.tol = AUTO_TOL if tol == "auto" else tol
         self.S, self.Y, self.rho = [], [], []
-        nnz = p.X.nnz if p.sparse else p.n * p.d
+        nnz = p.nnz
         lo, hi = MEMORY_RANGE
         self.memory = int(min(hi, max(lo, max(nnz // 20, MEMORY_BUDGET) // p.n_params)))
         self.v = None                             # float64 iterate, T^-1 theta

@@ -35,8 +35,11 @@ class NativeEngine:
             self.sparse_work = np.empty(
                 self.cfg.csr_work_bytes(d, spec.batch_size, self.n_threads), dtype=np.uint8)
 
-    def run_epoch(self, order, lr_epoch):
+    def run_epoch(self, order, lr_epoch, start=0, stop=None):
+        """Positions start..stop (None: the end) of the epoch's row order, in batches counted
+        from start.  Returns (ok, the sum of sw_i * loss_i over those rows)."""
         p, bs = self.problem, self.spec.batch_size
+        stop = p.n if stop is None else stop
         shuffle = None
         if isinstance(order, Shuffle) and not p.sparse:
             # drawn by the epoch as it goes, into a buffer kept across epochs
@@ -51,22 +54,22 @@ class NativeEngine:
         # KeyboardInterrupt is raised from the epoch kernel's call.  If the SIGINT handler does
         # not raise, the kernel returns early and the epoch resumes where it stopped.
         interruptible = threading.current_thread() is threading.main_thread()
-        start, total = 0, 0.0
+        total = 0.0
         while True:
             t_before = self.t
             if p.sparse:
                 X = p.X
                 status, self.t, loss = _kernels.epoch_csr(
                     self.cfg, X.data, X.indices, X.indptr, p.d, p.y, self._sw, order, start,
-                    p.n, bs, lr_epoch, self.theta, self.state, self.work, self.sparse_work,
+                    stop, bs, lr_epoch, self.theta, self.state, self.work, self.sparse_work,
                     self.t, self.n_threads, interruptible)
             elif shuffle is not None:
                 status, self.t, loss = _kernels.epoch_dense_shuffled(
-                    self.cfg, p.X, p.y, self._sw, order, shuffle, start, p.n, bs, lr_epoch,
+                    self.cfg, p.X, p.y, self._sw, order, shuffle, start, stop, bs, lr_epoch,
                     self.theta, self.state, self.work, self.t, self.n_threads, interruptible)
             else:
                 status, self.t, loss = _kernels.epoch_dense(
-                    self.cfg, p.X, p.y, self._sw, order, start, p.n, bs, lr_epoch, self.theta,
+                    self.cfg, p.X, p.y, self._sw, order, start, stop, bs, lr_epoch, self.theta,
                     self.state, self.work, self.t, self.n_threads, interruptible)
             total += loss
             if status != _kernels.STATUS_INTERRUPTED:

@@ -81,6 +81,63 @@ class Problem:
     def sparse(self):
         return isinstance(self.X, CSR)
 
+    @property
+    def nnz(self):
+        """The stored entries of X (n d when dense)."""
+        return self.X.nnz if self.sparse else self.n * self.d
+
+    # -- the statistics of the data that the "auto" options read (a distributed problem,
+    # gdfast.dask, computes the same ones block by block) ---------------------------------
+
+    def column_moments(self):
+        """(sum_i sw_i x_ij, sum_i sw_i x_ij^2, sum_i sw_i) in float64 (NaN or inf where a
+        column's values overflow)."""
+        X, n = self.X, self.n
+        weights = None if self.sw is None else self.sw.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.sparse:
+                # two transposed products over the CSR arrays, in float64: no copy of the
+                # indices (np.bincount would widen int32 ones), one of the data (its squares)
+                w = np.ones(n) if weights is None else weights
+                M, nnz = X.matrix, X.nnz
+                s1 = np.asarray(M.T @ w, dtype=np.float64)
+                squares = type(M)((np.square(X.data[:nnz]), X.indices[:nnz], X.indptr),
+                                  shape=M.shape)
+                s2 = np.asarray(squares.T @ w, dtype=np.float64)
+            elif weights is None:
+                s1 = X.sum(axis=0, dtype=np.float64)
+                s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
+            else:
+                s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
+                s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
+        return s1, s2, float(n if weights is None else weights.sum())
+
+    def sample_rows(self, rows):
+        """(X[rows] as a dense float64 array, sw[rows] in float64 or None) for sorted row
+        indices (dense X)."""
+        sw = None if self.sw is None else self.sw[rows].astype(np.float64)
+        return self.X[rows].astype(np.float64), sw
+
+    def max_row_norm(self, fit_intercept):
+        """max_i sw_i (||x_i||^2 + 1 for the intercept), float64."""
+        X = self.X
+        if self.sparse:
+            sq = np.add.reduceat(X.data.astype(np.float64) ** 2, X.indptr[:-1]) if X.nnz else None
+            rows = np.zeros(self.n)
+            if sq is not None:
+                nonempty = np.diff(X.indptr) > 0
+                rows[nonempty] = sq[nonempty]
+        else:
+            rows = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        rows = rows + (1.0 if fit_intercept else 0.0)
+        if self.sw is not None:
+            rows = rows * self.sw
+        return float(rows.max())
+
+    def mean_target(self):
+        """The sw-weighted mean of y, float64."""
+        return float(np.average(self.y, weights=self.sw))
+
     def unpack(self, theta):
         """(coef, intercept) of flat parameters theta = [coef (K*d), intercept (K)]: views,
         coef of shape (d,) and a scalar intercept for one output, (K, d) and (K,) else."""
@@ -172,7 +229,7 @@ class Setup:
 
 
 def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
-            classes=None, incremental: bool = False) -> Setup:
+            classes=None, incremental: bool = False, load: Callable | None = None) -> Setup:
     """Validate the arguments of a fit and build its Setup.
 
     a: every argument of gdfast.fit but X and y, by name (defaults filled in).  native:
@@ -182,7 +239,8 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
     classification loss when y may lack some of them (partial_fit on a chunk, a one-vs-rest
     model whose rows hold a single label); None takes them from y.  incremental: the fit is
     one step of a longer training on parts of the data (partial_fit), so optimizer="auto"
-    takes per-batch steps."""
+    takes per-batch steps.  load: builds the Problem instead of X and y, called as
+    load(loss=..., classes=...) (gdfast.dask's distributed data)."""
     loss = check_choice(a["loss"], "loss", tuple(LOSSES))
     optimizer = check_choice(a["optimizer"], "optimizer", ("auto",) + OPTIMIZER_NAMES)
     schedule = check_choice(a["schedule"], "schedule", ("auto",) + SCHEDULES)
@@ -278,17 +336,17 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         raise ValueError(f"random_state: expected None, an int or a numpy Generator, got "
                          f"{random_state!r} ({exc})") from None
 
-    # the native engine checks X on its threads; the reference on one (no OpenMP pool, so a
-    # process forked after a reference fit keeps its threads)
-    check_threads = effective_n_threads(a["n_threads"]) if native else 1
-    Xa = as_float_2d(X, "X", n_threads=check_threads)
-    n, d = Xa.shape
-    if (isinstance(Xa, CSR) and d >= 2 ** 31 - 1
-            and (parallel == "hogwild" or sparse_updates == "lazy")):
+    if load is None:
+        problem = load_problem(X, y, loss, a["sample_weight"], classes,
+                               n_threads=effective_n_threads(a["n_threads"]) if native else 1)
+    else:
+        problem = load(loss=loss, classes=classes)
+    n, d, dtype, K = problem.n, problem.d, problem.dtype, problem.n_outputs
+    if problem.sparse and d >= 2 ** 31 - 1 and (parallel == "hogwild" or sparse_updates == "lazy"):
         raise ValueError(f"parallel='hogwild' and sparse_updates='lazy' support fewer than "
                          f"2**31 - 1 features, got {d}")
     if parallel == "hogwild":
-        if not isinstance(Xa, CSR):
+        if not problem.sparse:
             raise ValueError("parallel='hogwild' needs a sparse X (scipy.sparse); dense X is "
                              "always fitted deterministically")
         if optimizer in ADAPTIVE_OPTIMIZERS and sparse_updates != "lazy":
@@ -298,15 +356,6 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         if optimizer in ("momentum", "nesterov") and alpha * l1_ratio > 0:
             raise ValueError(f"parallel='hogwild' with optimizer={optimizer!r} does not "
                              "support an L1 penalty (l1_ratio > 0)")
-    dtype = Xa.dtype
-    ya, classes, K = prepare_targets(y, loss, n, dtype, classes)
-    sw = check_sample_weight(a["sample_weight"], n, dtype)
-    check_some_positive(sw, "sample_weight")
-    y_const = 0.0
-    if loss == "poisson":
-        yd = ya.astype(np.float64)
-        ylogy = poisson_ylogy(yd) - yd
-        y_const = float(np.mean(ylogy * (1.0 if sw is None else sw)))
     if resume is None:
         theta = _initial_theta(a["coef_init"], a["intercept_init"], K, d, dtype)
         opt_state, t0 = None, 0
@@ -333,7 +382,6 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
                      if resume.optimizer == optimizer else None)
         t0 = resume.t
         rng = resume.rng
-    problem = Problem(X=Xa, y=ya, sw=sw, n_outputs=K, classes=classes, y_const=y_const)
     batch_size = n if batch_size is None else min(batch_size, n)
     auto_schedule = schedule == "auto"
     if auto_schedule:
@@ -359,6 +407,23 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
     return Setup(problem=problem, spec=spec, theta=theta, opt_state=opt_state, t=t0, rng=rng,
                  n_threads=a["n_threads"], shuffle=shuffle, max_epochs=max_epochs, tol=tol,
                  n_iter_no_change=n_iter_no_change, verbose=int(verbose), callback=callback)
+
+
+def load_problem(X, y, loss, sample_weight, classes, *, n_threads):
+    """The Problem of in-memory data: X checked on n_threads threads, y encoded for loss
+    (against classes when given), the sample weights checked."""
+    Xa = as_float_2d(X, "X", n_threads=n_threads)
+    n = Xa.shape[0]
+    dtype = Xa.dtype
+    ya, classes, K = prepare_targets(y, loss, n, dtype, classes)
+    sw = check_sample_weight(sample_weight, n, dtype)
+    check_some_positive(sw, "sample_weight")
+    y_const = 0.0
+    if loss == "poisson":
+        yd = ya.astype(np.float64)
+        ylogy = poisson_ylogy(yd) - yd
+        y_const = float(np.mean(ylogy * (1.0 if sw is None else sw)))
+    return Problem(X=Xa, y=ya, sw=sw, n_outputs=K, classes=classes, y_const=y_const)
 
 
 def prepare_targets(y, loss, n, dtype, classes=None):

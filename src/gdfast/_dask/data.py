@@ -1,0 +1,235 @@
+"""Dask collections as the blocks of a fit: the inputs aligned by row-chunk, scanned and
+validated on the workers (DaskProblem), and the reductions over the blocks in a fixed tree.
+
+Nothing here gathers a block on the client: every reduction returns O(n_features) numbers.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import dask
+import dask.array as da
+import numpy as np
+from dask import delayed
+
+from gdfast._dask import tasks
+from gdfast._options import CLASSIFICATION_LOSSES
+from gdfast._problem import prepare_targets
+from gdfast._validation import check_some_positive
+
+# persist="auto" holds the validated blocks in the workers' memory when they take at most this
+# share of it (of the host's, without a distributed client); beyond it they are streamed: read
+# (or computed) again by every pass
+PERSIST_SHARE = 0.5
+
+
+def tree(values, combine):
+    """The reduction of values (Delayed) by combine, pairwise in a fixed order over their
+    index: ((v0 + v1) + (v2 + v3)) + ..., the same tree whatever runs it."""
+    values = list(values)
+    if not values:
+        raise ValueError("tree: nothing to reduce")
+    while len(values) > 1:
+        paired = [delayed(combine, pure=True)(values[i], values[i + 1])
+                  for i in range(0, len(values) - 1, 2)]
+        if len(values) % 2:
+            paired.append(values[-1])
+        values = paired
+    return values[0]
+
+
+def is_dask(x):
+    return dask.is_dask_collection(x)
+
+
+def _as_array(x, name, *, matrix):
+    """A dask DataFrame, Series or Array (or an in-memory array) as a dask array with known
+    row-chunk sizes."""
+    if x is None:
+        return None
+    if hasattr(x, "to_dask_array"):                   # DataFrame / Series
+        if matrix and hasattr(x, "dtypes"):
+            bad = [c for c, t in x.dtypes.items() if t.kind not in "biuf"]
+            if bad:
+                raise ValueError(f"{name}: expected numeric columns, got {bad[:5]} of dtypes "
+                                 f"{[str(x.dtypes[c]) for c in bad[:5]]} (encode them first)")
+        x = x.to_dask_array(lengths=True)
+    elif not isinstance(x, da.Array):
+        if is_dask(x):
+            raise TypeError(f"{name}: expected a dask Array, DataFrame or Series, got "
+                            f"{type(x).__name__}")
+        x = da.from_array(x, chunks=-1, asarray=False) if hasattr(x, "tocsr") else \
+            da.from_array(np.asarray(x), chunks=-1)
+    if any(math.isnan(c) for c in x.chunks[0]):
+        x = x.compute_chunk_sizes()
+    return x
+
+
+def as_blocks(X, y, sample_weight):
+    """(X, y, sample_weight) as dask arrays with the same row chunks and X in one column
+    chunk."""
+    X = _as_array(X, "X", matrix=True)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D array of shape (n_samples, n_features), got "
+                         f"{X.ndim}-D with shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X: expected at least 1 sample and 1 feature, got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X: expected a numeric array, got dtype {X.dtype}")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    rows = X.chunks[0]
+    out = [X]
+    for name, v in (("y", y), ("sample_weight", sample_weight)):
+        v = _as_array(v, name, matrix=False)
+        if v is not None:
+            if v.ndim != 1:
+                raise ValueError(f"{name}: expected a 1-D array of shape (n_samples,), got "
+                                 f"shape {v.shape}")
+            if v.shape[0] != X.shape[0]:
+                raise ValueError(f"X and {name} have inconsistent lengths: X has {X.shape[0]} "
+                                 f"samples, {name} has {v.shape[0]}")
+            if v.chunks[0] != rows:
+                v = v.rechunk((rows,))
+        out.append(v)
+    return tuple(out)
+
+
+def _fit_dtype(dtype):
+    return np.dtype(dtype) if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _client():
+    try:
+        from distributed import default_client
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def memory_budget():
+    """The memory the blocks may be held in: the workers' limits with a distributed client,
+    else the host's."""
+    client = _client()
+    if client is not None:
+        workers = client.scheduler_info(n_workers=-1)["workers"].values()
+        limits = [w.get("memory_limit") or 0 for w in workers]
+        if limits and all(limits):
+            return float(sum(limits))
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+class DaskProblem:
+    """The Problem interface (_problem.Problem) over the row-chunks of dask collections: the
+    shape, dtype, labels and constants found by one scan, the blocks validated on the workers
+    (held there, or recomputed by each pass), and the statistics the "auto" options read,
+    each a reduction in a fixed tree over the blocks."""
+
+    def __init__(self, X, y, sample_weight, loss, classes, persist="auto"):
+        if y is None:
+            raise TypeError("y: expected the targets, got None")
+        X, y, sw = as_blocks(X, y, sample_weight)
+        self.loss = loss
+        self.dtype = _fit_dtype(X.dtype)
+        meta = getattr(X, "_meta", None)
+        self.sparse = meta is not None and hasattr(meta, "tocsr")
+        self.n, self.d = int(X.shape[0]), int(X.shape[1])
+        self.block_rows = [int(c) for c in X.chunks[0]]
+        self.starts = np.concatenate([[0], np.cumsum(self.block_rows)]).astype(np.int64)
+        xs = X.to_delayed().ravel()
+        ys = y.to_delayed().ravel()
+        ss = [None] * len(xs) if sw is None else list(sw.to_delayed().ravel())
+        # one pass over y and the weights: the label set, the weights' sum, poisson's sums
+        scans = [delayed(tasks.scan, pure=True)(yi, si, loss=loss, index=i,
+                                                 start=int(self.starts[i]))
+                 for i, (yi, si) in enumerate(zip(ys, ss, strict=True))]
+        (summary,) = dask.compute(tree(scans, tasks.combine_scans))
+        if loss in CLASSIFICATION_LOSSES:
+            labels = summary["labels"]
+            # the in-memory checks and encoding on the label set: the same messages
+            _, classes, K = prepare_targets(labels if classes is None else np.asarray(classes),
+                                            loss, len(labels) if classes is None
+                                            else len(np.asarray(classes)), self.dtype)
+            unknown = np.setdiff1d(labels, classes)
+            if len(unknown):
+                raise ValueError(f"y: labels {list(unknown[:5])} are not in classes "
+                                 f"{list(classes[:5])}")
+            self.classes, self.n_outputs = classes, K
+        else:
+            self.classes, self.n_outputs = None, 1
+        self.sw_sum = summary["sw_sum"]
+        self.has_weights = sw is not None
+        if self.has_weights:
+            check_some_positive(np.array([self.sw_sum]), "sample_weight")
+        self.y_const = summary.get("ylogy", 0.0) / self.n
+        self._mean_target = summary.get("sw_y", 0.0) / self.sw_sum if self.sw_sum else 0.0
+        blocks = [delayed(tasks.prepare, pure=True)(
+            xi, yi, si, loss=loss, dtype=self.dtype, classes=self.classes, index=i,
+            start=int(self.starts[i]))
+            for i, (xi, yi, si) in enumerate(zip(xs, ys, ss, strict=True))]
+        if self.sparse:
+            counts = dask.compute(*[delayed(tasks.nnz, pure=True)(b) for b in blocks])
+            self._nnz = int(sum(counts))
+            nbytes = self._nnz * (self.dtype.itemsize + 8)
+        else:
+            self._nnz = self.n * self.d
+            nbytes = self._nnz * self.dtype.itemsize
+        if persist == "auto":
+            persist = nbytes <= PERSIST_SHARE * memory_budget()
+        self.persisted = bool(persist)
+        # the validated blocks held by the workers that computed them (released with this
+        # object), or their recipes, run again by each pass
+        self.blocks = list(dask.persist(*blocks)) if persist else blocks
+
+    # -- the Problem interface --------------------------------------------------------------
+
+    @property
+    def n_params(self):
+        return self.n_outputs * (self.d + 1)
+
+    @property
+    def nnz(self):
+        return self._nnz
+
+    @property
+    def n_blocks(self):
+        return len(self.blocks)
+
+    def unpack(self, theta):
+        K, d = self.n_outputs, self.d
+        coef = theta[:K * d].reshape(K, d) if K > 1 else theta[:d]
+        intercept = theta[K * d:] if K > 1 else theta[d]
+        return coef, intercept
+
+    def reduce(self, fn, combine, *args, **kwargs):
+        """fn(block, *args, **kwargs) on every block, reduced by combine in the fixed tree."""
+        leaves = [delayed(fn, pure=True)(b, *args, **kwargs) for b in self.blocks]
+        (out,) = dask.compute(tree(leaves, combine))
+        return out
+
+    def column_moments(self):
+        out = self.reduce(tasks.column_moments, tasks.combine_moments)
+        s1, s2, total = out
+        return s1, s2, float(total)
+
+    def max_row_norm(self, fit_intercept):
+        return float(self.reduce(tasks.max_row_norm, max, fit_intercept))
+
+    def mean_target(self):
+        return self._mean_target
+
+    def sample_rows(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        parts = []
+        for i in np.unique(which):
+            local = rows[which == i] - self.starts[i]
+            parts.append(delayed(tasks.take_rows, pure=True)(self.blocks[i], local))
+        got = dask.compute(*parts)
+        X = np.concatenate([g[0] for g in got])
+        sw = None if got[0][1] is None else np.concatenate([g[1] for g in got])
+        return X, sw
