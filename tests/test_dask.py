@@ -239,18 +239,73 @@ def test_worker_killed_mid_fit(client):
     client.wait_for_workers(2, timeout=60)
 
 
+def _held_bytes(dask_worker):
+    return int(dask_worker.state.nbytes)
+
+
 def test_larger_than_memory_streams():
     """An array built by a graph, larger than the workers' memory limits together, trains
-    with persist="auto" choosing to stream its blocks: no worker is restarted for memory."""
+    with persist="auto" choosing to stream its blocks: between passes the workers hold
+    less than two of its chunks.  The workers' pause and restart thresholds are off: they
+    act on the whole process's memory, whose baseline (the interpreter and its libraries)
+    varies by host, and a paused worker would stall the test rather than fail it."""
     rows, d, chunk = 2_500_000, 40, 100_000     # 800 MB of float64 against 2 x 300 MiB
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  memory_limit="300MiB", dashboard_address=":0") as cluster, \
-            distributed.Client(cluster):
+    off = {f"distributed.worker.memory.{k}": False
+           for k in ("target", "spill", "pause", "terminate")}
+    with dask.config.set(off), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     memory_limit="300MiB", dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
         rs = da.random.RandomState(0)
         X = rs.standard_normal((rows, d), chunks=(chunk, d))
         w = np.linspace(-1, 1, d)
         y = (X @ w + rs.standard_normal(rows, chunks=chunk) > 0).astype(int)
+        held = []
         res = gdd.fit(X, y, loss="logistic", optimizer="sgd", learning_rate=1.0,
-                      batch_size=None, max_epochs=3, tol=None)
-        assert res.n_epochs == 3
+                      batch_size=None, max_epochs=3, tol=None,
+                      callback=lambda rec: held.append(max(c.run(_held_bytes).values())))
+        assert res.n_epochs == 3 and len(held) == 3
+        assert max(held) < 2 * chunk * d * 8
         assert np.corrcoef(res.coef, w)[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("multi_class", ["binary", "multinomial", "ovr"])
+def test_classifier_on_dask(client, multi_class):
+    from gdfast import GDClassifier
+    loss = "logistic" if multi_class == "binary" else "multinomial"
+    X, y = make_problem(loss, n=300, d=5)
+    Xd, yd = chunked(X, y, (100, 120, 80))
+    opts = dict(alpha=1e-3, class_weight="balanced", random_state=0,
+                multi_class="ovr" if multi_class == "ovr" else "auto")
+    mem = GDClassifier(**opts).fit(X, y)
+    est = GDClassifier(**opts).fit(Xd, yd)
+    assert list(est.classes_) == list(mem.classes_)
+    assert est.coef_.shape == mem.coef_.shape
+    assert rel_err(est.coef_, mem.coef_) <= 1e-6
+    for name in ("predict", "predict_proba", "decision_function"):
+        lazy = getattr(est, name)(Xd)
+        assert isinstance(lazy, da.Array)
+        assert np.array_equal(lazy.compute(), getattr(est, name)(X))
+    assert est.optimizer_ == mem.optimizer_ and est.n_iter_ >= 1
+
+
+def test_regressor_on_dask_with_weights(client):
+    from gdfast import GDRegressor
+    X, y = make_problem("poisson", n=300, d=5)
+    sw = np.random.default_rng(1).uniform(0, 3, 300)
+    Xd, yd = chunked(X, y, (150, 150))
+    mem = GDRegressor(loss="poisson", alpha=1e-3).fit(X, y, sample_weight=sw)
+    est = GDRegressor(loss="poisson", alpha=1e-3).fit(
+        Xd, yd, sample_weight=da.from_array(sw, chunks=150))
+    assert rel_err(est.coef_, mem.coef_) <= 1e-6
+    assert np.allclose(est.predict(Xd).compute(), mem.predict(X), rtol=1e-6)
+
+
+def test_estimator_refusals_on_dask(client):
+    from gdfast import GDClassifier
+    X, y = make_problem("logistic", n=100, d=3)
+    Xd, yd = chunked(X, y, (50, 50))
+    with pytest.raises(ValueError, match="early_stopping"):
+        GDClassifier(early_stopping=True).fit(Xd, yd)
+    with pytest.raises(TypeError, match="partial_fit"):
+        GDClassifier().partial_fit(Xd, yd, classes=np.unique(y))

@@ -9,10 +9,12 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
 from gdfast._api import EpochCallback
 from gdfast._losses import modified_huber_proba, sigmoid, softmax
 from gdfast._options import CLASSIFICATION_LOSSES
+from gdfast._sklearn import _dask
 from gdfast._sklearn._base import (
     FLOATS,
     GDBase,
@@ -279,6 +281,9 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         return self._fit(X, y, classes, None, None, sample_weight, partial=True)
 
     def _fit(self, X, y, classes, coef_init, intercept_init, sample_weight, *, partial):
+        if _dask.is_dask(X) or _dask.is_dask(y):
+            return _dask.fit(self, X, y, sample_weight, coef_init, intercept_init,
+                             classifier=True, partial=partial)
         self._check_own_params()
         first = not (partial and self.__sklearn_is_fitted__())
         if partial and first and classes is None:
@@ -367,6 +372,11 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
             Shape (n_samples,) for two classes (positive: the class ``classes_[1]``), else
             (n_samples, n_classes).
         """
+        if _dask.is_dask(X):
+            check_is_fitted(self)
+            K = self.coef_.shape[0]
+            return _dask.predict(self, "decision_function", X, None if K == 1 else K,
+                                 self.coef_.dtype)
         z = self._decision(X)
         return z.ravel() if z.shape[1] == 1 else z
 
@@ -383,6 +393,9 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         numpy.ndarray of shape (n_samples,)
             Labels from ``classes_``: the class of the largest decision value.
         """
+        if _dask.is_dask(X):
+            check_is_fitted(self)
+            return _dask.predict(self, "predict", X, None, self.classes_.dtype)
         z = self.decision_function(X)
         if z.ndim == 1:
             return self.classes_[(z > 0).astype(np.intp)]
@@ -404,6 +417,10 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
             softmax (multinomial), normalized sigmoids (one-vs-rest logistic), or
             scikit-learn's (clip(z, -1, 1) + 1) / 2, normalized, for modified_huber.
         """
+        if _dask.is_dask(X):
+            check_is_fitted(self)
+            return _dask.predict(self, "predict_proba", X, len(self.classes_),
+                                 self.coef_.dtype)
         z = self.decision_function(X)
         if self.loss == "logistic":
             if z.ndim == 1:

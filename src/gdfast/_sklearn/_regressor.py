@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 
 from gdfast._api import EpochCallback
 from gdfast._options import REGRESSION_LOSSES
+from gdfast._sklearn import _dask
 from gdfast._sklearn._base import (
     FLOATS,
     GDBase,
@@ -206,6 +208,10 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
         return self._fit(X, y, None, None, sample_weight, partial=True)
 
     def _fit(self, X, y, coef_init, intercept_init, sample_weight, *, partial):
+        if _dask.is_dask(X) or _dask.is_dask(y):
+            check_choice(self.loss, "loss", REGRESSION_LOSSES)
+            return _dask.fit(self, X, y, sample_weight, coef_init, intercept_init,
+                             classifier=False, partial=partial)
         self._check_own_params()
         check_choice(self.loss, "loss", REGRESSION_LOSSES)
         first = not (partial and self.__sklearn_is_fitted__())
@@ -263,6 +269,11 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
             ``X @ coef_.T + intercept_``, or its exp for loss="poisson"; shape (n_samples,)
             for a 1-D y, else (n_samples, n_outputs).
         """
+        if _dask.is_dask(X):
+            check_is_fitted(self)
+            K = self.coef_.shape[0]
+            return _dask.predict(self, "predict", X,
+                                 None if self._gd_layout == "single" else K, self.coef_.dtype)
         z = self._decision(X)
         return np.exp(z) if self.loss == "poisson" else z
 
