@@ -6,6 +6,7 @@ Nothing here gathers a block on the client: every reduction returns O(n_features
 from __future__ import annotations
 
 import math
+import operator
 import os
 
 import dask
@@ -22,6 +23,13 @@ from gdfast._validation import check_some_positive
 # share of it (of the host's, without a distributed client); beyond it they are streamed: read
 # (or computed) again by every pass
 PERSIST_SHARE = 0.5
+# the blocks' results are summed on the client (in the same fixed tree) when they take at most
+# this much together, which saves the tree's tasks and their round trips; beyond it the tree
+# runs on the workers and only its root reaches the client
+CLIENT_SUM_BYTES = 2 ** 25
+# an argument array larger than this (the parameters of a wide model) is sent to each worker
+# once a call, not once a block
+SCATTER_BYTES = 2 ** 20
 
 
 def tree(values, combine):
@@ -33,6 +41,17 @@ def tree(values, combine):
     while len(values) > 1:
         paired = [delayed(combine, pure=True)(values[i], values[i + 1])
                   for i in range(0, len(values) - 1, 2)]
+        if len(values) % 2:
+            paired.append(values[-1])
+        values = paired
+    return values[0]
+
+
+def local_tree(values, combine):
+    """tree()'s reduction, run here on computed values: the same pairs, the same bits."""
+    values = list(values)
+    while len(values) > 1:
+        paired = [combine(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
         if len(values) % 2:
             paired.append(values[-1])
         values = paired
@@ -101,11 +120,15 @@ def _fit_dtype(dtype):
 
 
 def _client():
+    """The distributed Client that dask.compute would use now, or None (no client, or a
+    scheduler chosen by dask.config)."""
     try:
         from distributed import default_client
-        return default_client()
+        client = default_client()
     except (ImportError, ValueError):
         return None
+    get = dask.base.get_scheduler()
+    return client if getattr(get, "__self__", None) is client else None
 
 
 def memory_budget():
@@ -181,9 +204,14 @@ class DaskProblem:
         if persist == "auto":
             persist = nbytes <= PERSIST_SHARE * memory_budget()
         self.persisted = bool(persist)
-        # the validated blocks held by the workers that computed them (released with this
-        # object), or their recipes, run again by each pass
-        self.blocks = list(dask.persist(*blocks)) if persist else blocks
+        # the validated blocks held by the workers that computed them (futures, released with
+        # this object), or their recipes, run again by each pass (Delayed)
+        self.client = _client()
+        self.blocks, self.futures = blocks, None
+        if persist and self.client is not None:
+            self.futures = self.client.compute(blocks)
+        elif persist:
+            self.blocks = list(dask.persist(*blocks))
 
     # -- the Problem interface --------------------------------------------------------------
 
@@ -205,14 +233,53 @@ class DaskProblem:
         intercept = theta[K * d:] if K > 1 else theta[d]
         return coef, intercept
 
-    def reduce(self, fn, combine, *args, **kwargs):
+    def run(self, calls, combine=None, result_bytes=0):
+        """calls: (fn, block index, args, kwargs) each, fn(block, *args, **kwargs) run on the
+        worker that holds the block.  Returns their results in order, or with combine their
+        reduction in the fixed tree over the calls' order (on the client when the results
+        take at most CLIENT_SUM_BYTES together, result_bytes each)."""
+        refs = self.blocks if self.futures is None else self.futures
+        shipped = []
+        ids = {}
+
+        def ship(value):
+            # an array larger than SCATTER_BYTES travels once, not in every block's task
+            if isinstance(value, np.ndarray) and value.nbytes > SCATTER_BYTES:
+                if id(value) not in ids:
+                    ids[id(value)] = len(shipped)
+                    shipped.append(self.client.scatter(value, broadcast=True, hash=False)
+                                   if self.client is not None else delayed(value))
+                return tasks.Slot(ids[id(value)])
+            return value
+
+        calls = [(fn, i, tuple(ship(v) for v in a), {k: ship(v) for k, v in kw.items()})
+                 for fn, i, a, kw in calls]
+        worker_tree = combine is not None and len(calls) * result_bytes > CLIENT_SUM_BYTES
+        # one task a block, placed by dask where the block is
+        groups = [[j] for j in range(len(calls))]
+        parts = [delayed(tasks.run_many, pure=False)(
+            [refs[calls[j][1]] for j in js],
+            tasks.Packed([(calls[j][0], calls[j][2], calls[j][3]) for j in js]), *shipped)
+            for js in groups]
+        if worker_tree:
+            # the tree on the workers: one call a task, and only its root comes back
+            leaves = [delayed(operator.getitem, pure=False)(part, 0) for part in parts]
+            (out,) = dask.compute(tree(leaves, combine))
+            return out
+        values = [None] * len(calls)
+        for js, out in zip(groups, dask.compute(*parts), strict=True):
+            for j, v in zip(js, out, strict=True):
+                values[j] = v
+        return values if combine is None else local_tree(values, combine)
+
+    def reduce(self, fn, combine, *args, result_bytes=0, **kwargs):
         """fn(block, *args, **kwargs) on every block, reduced by combine in the fixed tree."""
-        leaves = [delayed(fn, pure=True)(b, *args, **kwargs) for b in self.blocks]
-        (out,) = dask.compute(tree(leaves, combine))
-        return out
+        calls = [(fn, i, args, kwargs) for i in range(self.n_blocks)]
+        return self.run(calls, combine, result_bytes)
 
     def column_moments(self):
-        out = self.reduce(tasks.column_moments, tasks.combine_moments)
+        out = self.reduce(tasks.column_moments, tasks.combine_moments,
+                          result_bytes=16 * self.d)
         s1, s2, total = out
         return s1, s2, float(total)
 
@@ -225,11 +292,9 @@ class DaskProblem:
     def sample_rows(self, rows):
         rows = np.asarray(rows, dtype=np.int64)
         which = np.searchsorted(self.starts, rows, side="right") - 1
-        parts = []
-        for i in np.unique(which):
-            local = rows[which == i] - self.starts[i]
-            parts.append(delayed(tasks.take_rows, pure=True)(self.blocks[i], local))
-        got = dask.compute(*parts)
+        calls = [(tasks.take_rows, int(i), (rows[which == i] - self.starts[i],), {})
+                 for i in np.unique(which)]
+        got = self.run(calls)
         X = np.concatenate([g[0] for g in got])
         sw = None if got[0][1] is None else np.concatenate([g[1] for g in got])
         return X, sw

@@ -15,13 +15,10 @@ Only the parameters, the optimizer state and the gradients travel: O(n_params) a
 """
 from __future__ import annotations
 
-import dask
 import numpy as np
-from dask import delayed
 
 from gdfast import _kernels
 from gdfast._dask import tasks
-from gdfast._dask.data import tree
 from gdfast._driver import Shuffle
 from gdfast._threads import effective_n_threads
 from gdfast.reference import clip_gradient
@@ -59,9 +56,9 @@ class DaskEngine:
 
     def _sum(self, config, theta, n_params, zero_y=False):
         p = self.problem
-        th = delayed(np.asarray(theta), pure=True)
-        ok, g, loss = p.reduce(tasks.gradient, tasks.combine_gradients, th, config, n_params,
-                               zero_y=zero_y, n_threads=self.worker_threads)
+        ok, g, loss = p.reduce(tasks.gradient, tasks.combine_gradients, np.array(theta),
+                               config, n_params, zero_y=zero_y, n_threads=self.worker_threads,
+                               result_bytes=8 * n_params)
         return ok and np.isfinite(loss), (g / p.n).astype(p.dtype), loss
 
     def gradient(self, theta):
@@ -114,17 +111,16 @@ class DaskEngine:
         total, ok = 0.0, True
         for part in self._rounds():
             rows = sum(stop - start for _, start, stop in part)
-            th = delayed(np.asarray(self.theta), pure=True)
-            st = delayed(np.asarray(self.state), pure=True)
-            leaves = []
+            th, st = self.theta.copy(), self.state.copy()
+            calls = []
             for i, start, stop in part:
                 seed = None if order is None else block_seed(order.seed, i)
                 # the weight 1.0 of a lone block keeps its parameters' bits
                 weight = 1.0 if len(part) == 1 else (stop - start) / rows
-                leaves.append(delayed(tasks.train, pure=True)(
-                    p.blocks[i], th, st, self.t, spec, p.n_outputs, lr_epoch, seed, start,
-                    stop, weight, self.worker_threads))
-            (out,) = dask.compute(tree(leaves, tasks.combine_trained))
+                calls.append((tasks.train, i, (th, st, self.t, spec, p.n_outputs, lr_epoch, seed,
+                                               start, stop, weight, self.worker_threads), {}))
+            out = p.run(calls, tasks.combine_trained,
+                        result_bytes=8 * (th.shape[0] + st.shape[0]))
             round_ok, theta, state, loss, t = out
             total += loss
             self.theta[...] = theta

@@ -190,6 +190,38 @@ def train(block, theta, state, t, spec, n_outputs, lr_epoch, seed, start, stop, 
             engine.state.astype(np.float64) * weight, loss, engine.t)
 
 
+class Packed:
+    """Arguments that dask does not look into (the graph's builders walk every list, tuple,
+    dict and dataclass of an argument, which costs more than the step itself); a Slot in
+    them stands for the i-th array sent to the workers on its own (shipped)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class Slot:
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+def _fill(value, shipped):
+    return shipped[value.index] if isinstance(value, Slot) else value
+
+
+def run_many(blocks, packed, *shipped):
+    """fn(block, *args, **kwargs) for each block and its (fn, args, kwargs) in packed, in
+    order: the calls of one worker in one task."""
+    out = []
+    for b, (fn, a, kw) in zip(blocks, packed.value, strict=True):
+        out.append(fn(b, *[_fill(v, shipped) for v in a],
+                      **{k: _fill(v, shipped) for k, v in kw.items()}))
+    return out
+
+
 def combine_trained(a, b):
     return a[0] and b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], max(a[4], b[4])
 
