@@ -15,6 +15,7 @@ import numpy as np
 from dask import delayed
 
 from gdfast._dask import tasks
+from gdfast._dask.servers import Servers
 from gdfast._options import CLASSIFICATION_LOSSES
 from gdfast._problem import prepare_targets
 from gdfast._validation import check_some_positive
@@ -207,7 +208,7 @@ class DaskProblem:
         # the validated blocks held by the workers that computed them (futures, released with
         # this object), or their recipes, run again by each pass (Delayed)
         self.client = _client()
-        self.blocks, self.futures = blocks, None
+        self.blocks, self.futures, self._servers = blocks, None, None
         if persist and self.client is not None:
             self.futures = self.client.compute(blocks)
         elif persist:
@@ -255,6 +256,12 @@ class DaskProblem:
         calls = [(fn, i, tuple(ship(v) for v in a), {k: ship(v) for k, v in kw.items()})
                  for fn, i, a, kw in calls]
         worker_tree = combine is not None and len(calls) * result_bytes > CLIENT_SUM_BYTES
+        if self.futures is not None and not worker_tree and not shipped:
+            if self._servers is None:
+                self._servers = Servers(self.client, self.futures)
+            values = self._servers.run(calls)
+            if values is not None:
+                return values if combine is None else local_tree(values, combine)
         # one task a block, placed by dask where the block is
         groups = [[j] for j in range(len(calls))]
         parts = [delayed(tasks.run_many, pure=False)(
