@@ -10,6 +10,7 @@ hundred eps).  Where both sides do the same arithmetic (one block in mixing, the
 on another scheduler) the check is bitwise.
 """
 import os
+import re
 import signal
 import threading
 import time
@@ -301,11 +302,67 @@ def test_regressor_on_dask_with_weights(client):
     assert np.allclose(est.predict(Xd).compute(), mem.predict(X), rtol=1e-6)
 
 
+@pytest.mark.parametrize("loss", ["multinomial", "squared"])
+def test_early_stopping_on_dask(client, loss):
+    """A held-out part of every block: the fit stops when its loss stops improving and keeps
+    the best epoch's parameters; the same split and result on a second run."""
+    from gdfast import GDClassifier, GDRegressor
+    X, y = make_problem(loss, n=600, d=5)
+    Xd, yd = chunked(X, y, (200, 150, 250))
+    cls = GDClassifier if loss == "multinomial" else GDRegressor
+    opts = dict(early_stopping=True, validation_fraction=0.2, optimizer="sgd",
+                learning_rate=0.3, batch_size=8, max_epochs=60, n_iter_no_change=3,
+                tol=1e-4, random_state=0)
+    est = cls(**opts).fit(Xd, yd)
+    again = cls(**opts).fit(Xd, yd)
+    curve = est.validation_loss_curve_
+    assert len(curve) == est.n_iter_ < 60
+    assert np.array_equal(est.coef_, again.coef_)
+    # the kept parameters are the best epoch's, not the last one's
+    best = int(np.argmin(curve))
+    assert best < len(curve) - 1 or len(curve) == 60
+    assert est.score(X, y) > 0.5
+
+
 def test_estimator_refusals_on_dask(client):
     from gdfast import GDClassifier
     X, y = make_problem("logistic", n=100, d=3)
     Xd, yd = chunked(X, y, (50, 50))
-    with pytest.raises(ValueError, match="early_stopping"):
-        GDClassifier(early_stopping=True).fit(Xd, yd)
     with pytest.raises(TypeError, match="partial_fit"):
         GDClassifier().partial_fit(Xd, yd, classes=np.unique(y))
+
+
+def test_unrecoverable_block_is_named():
+    """Blocks scattered from the client have no graph to recompute them from: when their
+    worker dies the fit fails with an error that names them, within a bound (no hang)."""
+    from gdfast._dask.data import BlockLostError
+    X, y = make_problem("logistic", n=4000, d=8)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
+        rows = 500
+        futures = c.scatter([X[i:i + rows] for i in range(0, 4000, rows)])
+        Xd = da.concatenate([da.from_delayed(f, shape=(rows, 8), dtype=X.dtype)
+                             for f in futures])
+        yd = da.from_array(y, chunks=rows)
+        victim = sorted(c.run(os.getpid).values())[0]
+        errors = []
+
+        def on_epoch(record):
+            if record["epoch"] == 3:
+                os.kill(victim, signal.SIGKILL)
+            time.sleep(0.02)
+
+        def run():
+            try:
+                gdd.fit(Xd, yd, loss="logistic", callback=on_epoch, **dict(FULL, max_epochs=40))
+            except Exception as exc:                   # noqa: BLE001 - inspected below
+                errors.append(exc)
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        runner.join(timeout=120)                       # a bound to catch a hang only
+        assert not runner.is_alive()
+        assert len(errors) == 1
+        assert isinstance(errors[0], BlockLostError), repr(errors[0])
+        assert re.search(r"block\(s\) \d+ \(rows \d+ to \d+\)", str(errors[0]))

@@ -48,6 +48,10 @@ def tree(values, combine):
     return values[0]
 
 
+class BlockLostError(RuntimeError):
+    """Blocks of the data lost with a worker, that dask cannot recompute."""
+
+
 def local_tree(values, combine):
     """tree()'s reduction, run here on computed values: the same pairs, the same bits."""
     values = list(values)
@@ -271,13 +275,33 @@ class DaskProblem:
         if worker_tree:
             # the tree on the workers: one call a task, and only its root comes back
             leaves = [delayed(operator.getitem, pure=False)(part, 0) for part in parts]
-            (out,) = dask.compute(tree(leaves, combine))
+            (out,) = self._compute(tree(leaves, combine))
             return out
         values = [None] * len(calls)
-        for js, out in zip(groups, dask.compute(*parts), strict=True):
+        for js, out in zip(groups, self._compute(*parts), strict=True):
             for j, v in zip(js, out, strict=True):
                 values[j] = v
         return values if combine is None else local_tree(values, combine)
+
+    def _compute(self, *collections):
+        """dask.compute, with an error that names the blocks when held blocks were lost and
+        cannot be recomputed (their data was scattered, or their graph is gone)."""
+        try:
+            return dask.compute(*collections)
+        except (ValueError, TypeError, ArithmeticError, MemoryError, KeyboardInterrupt):
+            raise                      # the data's own errors (a bad block names itself)
+        except Exception as exc:
+            lost = [] if self.futures is None else [
+                i for i, f in enumerate(self.futures) if f.status in ("lost", "cancelled",
+                                                                      "error")]
+            if not lost:
+                raise
+            rows = ", ".join(f"{i} (rows {self.starts[i]} to {self.starts[i + 1] - 1})"
+                             for i in lost[:5])
+            raise BlockLostError(
+                f"block(s) {rows}{' ...' if len(lost) > 5 else ''} of the data were lost with "
+                f"a worker and cannot be recomputed (scattered data has no graph to recompute "
+                f"it from: build X with dask from its source instead): {exc}") from exc
 
     def reduce(self, fn, combine, *args, result_bytes=0, **kwargs):
         """fn(block, *args, **kwargs) on every block, reduced by combine in the fixed tree."""

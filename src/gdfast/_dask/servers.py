@@ -14,6 +14,7 @@ from gdfast._dask.tasks import Packed
 
 MISSING = "gdfast-missing-block"
 ACTOR_START_S = 30.0      # an actor that does not start within this is given up
+POLL_S = 0.25             # how often a wait for an actor checks that its worker is alive
 
 
 class BlockServer:
@@ -81,13 +82,13 @@ class Servers:
             pending = []
             for worker, js in groups.items():
                 actor = self._actor(worker)
-                pending.append((js, actor.run([self.keys[calls[j][1]] for j in js],
-                                              Packed([(calls[j][0], calls[j][2], calls[j][3])
-                                                      for j in js]))))
+                pending.append((js, worker, actor.run(
+                    [self.keys[calls[j][1]] for j in js],
+                    Packed([(calls[j][0], calls[j][2], calls[j][3]) for j in js]))))
             values = [None] * len(calls)
             missing = False
-            for js, future in pending:
-                out = future.result()
+            for js, worker, future in pending:
+                out = self._wait(future, worker)
                 if isinstance(out, str) and out == MISSING:
                     missing = True
                     continue
@@ -102,6 +103,16 @@ class Servers:
             self._reset()
             return None
         return values
+
+    def _wait(self, future, worker):
+        """The actor's result; an error as soon as its worker has left the cluster (a call to
+        a killed worker may otherwise wait for ever)."""
+        while True:
+            try:
+                return future.result(timeout=POLL_S)
+            except TimeoutError:
+                if worker not in self.client.scheduler_info(n_workers=-1)["workers"]:
+                    raise RuntimeError(f"worker {worker} left during a call") from None
 
     def _reset(self):
         self.plan = None
