@@ -12,6 +12,8 @@ on another scheduler) the check is bitwise.
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -84,6 +86,22 @@ def test_defaults_reach_the_optimum_of_fit(client, loss):
     assert res.optimizer == ref.optimizer == "lbfgs" and res.converged
     assert abs(res.loss_history[-1] - ref.loss_history[-1]) <= 1e-10 * ref.loss_history[-1]
     assert rel_err(params(res), params(ref)) <= 1e-5
+
+
+@pytest.mark.parametrize("opts", [dict(l1_ratio=0.5), dict(optimizer="adam", l1_ratio=1.0),
+                                  dict(clip_norm=0.05), dict(average=3, optimizer="sgd"),
+                                  dict(fit_intercept=False, optimizer="adamw")])
+def test_full_batch_penalties_and_options(client, opts):
+    X, y = make_problem("logistic", n=300, d=6)
+    Xd, yd = chunked(X, y, (100, 120, 80))
+    kw = dict(FULL, **opts)
+    if kw["optimizer"] != "nesterov":
+        kw["learning_rate"] = 0.02
+    ref = gdfast.fit(X, y, loss="logistic", **kw)
+    res = gdd.fit(Xd, yd, loss="logistic", **kw)
+    assert rel_err(params(res), params(ref)) <= 1e-12
+    if opts.get("l1_ratio"):
+        assert np.array_equal(res.coef == 0, ref.coef == 0)
 
 
 def test_same_bits_on_any_scheduler(client):
@@ -366,3 +384,15 @@ def test_unrecoverable_block_is_named():
         assert len(errors) == 1
         assert isinstance(errors[0], BlockLostError), repr(errors[0])
         assert re.search(r"block\(s\) \d+ \(rows \d+ to \d+\)", str(errors[0]))
+
+
+def test_demo_on_dask():
+    out = subprocess.run([sys.executable, "-m", "gdfast", "demo", "--dask", "--n-samples",
+                          "4000", "--n-features", "10", "--epochs", "3"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "LocalCluster of 2 worker processes" in lines[0]
+    rows = [line.split() for line in lines if line.split()[:1] in (["auto"], ["adam"], ["sgd"])]
+    assert len(rows) == 3
+    assert rows[0][-1] == "yes"                    # the defaults: the in-process fit's loss

@@ -80,8 +80,12 @@ class DaskEngine:
         self.t += 1
         if not ok:
             return False, loss
+        K, d = p.n_outputs, p.d
+        if not spec.fit_intercept:
+            # gd_update steps every entry it is given: a zero gradient leaves the intercepts
+            # (and their optimizer state) exactly as they are, as the epoch kernels do
+            grad[K * d:] = 0
         if spec.clip_norm > 0:
-            K, d = p.n_outputs, p.d
             clip_gradient(grad[:p.n_params if spec.fit_intercept else K * d], spec.clip_norm)
         lr = self.cfg.step_lr(lr_epoch, self.t)
         status = _kernels.update(self.cfg, self.theta, grad, self.state, p.n_outputs * p.d,
