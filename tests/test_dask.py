@@ -396,3 +396,57 @@ def test_demo_on_dask():
     rows = [line.split() for line in lines if line.split()[:1] in (["auto"], ["adam"], ["sgd"])]
     assert len(rows) == 3
     assert rows[0][-1] == "yes"                    # the defaults: the in-process fit's loss
+
+
+def test_early_stopping_with_other_chunks_and_zero_weights(client):
+    """y in memory and weights chunked otherwise are aligned to X's blocks before the split;
+    a block whose held-out rows weigh nothing adds nothing to the held-out loss."""
+    from gdfast import GDClassifier
+    X, y = make_problem("logistic", n=600, d=4)
+    sw = np.ones(600)
+    sw[:200] = 0.0                                     # the first block weighs nothing
+    Xd = da.from_array(X, chunks=(200, 4))
+    est = GDClassifier(early_stopping=True, validation_fraction=0.2, optimizer="sgd",
+                       learning_rate=0.1, batch_size=16, max_epochs=20, random_state=0)
+    est.fit(Xd, y, sample_weight=da.from_array(sw, chunks=150))
+    assert np.isfinite(est.validation_loss_curve_).all()
+    assert est.n_iter_ == len(est.validation_loss_curve_)
+
+
+def _broken(block):
+    raise OSError("the source file is gone")
+
+
+def test_errors_of_the_users_graph_are_not_lost_blocks(client):
+    from gdfast._dask.data import BlockLostError
+    X, y = make_problem("squared", n=300, d=4)
+    Xd, yd = chunked(X, y, (150, 150))
+    with pytest.raises(OSError, match="source file is gone") as info:
+        gdd.fit(Xd.map_blocks(_broken, dtype=X.dtype), yd, **FULL)
+    assert not isinstance(info.value, BlockLostError)
+
+
+def test_predictions_dtype_and_released_blocks(client):
+    X, y = make_problem("logistic", n=300, d=4)
+    Xd, yd = chunked(X.astype(np.float32), y, (150, 150))
+    res = gdd.fit(Xd, yd, loss="logistic", **FULL)
+    assert res.coef.dtype == np.float32
+    lazy = res.decision_function(da.from_array(X, chunks=(150, 4)))     # float64 X
+    assert lazy.dtype == lazy.compute().dtype == np.float64
+    # the validated blocks held for the fit are released once it ends
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        held = client.run(lambda dask_worker: [k for k in dask_worker.data
+                                               if "prepare" in str(k)])
+        if not any(held.values()):
+            break
+        time.sleep(0.1)
+    assert not any(held.values())
+
+
+def test_continuous_y_is_refused_by_the_classifier(client):
+    from gdfast import GDClassifier
+    X, y = make_problem("squared", n=100, d=3)
+    Xd, yd = chunked(X, y, (50, 50))
+    with pytest.raises(ValueError, match="[Uu]nknown label type|continuous"):
+        GDClassifier().fit(Xd, yd)

@@ -230,8 +230,11 @@ def _is_dask(X):
 
 
 def _lazy(model, name, X, n_outputs, dtype):
-    """model.<name> over the row-chunks of a dask collection, lazily (gdfast.dask)."""
-    from gdfast._dask.predict import map_blocks
+    """model.<name> over the row-chunks of a dask collection, lazily (gdfast.dask); the
+    decision values' dtype is that of X @ coef (float32 only when both are)."""
+    from gdfast._dask.predict import map_blocks, output_dtype
+    if np.dtype(dtype).kind == "f":
+        dtype = output_dtype(X, model.coef)
     return map_blocks(model, name, X, n_outputs, dtype)
 
 

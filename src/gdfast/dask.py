@@ -61,8 +61,10 @@ def fit(X, y, *, sync_every: int | None = None, persist: bool | str = "auto",
     Raises
     ------
     ValueError, TypeError
-        As :func:`gdfast.fit`, before any pass over X; bad values in a block name the block
-        and its rows.
+        As :func:`gdfast.fit`; the options are checked before any pass over X, and a bad value
+        in a block names the block and its rows.
+    gdfast._dask.data.BlockLostError
+        When blocks held on a worker that died cannot be recomputed (scattered data).
     DivergenceError
         As :func:`gdfast.fit`.
     """
@@ -76,8 +78,18 @@ def fit(X, y, *, sync_every: int | None = None, persist: bool | str = "auto",
 def run(X, y, options, *, sync_every=None, persist="auto", **run_fit_args):
     """fit's work, for the estimators: run_fit_args (resume, classes, ...) go to
     _api.run_fit."""
+    problems = []
+
     def load(loss, classes):
-        return DaskProblem(X, y, options.get("sample_weight"), loss, classes, persist)
+        problems.append(DaskProblem(X, y, options.get("sample_weight"), loss, classes,
+                                    persist))
+        return problems[-1]
 
     engine = functools.partial(DaskEngine, sync_every=sync_every)
-    return _api.run_fit(engine, X, y, options, load=load, **run_fit_args)
+    try:
+        return _api.run_fit(engine, X, y, options, load=load, **run_fit_args)
+    finally:
+        # the blocks held for the fit are released, even when it fails (a traceback kept by
+        # the caller would otherwise hold them on the workers)
+        for problem in problems:
+            problem.close()

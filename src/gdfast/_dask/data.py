@@ -283,6 +283,18 @@ class DaskProblem:
                 values[j] = v
         return values if combine is None else local_tree(values, combine)
 
+    def close(self):
+        """Release the held blocks and the actors (the fit is over)."""
+        if self._servers is not None:
+            self._servers.close()
+            self._servers = None
+        if self.futures is not None:
+            futures, self.futures = self.futures, None
+            try:
+                self.client.cancel(futures)
+            except Exception:           # noqa: BLE001 - a closed client has released them
+                pass
+
     def _compute(self, *collections):
         """dask.compute, with an error that names the blocks when held blocks were lost and
         cannot be recomputed (their data was scattered, or their graph is gone)."""
@@ -291,9 +303,12 @@ class DaskProblem:
         except (ValueError, TypeError, ArithmeticError, MemoryError, KeyboardInterrupt):
             raise                      # the data's own errors (a bad block names itself)
         except Exception as exc:
+            # lost, or cancelled because what they were computed from is lost; a block
+            # that failed ("error") raises its own error
+            gone = "lost" in str(exc).lower()
             lost = [] if self.futures is None else [
-                i for i, f in enumerate(self.futures) if f.status in ("lost", "cancelled",
-                                                                      "error")]
+                i for i, f in enumerate(self.futures)
+                if f.status == "lost" or (gone and f.status == "cancelled")]
             if not lost:
                 raise
             rows = ", ".join(f"{i} (rows {self.starts[i]} to {self.starts[i + 1] - 1})"

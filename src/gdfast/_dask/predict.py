@@ -20,6 +20,16 @@ class _Call:
         return getattr(self.model, self.name)(block)
 
 
+def output_dtype(X, coef):
+    """The dtype of X @ coef.T for a dask X: float32 only when X and coef both are."""
+    if hasattr(X, "dtypes"):                        # a DataFrame
+        x = np.result_type(*X.dtypes)
+    else:
+        x = np.dtype(X.dtype)
+    x = x if x in (np.float32, np.float64) else np.dtype(np.float64)
+    return np.result_type(x, coef.dtype)
+
+
 def map_blocks(model, name, X, n_outputs=None, dtype=np.float64):
     """model.<name>(block) for each row-chunk of X (a dask Array or DataFrame), as a lazy dask
     array of shape (n_samples,) or (n_samples, n_outputs) and dtype dtype."""
@@ -40,4 +50,4 @@ def map_blocks(model, name, X, n_outputs=None, dtype=np.float64):
                         chunks=(X.chunks[0], (n_outputs,)))
 
 
-__all__ = ["map_blocks"]
+__all__ = ["map_blocks", "output_dtype"]

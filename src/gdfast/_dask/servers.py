@@ -22,17 +22,24 @@ class BlockServer:
 
     def __init__(self):
         from distributed import get_worker
-        self._data = get_worker().data
+        worker = get_worker()
+        self._data = worker.data
+        # as many blocks at once as the worker has threads (the kernels release the GIL)
+        self._threads = max(1, int(worker.state.nthreads))
+        self._pool = None
 
     def run(self, keys, packed):
-        out = []
-        for key, (fn, a, kw) in zip(keys, packed.value, strict=True):
-            try:
-                block = self._data[key]
-            except KeyError:
-                return MISSING
-            out.append(fn(block, *a, **kw))
-        return out
+        try:
+            blocks = [self._data[key] for key in keys]
+        except KeyError:
+            return MISSING
+        calls = [(b, fn, a, kw) for b, (fn, a, kw) in zip(blocks, packed.value, strict=True)]
+        if self._threads == 1 or len(calls) == 1:
+            return [fn(b, *a, **kw) for b, fn, a, kw in calls]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="gdfast-block")
+        return list(self._pool.map(lambda c: c[1](c[0], *c[2], **c[3]), calls))
 
 
 class Servers:

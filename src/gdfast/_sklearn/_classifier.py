@@ -376,7 +376,7 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
             check_is_fitted(self)
             K = self.coef_.shape[0]
             return _dask.predict(self, "decision_function", X, None if K == 1 else K,
-                                 self.coef_.dtype)
+                                 _dask.output_dtype(X, self.coef_))
         z = self._decision(X)
         return z.ravel() if z.shape[1] == 1 else z
 
@@ -420,7 +420,7 @@ class GDClassifier(*CALLBACK_BASES, ClassifierMixin, GDBase):
         if _dask.is_dask(X):
             check_is_fitted(self)
             return _dask.predict(self, "predict_proba", X, len(self.classes_),
-                                 self.coef_.dtype)
+                                 _dask.output_dtype(X, self.coef_))
         z = self.decision_function(X)
         if self.loss == "logistic":
             if z.ndim == 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdfast._dask.predict import output_dtype  # noqa: F401 - the hooks' dtype
 from gdfast._sklearn._base import _seeds
 
 
@@ -73,6 +74,8 @@ def _block_loss(X, y, sw, coef, intercept, core_loss, epsilon, positive):
     w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
     Xa = as_float_2d(X, "X")
     Xa = Xa.matrix if hasattr(Xa, "matrix") else Xa
+    if not w.sum() > 0:                 # no weight here: nothing to add
+        return 0.0, 0.0
     mean = _mean_loss(core_loss, Xa, target, w, coef, intercept, epsilon)
     return mean * float(w.sum()), float(w.sum())
 
@@ -88,7 +91,10 @@ def _validation_loss(parts, coef, intercept, core_loss, epsilon, positive):
         for xb, yb, sb in zip(xs, ys, ss, strict=True)])
     total = sum(g[0] for g in got)
     weight = sum(g[1] for g in got)
-    return total / weight if weight > 0 else np.inf
+    if not weight > 0:
+        raise ValueError("sample_weight: the weights of the validation rows are all zero; use "
+                         "another random_state or validation_fraction")
+    return total / weight
 
 
 class _EarlyStop:
@@ -144,13 +150,11 @@ def fit(estimator, X, y, sample_weight, coef_init, intercept_init, *, classifier
     import gdfast.dask as gdd
     _refuse(estimator, partial)
     estimator._check_own_params()
-    Xd = X.to_dask_array(lengths=True) if hasattr(X, "to_dask_array") else X
-    if getattr(Xd, "ndim", 2) != 2:
-        raise ValueError(f"X: expected a 2-D array, got shape {Xd.shape}")
-    yd = _as_dask(y)
-    if yd.ndim != 1:
-        raise ValueError(f"y: expected a 1-D array on dask collections, got shape {yd.shape}")
-    swd = _as_dask(sample_weight)
+    from gdfast._dask.data import as_blocks
+    if y is None:
+        raise ValueError("y: expected the targets, got None")
+    # X, y and the weights with the same row chunks (a split or a product of them needs it)
+    Xd, yd, swd = as_blocks(X, y, sample_weight)
     continuing = estimator._continuation(False, coef_init, intercept_init, Xd.shape[1])
     options = estimator._core_kwargs()
     for name in ("callback", "verbose"):
@@ -158,6 +162,8 @@ def fit(estimator, X, y, sample_weight, coef_init, intercept_init, *, classifier
     user_callback, verbose = estimator.callback, estimator.verbose
     if classifier:
         classes, counts = dask.compute(*_unique(yd))
+        from sklearn.utils.multiclass import check_classification_targets
+        check_classification_targets(classes)       # continuous y: refused, as in memory
         if len(classes) < 2:
             raise ValueError(f"the classifier needs samples of at least 2 classes in the data, "
                              f"but the data contains only 1 class: {classes[0]!r}")
@@ -165,9 +171,14 @@ def fit(estimator, X, y, sample_weight, coef_init, intercept_init, *, classifier
         weights = None
         if estimator.class_weight is not None:
             from sklearn.utils.class_weight import compute_class_weight
+            cw = estimator.class_weight
+            if not (isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
+                raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {cw!r}")
             y_like = np.repeat(classes, counts)         # the labels' counts, not the rows
-            table = np.asarray(compute_class_weight(estimator.class_weight, classes=classes,
-                                                    y=y_like), dtype=np.float64)
+            table = np.asarray(compute_class_weight(cw, classes=classes, y=y_like),
+                               dtype=np.float64)
+            if not np.isfinite(table).all() or (table < 0).any():
+                raise ValueError("class_weight: weights must be finite and non-negative")
             weights = yd.map_blocks(_row_weights, table, classes, dtype=np.float64)
         if weights is not None:
             weights = weights if swd is None else weights * swd
@@ -176,13 +187,6 @@ def fit(estimator, X, y, sample_weight, coef_init, intercept_init, *, classifier
     else:
         layout, classes = "single", None
         weights = swd
-    if weights is not None:
-        # rescaled to mean 1, as in memory (_base._normalized)
-        total = float(weights.sum().compute())
-        if not total > 0:
-            raise ValueError("sample_weight (after class_weight): all weights are zero; at "
-                             "least one must be positive")
-        weights = weights * (Xd.shape[0] / total)
     if continuing and (layout != estimator._gd_layout or (
             classifier and not np.array_equal(classes, estimator.classes_))):
         raise ValueError("cannot continue the previous fit: its classes or its layout differ "
@@ -196,6 +200,13 @@ def fit(estimator, X, y, sample_weight, coef_init, intercept_init, *, classifier
             split_seed = int(np.random.default_rng().integers(np.iinfo(np.int32).max))
         train, val = _split([Xd, yd, weights], split_seed, estimator.validation_fraction)
         Xd, yd, weights = train
+    if weights is not None:
+        # the training rows' weights rescaled to mean 1, as in memory (_base._normalized)
+        total = float(weights.sum().compute())
+        if not total > 0:
+            raise ValueError("sample_weight (after class_weight): all weights are zero; at "
+                             "least one must be positive")
+        weights = weights * (Xd.shape[0] / total)
     coefs = estimator._split_init(coef_init, n_models, "coef_init")
     intercepts = estimator._split_init(intercept_init, n_models, "intercept_init")
     states = estimator._states if continuing else [None] * n_models
@@ -221,7 +232,9 @@ def fit(estimator, X, y, sample_weight, coef_init, intercept_init, *, classifier
             stopper = _EarlyStop(estimator, val, kw["loss"] if layout == "multinomial"
                                  else estimator.loss, positive, user_callback, j)
             kw["callback"], kw["tol"] = stopper, None
-        res = gdd.run(Xd, target, kw, resume=states[j])
+        # a continued fit's cosine plans its epochs so far and this call's, as in memory
+        horizon = None if states[j] is None else states[j].epochs + estimator.max_epochs
+        res = gdd.run(Xd, target, kw, resume=states[j], horizon=horizon)
         if stopper is not None and stopper.params is not None:
             import dataclasses
             res.coef, res.intercept = stopper.params       # the best epoch's parameters

@@ -273,7 +273,8 @@ class GDRegressor(*CALLBACK_BASES, RegressorMixin, GDBase):
             check_is_fitted(self)
             K = self.coef_.shape[0]
             return _dask.predict(self, "predict", X,
-                                 None if self._gd_layout == "single" else K, self.coef_.dtype)
+                                 None if self._gd_layout == "single" else K,
+                                 _dask.output_dtype(X, self.coef_))
         z = self._decision(X)
         return np.exp(z) if self.loss == "poisson" else z
 
