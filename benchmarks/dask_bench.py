@@ -101,7 +101,7 @@ def dask_ml_run(problem, Xd, yd, target, optimum):
     return dict(seconds=reached, runs=runs)
 
 
-def case(key, n, d, client, threads, with_dask_ml=True):
+def case(key, n, d, client, threads, repeats, with_dask_ml=True):
     import gdfast
     import gdfast.dask as gdd
     problem = make_problem(key, n, d)
@@ -109,16 +109,24 @@ def case(key, n, d, client, threads, with_dask_ml=True):
     target = target_of(opt["value"])
     Xd, yd = to_dask(problem, client, CHUNKS)
     row = dict(problem=key, n=n, d=d, optimum=opt["value"])
-    s, final, epochs, res = timed_fit(
-        lambda **kw: gdd.fit(Xd, yd, loss=problem.loss, alpha=ALPHA, **kw), problem, target)
-    row["gdfast_dask"] = dict(seconds=s, gap=gap(final, opt["value"]), epochs=epochs,
-                              optimizer=res.optimizer)
-    if not hasattr(problem.X, "tocsr") or key == "c":
-        s, final, epochs, res = timed_fit(
+    runs = {"gdfast_dask": [], "gdfast_fit": []}
+    # alternated, repeats times: the host's speed drifts, and the ratio compares runs taken
+    # at the same moments; the median counts
+    for _ in range(repeats):
+        runs["gdfast_dask"].append(timed_fit(
+            lambda **kw: gdd.fit(Xd, yd, loss=problem.loss, alpha=ALPHA, **kw),
+            problem, target))
+        runs["gdfast_fit"].append(timed_fit(
             lambda **kw: gdfast.fit(problem.X, problem.y, loss=problem.loss, alpha=ALPHA,
-                                    n_threads=threads, **kw), problem, target)
-        row["gdfast_fit"] = dict(seconds=s, gap=gap(final, opt["value"]), epochs=epochs,
-                                 threads=threads)
+                                    n_threads=threads, **kw), problem, target))
+    for name, got in runs.items():
+        seconds = [g[0] for g in got]
+        reached = all(sec is not None for sec in seconds)
+        s, final, epochs, res = got[0]
+        row[name] = dict(seconds=float(np.median(seconds)) if reached else None,
+                         all_seconds=seconds, gap=gap(final, opt["value"]), epochs=epochs,
+                         optimizer=res.optimizer)
+    row["gdfast_fit"]["threads"] = threads
     if with_dask_ml and problem.loss == "logistic":
         row["dask_ml_lbfgs"] = dask_ml_run(problem, Xd, yd, target, opt["value"])
     client.cancel([Xd, yd])
@@ -165,6 +173,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="threads per worker")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="gdfast runs per system, alternated (the median counts)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     from distributed import Client, LocalCluster
@@ -180,11 +190,11 @@ def main(argv=None):
                       processes=True, dashboard_address=":0") as cluster, Client(cluster) as c:
         threads = args.workers * args.threads
         for key in ("b", "c", "e"):
-            row = case(key, *sizes[key], c, threads)
+            row = case(key, *sizes[key], c, threads, args.repeats)
             rows.append(row)
             print(json.dumps(row, default=float))
         mem = client_memory(c, (sizes["b"][0] // 4, sizes["b"][0]), sizes["b"][1])
-    print("\n| problem | gdfast.dask s | gdfast.fit s (1 process) | dask-ml lbfgs s | "
+    print("\n| problem | gdfast.dask s (median) | gdfast.fit s (1 process) | dask-ml lbfgs s | "
           "dask / fit | dask / dask-ml |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -192,7 +202,11 @@ def main(argv=None):
         f = r.get("gdfast_fit", {}).get("seconds")
         m = r.get("dask_ml_lbfgs", {})
         ms = m.get("seconds")
-        print(f"| ({r['problem']}) {r['n']} x {r['d']} | {fmt(g)} | {fmt(f)} | "
+        rng_d = r["gdfast_dask"]["all_seconds"]
+        rng_f = r["gdfast_fit"]["all_seconds"]
+        span = (f" ({fmt(min(rng_d))} to {fmt(max(rng_d))})" if None not in rng_d else "")
+        fspan = (f" ({fmt(min(rng_f))} to {fmt(max(rng_f))})" if None not in rng_f else "")
+        print(f"| ({r['problem']}) {r['n']} x {r['d']} | {fmt(g)}{span} | {fmt(f)}{fspan} | "
               f"{fmt(ms) if not m.get('error') else m['error'][:60]} | "
               f"{fmt(g / f if g and f else None, '.2f')} | "
               f"{fmt(g / ms if g and ms else None, '.3f')} |")
