@@ -9,7 +9,7 @@ import numpy as np
 
 from gdfast._losses import modified_huber_proba, sigmoid, softmax
 from gdfast._options import BINARY_LOSSES, PROBA_LOSSES
-from gdfast._validation import MatrixLike, as_predict_X
+from gdfast._validation import MatrixLike, as_predict_X, is_dask
 
 
 @dataclass
@@ -153,7 +153,7 @@ class FitResult:
             If X is not a 2-D numeric array, or has another number of features than the
             model.
         """
-        if _is_dask(X):
+        if is_dask(X):
             return _lazy(self, "decision_function", X,
                          None if self.coef.ndim == 1 else self.coef.shape[0], self.dtype)
         X = as_predict_X(X, self.n_features)
@@ -179,7 +179,7 @@ class FitResult:
         ValueError
             As :meth:`decision_function`.
         """
-        if _is_dask(X):
+        if is_dask(X):
             return _lazy(self, "predict", X, None,
                          self.dtype if self.classes is None else self.classes.dtype)
         z = self.decision_function(X)
@@ -215,18 +215,13 @@ class FitResult:
         if self.loss not in PROBA_LOSSES:
             raise ValueError(f"predict_proba needs loss in {PROBA_LOSSES}; this model was fit "
                              f"with loss={self.loss!r}")
-        if _is_dask(X):
+        if is_dask(X):
             return _lazy(self, "predict_proba", X, len(self.classes), self.dtype)
         z = self.decision_function(X)
         if self.loss == "multinomial":
             return softmax(z)
         p = sigmoid(z) if self.loss == "logistic" else modified_huber_proba(z)
         return np.column_stack([1 - p, p])
-
-
-def _is_dask(X):
-    """A dask collection (the dask protocol, told without importing dask)."""
-    return callable(getattr(X, "__dask_graph__", None)) and X.__dask_graph__() is not None
 
 
 def _lazy(model, name, X, n_outputs, dtype):

@@ -28,6 +28,11 @@ def is_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
+def is_dask(X):
+    """Whether X is a dask collection (the dask protocol, told without importing dask)."""
+    return callable(getattr(X, "__dask_graph__", None)) and X.__dask_graph__() is not None
+
+
 class CSR:
     """Validated CSR arrays in the kernels' layout (data float32/float64; indices and indptr
     both int32 or both int64), and a SciPy matrix over the same arrays (for the reference

@@ -17,8 +17,8 @@ from dask import delayed
 from gdfast._dask import tasks
 from gdfast._dask.servers import Servers
 from gdfast._options import CLASSIFICATION_LOSSES
-from gdfast._problem import prepare_targets
-from gdfast._validation import check_some_positive
+from gdfast._problem import Problem, prepare_targets
+from gdfast._validation import check_some_positive, is_dask
 
 # persist="auto" holds the validated blocks in the workers' memory when they take at most this
 # share of it (of the host's, without a distributed client); beyond it they are streamed: read
@@ -33,15 +33,16 @@ CLIENT_SUM_BYTES = 2 ** 25
 SCATTER_BYTES = 2 ** 20
 
 
-def tree(values, combine):
-    """The reduction of values (Delayed) by combine, pairwise in a fixed order over their
-    index: ((v0 + v1) + (v2 + v3)) + ..., the same tree whatever runs it."""
+def tree(values, combine, lazy=True):
+    """The reduction of values by combine, pairwise in a fixed order over their index:
+    ((v0 + v1) + (v2 + v3)) + ..., the same tree whatever runs it: as a graph of Delayed
+    (lazy) or here, on computed values (the same pairs, the same bits)."""
     values = list(values)
     if not values:
         raise ValueError("tree: nothing to reduce")
+    join = delayed(combine, pure=True) if lazy else combine
     while len(values) > 1:
-        paired = [delayed(combine, pure=True)(values[i], values[i + 1])
-                  for i in range(0, len(values) - 1, 2)]
+        paired = [join(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
         if len(values) % 2:
             paired.append(values[-1])
         values = paired
@@ -50,21 +51,6 @@ def tree(values, combine):
 
 class BlockLostError(RuntimeError):
     """Blocks of the data lost with a worker, that dask cannot recompute."""
-
-
-def local_tree(values, combine):
-    """tree()'s reduction, run here on computed values: the same pairs, the same bits."""
-    values = list(values)
-    while len(values) > 1:
-        paired = [combine(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
-        if len(values) % 2:
-            paired.append(values[-1])
-        values = paired
-    return values[0]
-
-
-def is_dask(x):
-    return dask.is_dask_collection(x)
 
 
 def _as_array(x, name, *, matrix):
@@ -220,9 +206,8 @@ class DaskProblem:
 
     # -- the Problem interface --------------------------------------------------------------
 
-    @property
-    def n_params(self):
-        return self.n_outputs * (self.d + 1)
+    n_params = Problem.n_params
+    unpack = Problem.unpack
 
     @property
     def nnz(self):
@@ -231,12 +216,6 @@ class DaskProblem:
     @property
     def n_blocks(self):
         return len(self.blocks)
-
-    def unpack(self, theta):
-        K, d = self.n_outputs, self.d
-        coef = theta[:K * d].reshape(K, d) if K > 1 else theta[:d]
-        intercept = theta[K * d:] if K > 1 else theta[d]
-        return coef, intercept
 
     def run(self, calls, combine=None, result_bytes=0):
         """calls: (fn, block index, args, kwargs) each, fn(block, *args, **kwargs) run on the
@@ -265,7 +244,7 @@ class DaskProblem:
                 self._servers = Servers(self.client, self.futures)
             values = self._servers.run(calls)
             if values is not None:
-                return values if combine is None else local_tree(values, combine)
+                return values if combine is None else tree(values, combine, lazy=False)
         # one task a block, placed by dask where the block is
         groups = [[j] for j in range(len(calls))]
         parts = [delayed(tasks.run_many, pure=False)(
@@ -281,7 +260,7 @@ class DaskProblem:
         for js, out in zip(groups, self._compute(*parts), strict=True):
             for j, v in zip(js, out, strict=True):
                 values[j] = v
-        return values if combine is None else local_tree(values, combine)
+        return values if combine is None else tree(values, combine, lazy=False)
 
     def close(self):
         """Release the held blocks and the actors (the fit is over)."""

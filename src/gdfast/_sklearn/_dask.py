@@ -8,10 +8,7 @@ import numpy as np
 
 from gdfast._dask.predict import output_dtype  # noqa: F401 - the hooks' dtype
 from gdfast._sklearn._base import _seeds
-
-
-def is_dask(x):
-    return callable(getattr(x, "__dask_graph__", None)) and x.__dask_graph__() is not None
+from gdfast._validation import is_dask  # noqa: F401 - the estimators' dispatch
 
 
 def _refuse(estimator, partial):
@@ -127,15 +124,6 @@ class _EarlyStop:
         if self.user is not None and self.user(dict(record, model=self.index)) is True:
             stop = True
         return stop
-
-
-def _as_dask(x):
-    import dask.array as da
-    if x is None or (hasattr(x, "__dask_graph__") and not hasattr(x, "to_dask_array")):
-        return x
-    if hasattr(x, "to_dask_array"):
-        return x.to_dask_array(lengths=True)
-    return da.from_array(np.asarray(x), chunks=-1)
 
 
 def _row_weights(y, table, classes):
