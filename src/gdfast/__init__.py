@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 from gdfast import datasets, reference
 from gdfast._api import fit
 from gdfast._result import DivergenceError, FitResult
+from gdfast._saved import load, save
 from gdfast._threads import effective_n_threads, openmp_enabled
 
 __version__ = "0.1.0"     # the only place: pyproject.toml reads it from here
 __all__ = ["fit", "FitResult", "DivergenceError", "openmp_enabled", "effective_n_threads",
-           "reference", "datasets", "GDClassifier", "GDRegressor", "__version__"]
+           "save", "load", "reference", "datasets", "GDClassifier", "GDRegressor",
+           "__version__"]
 
 
 if TYPE_CHECKING:                   # what the lazy __getattr__ below gives, for type checkers
