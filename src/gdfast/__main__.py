@@ -3,6 +3,7 @@ first-order optimizer on a built-in synthetic problem and prints the loss per ep
 time of the native and the numpy reference fits; ``--dask`` trains on a local Dask cluster
 instead, against the same fits in this process."""
 import argparse
+import os
 import sys
 import time
 
@@ -37,11 +38,13 @@ def demo(args):
     runs = [("auto", "auto", {})] + [
         (opt, f"{lr:g}", dict(optimizer=opt, learning_rate=lr, batch_size=args.batch_size,
                               tol=None)) for opt, lr in DEMO_LEARNING_RATES.items()]
+    fitted = {}
     for name, lr, options in runs:
         kw = dict(common, **options)
         t0 = time.perf_counter()
         res = gdfast.fit(Xtr, ytr, **kw)
         t_native = time.perf_counter() - t0
+        fitted[f"{name} (lr {lr})" if lr != "auto" else "defaults (auto)"] = res
         acc = float(np.mean(res.predict(Xte) == yte))
         h = res.loss_history
         row = (f"{name:<10}{lr:>8} " + "".join(f"{h[min(e, len(h)) - 1]:>11.5f}" for e in shown)
@@ -52,6 +55,12 @@ def demo(args):
             t_ref = time.perf_counter() - t0
             row += f"{t_ref:>10.3f}{t_ref / t_native:>9.1f}x"
         print(row, flush=True)
+    if args.plot:
+        from gdfast.plot import plot_loss, save_figure
+        ax = plot_loss(fitted, gap=True, title=f"gdfast demo: logistic regression, {n_train} "
+                                               f"rows, batch size {args.batch_size}")
+        save_figure(ax.figure, args.plot, dpi=110)
+        print(f"the loss curves: {args.plot}")
     return 0
 
 
@@ -87,6 +96,7 @@ def demo_dask(args):
                                             batch_size=args.batch_size, tol=None)),
                 ("sgd", dict(optimizer="sgd", learning_rate=0.05,
                              batch_size=args.batch_size, tol=None))]
+        fitted = {}
         for name, options in runs:
             kw = dict(loss="logistic", max_epochs=args.epochs, alpha=1e-4, random_state=0,
                       **options)
@@ -100,6 +110,13 @@ def demo_dask(args):
             close = abs(res.loss_history[-1] - one.loss_history[-1]) <= 1e-3
             print(f"{name:<10}{res.n_epochs:>7}{res.loss_history[-1]:>12.6f}{acc:>10.4f}"
                   f"{t_dask:>9.3f}{t_one:>13.3f}{'yes' if close else 'no':>11}", flush=True)
+            fitted[f"{name} on Dask"] = res
+    if args.plot:
+        from gdfast.plot import plot_loss, save_figure
+        ax = plot_loss(fitted, gap=True,
+                       title=f"gdfast demo on Dask: {n_train} rows in 8 chunks")
+        save_figure(ax.figure, args.plot, dpi=110)
+        print(f"the loss curves: {args.plot}")
     return 0
 
 
@@ -117,7 +134,18 @@ def main(argv=None):
     p.add_argument("--dask", action="store_true",
                    help="train on a local Dask cluster (needs gdfast[dask])")
     p.add_argument("--workers", type=int, default=2, help="--dask: worker processes")
+    p.add_argument("--plot", metavar="PNG", help="draw the loss curves of the fits to PNG "
+                   "(needs gdfast[plot])")
     args = parser.parse_args(argv)
+    if args.plot:
+        # the user's mistakes end here, in one line, before any fit
+        try:
+            import gdfast.plot  # noqa: F401
+        except ImportError as exc:
+            parser.exit(2, f"python -m gdfast demo: --plot: {exc}\n")
+        folder = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(folder):
+            parser.exit(2, f"python -m gdfast demo: --plot: no such folder: {folder}\n")
     return demo_dask(args) if args.dask else demo(args)
 
 

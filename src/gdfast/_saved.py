@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
+from gdfast._atomic import atomic_write
 from gdfast._result import FitResult, TrainingState
 
 FORMAT = "gdfast-model"
@@ -259,21 +258,8 @@ def save(model, path) -> None:
     meta = {"format": FORMAT, "version": VERSION, "gdfast": __version__, "kind": kind,
             "model": body}
     text = json.dumps(meta).encode("utf-8")
-    path = Path(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{META: np.frombuffer(text, dtype=np.uint8)}, **w.arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda f: np.savez(f, **{META: np.frombuffer(text, dtype=np.uint8)},
+                                          **w.arrays))
 
 
 def load(path):
