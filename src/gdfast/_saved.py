@@ -107,12 +107,17 @@ def _result_meta(res, w):
         "batch_size": None if res.batch_size is None else int(res.batch_size),
         "schedule": res.schedule,
         "state": None if res.state is None else _state_meta(res.state, w, "state."),
+        # what a caller attached: JSON (the command line's columns and encoding), and a
+        # validation loss per epoch
+        "metadata": getattr(res, "metadata", None),
+        "validation_history": (None if getattr(res, "validation_history", None) is None
+                               else w.array("validation_history", res.validation_history)),
     }
 
 
 def _result_from(meta, arrays):
     intercept = _read_array(meta["intercept"], arrays)
-    return FitResult(
+    res = FitResult(
         coef=_read_array(meta["coef"], arrays),
         intercept=intercept[()] if intercept.ndim == 0 else intercept,
         classes=None if meta["classes"] is None else _read_array(meta["classes"], arrays),
@@ -121,6 +126,11 @@ def _result_from(meta, arrays):
         state=None if meta["state"] is None else _state_from(meta["state"], arrays),
         optimizer=meta["optimizer"], learning_rate=meta["learning_rate"],
         batch_size=meta["batch_size"], schedule=meta["schedule"])
+    if meta.get("metadata") is not None:
+        res.metadata = meta["metadata"]
+    if meta.get("validation_history") is not None:
+        res.validation_history = _read_array(meta["validation_history"], arrays)
+    return res
 
 
 # the estimators' fitted attributes: arrays, and scalars (JSON as they are)

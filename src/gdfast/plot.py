@@ -48,7 +48,9 @@ def _curves(name, model):
     """[(label, training losses, validation losses or None)] of a FitResult or an estimator
     (one per model of a one-vs-rest or multi-output estimator)."""
     if hasattr(model, "loss_history"):
-        return [(name, np.asarray(model.loss_history, dtype=float), None)]
+        val = getattr(model, "validation_history", None)     # set by ``gdfast train``
+        return [(name, np.asarray(model.loss_history, dtype=float),
+                 None if val is None else np.asarray(val, dtype=float))]
     if hasattr(model, "loss_curve_"):
         train, val = model.loss_curve_, getattr(model, "validation_loss_curve_", None)
         if isinstance(train, list):

@@ -1,0 +1,305 @@
+"""The ``gdfast`` command line (also ``python -m gdfast``): train a model on a file, predict
+and evaluate with it, and the demo.
+
+    gdfast train DATA --label COL [fit options as --kebab-case] [--validation FRACTION]
+                 [--model OUT] [--plot PNG]
+    gdfast predict MODEL DATA [--out FILE] [--proba]
+    gdfast evaluate MODEL DATA
+    gdfast demo [--dask] [--plot PNG]
+
+A user's mistake (a missing file, an unknown format, a malformed line, a label column that does
+not exist, an option out of range) ends in one line on stderr naming the problem, exit status
+2, and nothing written.  See docs/guide/command-line.md.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+import gdfast
+from gdfast import _demo
+from gdfast._api import FIT_SIGNATURE
+
+# fit's keywords that a command line does not set (the data, and what takes Python objects)
+NOT_OPTIONS = {"X", "y", "callback", "verbose", "sample_weight", "coef_init", "intercept_init"}
+
+
+class UserError(Exception):
+    """A mistake of the user's: one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _value(text):
+    """A fit option's value from the command line: none, true/false, a number, a pair
+    "a,b", or the text itself (gdfast.fit checks it and names the option when it is wrong)."""
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    if "," in text:
+        return tuple(_value(part) for part in text.split(","))
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _fit_options(parser):
+    group = parser.add_argument_group("fit options (gdfast.fit's keywords; see its help)")
+    for name, param in FIT_SIGNATURE.parameters.items():
+        if name in NOT_OPTIONS:
+            continue
+        default = None if param.default is inspect.Parameter.empty else param.default
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"fit_{name}", type=_value,
+                           default=argparse.SUPPRESS, metavar="VALUE",
+                           help=f"default {default!r}")
+
+
+def _check_output(path, what):
+    if path is not None:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise UserError(f"{what}: no such folder: {folder}")
+
+
+def _read(path, label=None, fmt=None, categories=None, label_optional=False):
+    from gdfast import io
+    try:
+        return io.read_table(path, label, format=fmt, categories=categories,
+                             label_optional=label_optional)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (io.DataError, ImportError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _mean_loss(res, X, y):
+    """The mean row loss of a fitted result on rows X with labels y (in the user's labels)."""
+    from gdfast._losses import poisson_ylogy, row_loss_dz, softmax_loss_dz
+    Z = np.asarray(res.decision_function(X), dtype=np.float64)
+    if res.loss == "multinomial":
+        idx = np.searchsorted(res.classes, y)
+        return float(softmax_loss_dz(Z, idx)[0].mean())
+    if res.classes is not None:
+        target = np.where(y == res.classes[1], 1.0, -1.0)
+    else:
+        target = np.asarray(y, dtype=np.float64)
+    loss = row_loss_dz(res.loss, Z, target, 0.1)[0]
+    if res.loss == "poisson":
+        loss = loss + poisson_ylogy(target) - target
+    return float(loss.mean())
+
+
+def train(args, error):
+    _check_output(args.model, "--model")
+    _check_output(args.plot, "--plot")
+    if args.plot:
+        try:
+            from gdfast import plot  # noqa: F401
+        except ImportError as exc:
+            raise UserError(f"--plot: {exc}") from None
+    table = _read(args.data, args.label, args.format)
+    options = {k[4:]: v for k, v in vars(args).items() if k.startswith("fit_")}
+    X, y = table.X, table.y
+    X_val = y_val = None
+    if args.validation is not None:
+        if not 0 < args.validation < 1:
+            raise UserError(f"--validation: expected a fraction in (0, 1), got {args.validation}")
+        rng = np.random.default_rng(options.get("random_state", 0) if isinstance(
+            options.get("random_state", 0), int) else 0)
+        held = rng.random(len(y)) < args.validation
+        if held.all() or not held.any():
+            raise UserError("--validation: the fraction leaves no training or no validation row")
+        X, y, X_val, y_val = X[~held], y[~held], X[held], y[held]
+    history = []
+    t0 = time.perf_counter()
+
+    def on_epoch(record):
+        # the header once the fit runs: a refused option prints nothing but its error
+        if not args.quiet and record["epoch"] == 1 and not history:
+            print(f"{'epoch':>6} {'loss':>12} {'validation':>12} {'learning rate':>14} "
+                  f"{'time s':>8}", flush=True)
+        val = math.nan
+        if X_val is not None:
+            view = _Partial(record, res_meta)
+            val = _mean_loss(view, X_val, y_val)
+        history.append(val)
+        if not args.quiet:
+            print(f"{record['epoch']:>6} {record['loss']:>12.6g} {val:>12.6g} "
+                  f"{record['learning_rate']:>14.4g} {time.perf_counter() - t0:>8.3f}",
+                  flush=True)
+
+    res_meta = {}
+    try:
+        # the loss and labels of the fit, for the validation loss before the result exists
+        res_meta.update(loss=options.get("loss", "squared"),
+                        classes=np.unique(y) if options.get("loss", "squared") in
+                        _classification_losses() else None)
+        res = gdfast.fit(X, y, callback=on_epoch, **options)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+    except gdfast.DivergenceError as exc:
+        raise UserError(f"the fit diverged: {str(exc).splitlines()[0]}") from None
+    if X_val is not None:
+        res.validation_history = np.asarray(history)
+    res.metadata = {"columns": table.columns, "categories": table.categories,
+                    "label": args.label}
+    if args.model:
+        gdfast.save(res, args.model)
+    if args.plot:
+        from gdfast.plot import plot_loss, save_figure
+        ax = plot_loss({os.path.basename(args.data): res},
+                       title=f"gdfast train {os.path.basename(args.data)}")
+        save_figure(ax.figure, args.plot, dpi=110)
+    if not args.quiet:
+        print(f"{res.optimizer}, {res.n_epochs} epochs, converged: {res.converged}"
+              + (f"; model: {args.model}" if args.model else "")
+              + (f"; plot: {args.plot}" if args.plot else ""))
+    return 0
+
+
+class _Partial:
+    """A fit's epoch record seen as a result (decision values for the validation loss)."""
+
+    def __init__(self, record, meta):
+        self.coef, self.intercept = record["coef"], record["intercept"]
+        self.loss, self.classes = meta["loss"], meta["classes"]
+
+    def decision_function(self, X):
+        return np.asarray(X @ np.asarray(self.coef).T) + self.intercept
+
+
+def _classification_losses():
+    from gdfast._options import CLASSIFICATION_LOSSES
+    return CLASSIFICATION_LOSSES
+
+
+def _load(path):
+    try:
+        return gdfast.load(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such model file") from None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _model_table(model, path, fmt):
+    meta = getattr(model, "metadata", None) or {}
+    table = _read(path, meta.get("label"), fmt, categories=meta.get("categories"),
+                  label_optional=True)
+    columns = meta.get("columns")
+    if columns is not None and table.columns != columns:
+        missing = [c for c in columns if c not in table.columns][:5]
+        extra = [c for c in table.columns if c not in columns][:5]
+        raise UserError(f"{path}: its columns are not the model's"
+                        + (f"; missing {missing}" if missing else "")
+                        + (f"; not in the model {extra}" if extra else ""))
+    return table
+
+
+def predict(args, error):
+    _check_output(args.out, "--out")
+    model = _load(args.model)
+    table = _model_table(model, args.data, args.format)
+    try:
+        if args.proba:
+            values = model.predict_proba(table.X)
+            header = ",".join(f"p({c})" for c in model.classes)
+        else:
+            values = model.predict(table.X)[:, None]
+            header = "prediction"
+    except ValueError as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+    lines = [header] + [",".join(str(v) for v in row) for row in values.tolist()]
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        from gdfast._atomic import atomic_write
+        atomic_write(args.out, lambda f: f.write(text.encode("utf-8")))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def evaluate(args, error):
+    model = _load(args.model)
+    table = _model_table(model, args.data, args.format)
+    if table.y is None:
+        label = (getattr(model, "metadata", None) or {}).get("label")
+        raise UserError(f"{args.data}: no label column {label!r} to evaluate against")
+    X, y = table.X, table.y
+    print(f"rows {len(y)}, loss {_mean_loss(model, X, y):.6g}")
+    pred = model.predict(X)
+    if model.classes is not None:
+        print(f"accuracy {float(np.mean(pred == y)):.4f}")
+        classes = list(model.classes)
+        width = max(8, *(len(str(c)) for c in classes)) + 2
+        print("confusion (rows: true, columns: predicted)")
+        print(" " * width + "".join(f"{str(c):>{width}}" for c in classes))
+        for c in classes:
+            counts = [int(np.sum((y == c) & (pred == p))) for p in classes]
+            print(f"{str(c):>{width}}" + "".join(f"{k:>{width}}" for k in counts))
+    else:
+        ss = float(np.sum((y - np.mean(y)) ** 2))
+        r2 = 1 - float(np.sum((y - pred) ** 2)) / ss if ss > 0 else math.nan
+        print(f"R^2 {r2:.4f}")
+    return 0
+
+
+def build_parser():
+    parser = _Parser(prog="gdfast", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("train", help="train a model on a data file")
+    p.add_argument("data", metavar="DATA", help=".csv, .tsv, .parquet, .npy or .npz")
+    p.add_argument("--label", required=True, help="the label column (an index for .npy)")
+    p.add_argument("--format", help="the data's format, when not its extension's")
+    p.add_argument("--validation", type=float, metavar="FRACTION",
+                   help="hold out this fraction of the rows and report their loss")
+    p.add_argument("--model", metavar="OUT", help="save the model here (gdfast.save)")
+    p.add_argument("--plot", metavar="PNG", help="draw the loss per epoch here")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    _fit_options(p)
+    p.set_defaults(run=train)
+    p = sub.add_parser("predict", help="predict with a saved model")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--format")
+    p.add_argument("--out", metavar="FILE", help="write the predictions here (CSV), not stdout")
+    p.add_argument("--proba", action="store_true", help="class probabilities")
+    p.set_defaults(run=predict)
+    p = sub.add_parser("evaluate", help="a saved model's loss and accuracy or R^2 on a file")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--format")
+    p.set_defaults(run=evaluate)
+    _demo.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"gdfast {args.command}"
+
+    def error(message):
+        parser.exit(2, f"{prog}: {message}\n")
+
+    try:
+        return args.run(args, error)
+    except UserError as exc:
+        error(str(exc))
+    except KeyboardInterrupt:
+        parser.exit(130, f"{prog}: interrupted\n")

@@ -1,0 +1,226 @@
+"""Reading tables for gdfast: CSV/TSV and Parquet through pyarrow (multithreaded), ``.npy`` and
+``.npz`` through numpy, chosen by the file's extension or by ``format=``.
+
+    >>> import os, tempfile
+    >>> import numpy as np, gdfast.io
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(path, "w").write("a,b,city,label\\n1,2,x,0\\n3,4,y,1\\n")
+    >>> table = gdfast.io.read_table(path, label="label")
+    >>> table.X.shape, table.y.tolist(), table.columns
+    ((2, 4), [0, 1], ['a', 'b', 'city=x', 'city=y'])
+
+String columns are one-hot encoded: one 0/1 column per distinct value, named ``column=value``,
+in sorted order (a value seen only at prediction gets no column: all its indicators are 0).
+Numbers are read as float64; a missing number is an error that names its column and row.
+
+Needs ``pip install "gdfast[io]"`` (pyarrow) for CSV, TSV and Parquet.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["read_table", "Table", "FORMATS", "DataError"]
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+           ".npy": "npy", ".npz": "npz"}
+
+
+class DataError(ValueError):
+    """A data file that cannot be read as a table (its message names the file, and the line
+    or column where it can)."""
+
+
+@dataclass
+class Table:
+    """X (n, d) float64, y (n,) or None, the feature names, and the one-hot encoding of the
+    string columns ({column: its sorted values}) to encode other files the same way."""
+    X: np.ndarray
+    y: np.ndarray | None
+    columns: list
+    categories: dict = field(default_factory=dict)
+
+
+def format_of(path, format=None):
+    """The format of path: format when given, else from its extension."""
+    if format is not None:
+        if format not in set(FORMATS.values()):
+            raise DataError(f"format: expected one of {sorted(set(FORMATS.values()))}, got "
+                            f"{format!r}")
+        return format
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS:
+        raise DataError(f"{path}: unknown format {ext or '(no extension)'!r}: expected "
+                        f"{', '.join(sorted(FORMATS))}, or give the format")
+    return FORMATS[ext]
+
+
+def _arrow(path, fmt):
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ImportError(f'reading {fmt} needs pyarrow: pip install "gdfast[io]" ({exc})') \
+            from None
+    try:
+        if fmt == "parquet":
+            return pq.read_table(path)
+        return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(
+            delimiter="\t" if fmt == "tsv" else ","))
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        message = str(exc).strip().splitlines()[0]
+        if fmt != "parquet":
+            where = _bad_line(path, "\t" if fmt == "tsv" else ",")
+            if where:
+                message = where
+        raise DataError(f"{path}: {message}") from None
+
+
+def _bad_line(path, delimiter):
+    """'line N: expected K fields, got M' for the first line whose field count differs from
+    the header's (pyarrow's parse error shows the line's text, not its number); None when
+    every line has the header's count."""
+    import csv
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
+                return "the file is empty: expected a header line"
+            for number, row in enumerate(reader, start=2):
+                if row and len(row) != len(header):
+                    return (f"line {number}: expected {len(header)} fields (as the header), "
+                            f"got {len(row)}")
+    except (OSError, csv.Error):
+        return None
+    return None
+
+
+def _column_values(name, column, path):
+    """A numeric column as float64, or a string column as its values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    t = column.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+        values = column.to_numpy(zero_copy_only=False)
+        missing = [i for i, v in enumerate(values) if v is None]
+        if missing:
+            raise DataError(f"{path}: column {name!r} has no value at data row {missing[0] + 1}")
+        return None, values.astype(str)
+    if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t):
+        if column.null_count:
+            first = int(pc.index(pc.is_null(column), True).as_py())
+            raise DataError(f"{path}: column {name!r} has no value at data row {first + 1}")
+        return column.to_numpy().astype(np.float64), None
+    raise DataError(f"{path}: column {name!r} has type {t}, expected numbers or text")
+
+
+def read_table(path, label=None, *, format=None, categories=None,
+               label_optional=False) -> Table:
+    """Read a table: X (float64) and, with label, y.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv``, ``.tsv`` (a header row), ``.parquet``, ``.npy`` (a 2-D array; the label
+        is a column index) or ``.npz`` file (arrays ``X`` and, optionally, ``y``).
+    label : str, int or None, default=None
+        The label column (a name; for ``.npy`` a column index, negative from the end); None
+        reads X only (an ``.npz`` file's ``y`` is then returned as y).
+    format : str or None, default=None
+        Overrides the extension: "csv", "tsv", "parquet", "npy" or "npz".
+    categories : dict or None, default=None
+        The one-hot encoding of another table (``Table.categories``): string columns are
+        encoded with its values, so that a model's columns line up with its training file's.
+    label_optional : bool, default=False
+        A table without the label column is read as X alone (y None) rather than refused
+        (files to predict on).
+
+    Returns
+    -------
+    Table
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    DataError
+        (a ValueError) If the file cannot be read as a table: an unknown format, a malformed
+        line, a missing value, a label column that does not exist; the message names the
+        file and what was expected.
+    """
+    path = os.fspath(path)
+    fmt = format_of(path, format)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if fmt in ("npy", "npz"):
+        return _read_numpy(path, fmt, label, label_optional)
+    table = _arrow(path, fmt)
+    names = list(table.column_names)
+    y = None
+    if label is not None and label_optional and label not in names:
+        label = None
+    if label is not None:
+        if label not in names:
+            raise DataError(f"{path}: no label column {label!r}; the columns are "
+                            f"{', '.join(map(repr, names[:10]))}"
+                            + (", ..." if len(names) > 10 else ""))
+        col = table.column(label)
+        nums, text = _column_values(label, col, path)
+        y = text if text is not None else nums
+        if text is None and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        names.remove(label)
+    if not names:
+        raise DataError(f"{path}: no feature columns besides the label")
+    blocks, columns, seen = [], [], {}
+    for name in names:
+        nums, text = _column_values(name, table.column(name), path)
+        if text is None:
+            blocks.append(nums[:, None])
+            columns.append(name)
+            continue
+        values = (np.asarray(categories[name]) if categories and name in categories
+                  else np.unique(text))
+        seen[name] = values.tolist()
+        blocks.append((text[:, None] == values[None, :]).astype(np.float64))
+        columns += [f"{name}={v}" for v in values]
+    X = np.ascontiguousarray(np.hstack(blocks)) if blocks else np.empty((table.num_rows, 0))
+    return Table(X=X, y=y, columns=columns, categories=seen)
+
+
+def _read_numpy(path, fmt, label, label_optional=False):
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable {fmt} file ({exc})") from None
+    if fmt == "npz":
+        with data:
+            if "X" not in data.files:
+                raise DataError(f"{path}: expected an array named 'X' (and 'y'), found "
+                                f"{', '.join(data.files) or 'none'}")
+            X, y = data["X"], data["y"] if "y" in data.files else None
+        if label is not None and y is None and not label_optional:
+            raise DataError(f"{path}: no array 'y' for the labels")
+    else:
+        X, y = data, None
+        if X.ndim != 2:
+            raise DataError(f"{path}: expected a 2-D array, got shape {X.shape}")
+        if label is not None:
+            try:
+                j = int(label)
+                y = X[:, j]
+                X = np.delete(X, j % X.shape[1], axis=1)
+            except (ValueError, IndexError):
+                raise DataError(f"{path}: label {label!r} is not a column index of an array "
+                                f"of {X.shape[1]} columns") from None
+    if X.ndim != 2 or X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X must be a 2-D numeric array, got shape {X.shape} and "
+                        f"dtype {X.dtype}")
+    return Table(X=np.ascontiguousarray(X, dtype=np.float64), y=y,
+                 columns=[f"x{j}" for j in range(X.shape[1])])
