@@ -143,3 +143,19 @@ def test_console_script_entry_point(files, tmp_path):
                           "--label", "nope"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.count("\n") == 1
     assert out.stderr.startswith("gdfast train: ")
+
+
+def test_compare_draws_every_run(files, tmp_path, capsys):
+    png = tmp_path / "cmp.png"
+    status, out, err = run(capsys, "compare", files["t.csv"], "--label", "label", "--loss",
+                           "logistic", "--optimizers", "lbfgs,sgd,adam", "--learning-rates",
+                           "0.01,0.1", "--max-epochs", "5", "--tol", "none", "--random-state",
+                           "0", "--plot", png)
+    assert status == 0, err
+    rows = [line.split()[0] for line in out.splitlines()[1:-1]]
+    assert rows == ["lbfgs", "sgd", "sgd", "adam", "adam"]          # lbfgs takes no rate
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 10_000
+    status, _, err = run(capsys, "compare", files["t.csv"], "--label", "label",
+                         "--optimizers", "warp", "--plot", tmp_path / "x.png")
+    assert status == 2 and "optimizer" in err and not (tmp_path / "x.png").exists()

@@ -5,6 +5,7 @@ and evaluate with it, and the demo.
                  [--model OUT] [--plot PNG]
     gdfast predict MODEL DATA [--out FILE] [--proba]
     gdfast evaluate MODEL DATA
+    gdfast compare DATA --label COL --optimizers sgd,adam,... [--learning-rates ...] --plot PNG
     gdfast demo [--dask] [--plot PNG]
 
 A user's mistake (a missing file, an unknown format, a malformed line, a label column that does
@@ -58,10 +59,10 @@ def _value(text):
     return text
 
 
-def _fit_options(parser):
+def _fit_options(parser, skip=()):
     group = parser.add_argument_group("fit options (gdfast.fit's keywords; see its help)")
     for name, param in FIT_SIGNATURE.parameters.items():
-        if name in NOT_OPTIONS:
+        if name in NOT_OPTIONS or name in skip:
             continue
         default = None if param.default is inspect.Parameter.empty else param.default
         group.add_argument(f"--{name.replace('_', '-')}", dest=f"fit_{name}", type=_value,
@@ -259,6 +260,49 @@ def evaluate(args, error):
     return 0
 
 
+def compare(args, error):
+    _check_output(args.plot, "--plot")
+    try:
+        from gdfast import plot  # noqa: F401
+    except ImportError as exc:
+        raise UserError(f"--plot: {exc}") from None
+    optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    rates = (["auto"] if args.learning_rates is None else
+             [_value(r) for r in args.learning_rates.split(",") if r.strip()])
+    if not optimizers or not rates:
+        raise UserError("--optimizers and --learning-rates need at least one value each")
+    table = _read(args.data, args.label, args.format)
+    options = {k[4:]: v for k, v in vars(args).items() if k.startswith("fit_")}
+    runs = {}
+    print(f"{'optimizer':<10} {'learning rate':>14} {'epochs':>7} {'final loss':>12} "
+          f"{'time s':>8}", flush=True)
+    for opt in optimizers:
+        for lr in rates:
+            kw = dict(options, optimizer=opt, learning_rate=lr)
+            if opt == "lbfgs":
+                kw.pop("learning_rate")
+            t0 = time.perf_counter()
+            try:
+                res = gdfast.fit(table.X, table.y, **kw)
+            except (ValueError, TypeError) as exc:
+                raise UserError(f"{opt}, learning rate {lr}: {str(exc).splitlines()[0]}") \
+                    from None
+            except gdfast.DivergenceError as exc:
+                res = exc.result                      # drawn up to where it diverged
+            seconds = time.perf_counter() - t0
+            name = opt if opt == "lbfgs" else f"{opt}, lr {lr}"
+            runs[name] = res
+            print(f"{opt:<10} {res.learning_rate:>14.4g} {res.n_epochs:>7} "
+                  f"{res.loss_history[-1]:>12.6g} {seconds:>8.3f}", flush=True)
+            if opt == "lbfgs":
+                break
+    from gdfast.plot import plot_loss, save_figure
+    ax = plot_loss(runs, gap=True, title=f"gdfast compare {os.path.basename(args.data)}")
+    save_figure(ax.figure, args.plot, dpi=110)
+    print(f"the loss curves: {args.plot}")
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="gdfast", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -273,6 +317,16 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="print nothing")
     _fit_options(p)
     p.set_defaults(run=train)
+    p = sub.add_parser("compare", help="train several optimizers and learning rates on a "
+                       "data file and draw their loss curves")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--label", required=True)
+    p.add_argument("--format")
+    p.add_argument("--optimizers", required=True, help="comma-separated, e.g. sgd,adam,lbfgs")
+    p.add_argument("--learning-rates", help="comma-separated (default: auto)")
+    p.add_argument("--plot", metavar="PNG", required=True)
+    _fit_options(p, skip=("optimizer", "learning_rate"))
+    p.set_defaults(run=compare)
     p = sub.add_parser("predict", help="predict with a saved model")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
