@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["read_table", "Table", "FORMATS", "DataError"]
+__all__ = ["read_table", "read_svmlight", "Table", "FORMATS", "DataError"]
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-           ".npy": "npy", ".npz": "npz"}
+           ".npy": "npy", ".npz": "npz", ".svm": "svmlight", ".svmlight": "svmlight",
+           ".libsvm": "svmlight"}
 
 
 class DataError(ValueError):
@@ -160,6 +161,12 @@ def read_table(path, label=None, *, format=None, categories=None,
         raise FileNotFoundError(f"{path}: no such file")
     if fmt in ("npy", "npz"):
         return _read_numpy(path, fmt, label, label_optional)
+    if fmt == "svmlight":
+        n_features = categories["svmlight"][0] if categories and "svmlight" in categories \
+            else None
+        X, y = read_svmlight(path, n_features=n_features)
+        # the columns are the indices; "categories" keeps the width for files read later
+        return Table(X=X, y=y, columns=None, categories={"svmlight": [X.shape[1]]})
     table = _arrow(path, fmt)
     names = list(table.column_names)
     y = None
@@ -224,3 +231,74 @@ def _read_numpy(path, fmt, label, label_optional=False):
                         f"dtype {X.dtype}")
     return Table(X=np.ascontiguousarray(X, dtype=np.float64), y=y,
                  columns=[f"x{j}" for j in range(X.shape[1])])
+
+
+def read_svmlight(path, n_features=None, *, dtype=np.float64, zero_based="auto",
+                  n_threads=None):
+    """Read an svmlight / libsvm file into a CSR matrix, with a native parser on several
+    threads: the matrix and labels of ``sklearn.datasets.load_svmlight_file``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Lines ``label [qid:N] index:value ... [# comment]``; ``qid`` is ignored, blank lines
+        and comment lines are skipped.
+    n_features : int or None, default=None
+        The number of columns; None: the largest index + 1 (after the shift of a one-based
+        file).
+    dtype : float32 or float64, default=float64
+        The values' dtype (parsed in float64, then rounded once).
+    zero_based : bool or "auto", default="auto"
+        Whether the indices start at 0; "auto": one-based unless an index 0 appears (as
+        scikit-learn decides).
+    n_threads : int or None, default=None
+        Parser threads, as for :func:`gdfast.fit`; the matrix does not depend on them.
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix, numpy.ndarray)
+        X of shape (n_samples, n_features) with int32 indices when they fit, and y (float64).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    DataError
+        A malformed line (its number and what was expected), or an index past n_features.
+    """
+    import scipy.sparse as sp
+
+    from gdfast._readers import parse_svmlight
+    from gdfast._threads import effective_n_threads
+    from gdfast._validation import check_choice, check_int
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
+    if not (isinstance(zero_based, bool) or zero_based == "auto"):
+        check_choice(zero_based, "zero_based", (True, False, "auto"))
+    if n_features is not None:
+        n_features = check_int(n_features, "n_features", low=1)
+    threads = effective_n_threads(n_threads)
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        text = f.read()
+    try:
+        y, indptr, indices, data, lo, hi = parse_svmlight(text, threads)
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    del text
+    if zero_based is False or (zero_based == "auto" and len(indices) and lo > 0):
+        indices -= 1
+        hi -= 1
+        if len(indices) and lo == 0:
+            raise DataError(f"{path}: index 0 in a one-based file (zero_based=False)")
+    width = int(hi) + 1 if len(indices) else 0
+    if n_features is None:
+        n_features = width
+    elif width > n_features:
+        raise DataError(f"{path}: index {width - 1} is past n_features={n_features}")
+    if n_features < 2 ** 31 and len(indices) < 2 ** 31:
+        indices, indptr = indices.astype(np.int32), indptr.astype(np.int32)
+    X = sp.csr_matrix((data.astype(dtype, copy=False), indices, indptr),
+                      shape=(len(y), n_features))
+    return X, y

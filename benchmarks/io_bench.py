@@ -1,0 +1,131 @@
+"""Reading files: gdfast.io against scikit-learn's and pyarrow's readers, side by side in one
+run, and `gdfast train` against reading plus the Python fit.
+
+    python benchmarks/io_bench.py                 # 1 000 000 rows (~3 minutes, ~1.5 GB of files)
+    python benchmarks/io_bench.py --rows 100000   # smaller
+    python benchmarks/io_bench.py --json /tmp/io.json
+
+- svmlight: a 1 000 000-row file with 40 non-zeros a row over 2^20 features, written by
+  ``sklearn.datasets.dump_svmlight_file``; ``gdfast.io.read_svmlight`` (n_threads threads)
+  against ``sklearn.datasets.load_svmlight_file``, and the two matrices compared exactly.
+- CSV: 1 000 000 x 50 floats; ``gdfast.io.read_table`` against ``pyarrow.csv.read_csv`` plus
+  its conversion to one float64 array.
+- ``gdfast train`` on the svmlight file, 5 epochs of sgd (the command's own function, in this
+  process) against ``read_svmlight`` plus ``gdfast.fit`` with the same options.
+Each measure is the median of --repeats runs, the systems alternated.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def median_time(fn, repeats):
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return float(np.median(out)), out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--n-threads", type=int, default=2)
+    ap.add_argument("--dir", default=None, help="where to write the files (a temporary folder)")
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import scipy.sparse as sp
+    from sklearn.datasets import dump_svmlight_file, load_svmlight_file
+
+    import gdfast
+    from gdfast import cli
+    from gdfast.io import read_svmlight, read_table
+
+    folder = args.dir or tempfile.mkdtemp(prefix="gdfast-io-")
+    n, d = args.rows, 2 ** 20
+    rng = np.random.default_rng(0)
+    svm = os.path.join(folder, "data.svm")
+    if not os.path.exists(svm):
+        cols = np.sort(rng.integers(0, d, (n, 40)), axis=1)
+        X = sp.csr_matrix((rng.standard_normal(40 * n), cols.ravel(),
+                           np.arange(0, 40 * n + 1, 40)), shape=(n, d))
+        X.sum_duplicates()
+        y = (rng.random(n) > 0.5).astype(int)
+        dump_svmlight_file(X, y, svm)
+    csv = os.path.join(folder, "data.csv")
+    if not os.path.exists(csv):
+        table = pa.table({f"x{j}": rng.standard_normal(n) for j in range(50)})
+        pcsv.write_csv(table, csv)
+    results = {"rows": n, "n_threads": args.n_threads, "gdfast": gdfast.__version__}
+    mb = {name: os.path.getsize(path) / 1e6 for name, path in (("svm", svm), ("csv", csv))}
+    print(f"# io_bench: {n} rows, {args.n_threads} threads, files in {folder} "
+          f"(svmlight {mb['svm']:.0f} MB, CSV {mb['csv']:.0f} MB)")
+
+    ref = load_svmlight_file(svm)
+    got = read_svmlight(svm, n_threads=args.n_threads)
+    same = ref[0].shape == got[0].shape and (ref[0] != got[0]).nnz == 0 and \
+        np.array_equal(ref[1], got[1])
+    del ref, got
+    times = {"sklearn": [], "gdfast": []}
+    for _ in range(args.repeats):           # alternated
+        times["sklearn"].append(median_time(lambda: load_svmlight_file(svm), 1)[0])
+        times["gdfast"].append(median_time(
+            lambda: read_svmlight(svm, n_threads=args.n_threads), 1)[0])
+    s, g = np.median(times["sklearn"]), np.median(times["gdfast"])
+    results["svmlight"] = dict(sklearn=times["sklearn"], gdfast=times["gdfast"],
+                               speedup=float(s / g), same_matrix=bool(same))
+    print(f"svmlight: load_svmlight_file {s:.3f} s, read_svmlight {g:.3f} s: {s / g:.2f}x "
+          f"(target >= 4), the same matrix: {same}")
+
+    def arrow_csv():
+        t = pcsv.read_csv(csv)
+        return np.column_stack([c.to_numpy().astype(np.float64) for c in t.columns])
+
+    times = {"arrow": [], "gdfast": []}
+    for _ in range(args.repeats):
+        times["arrow"].append(median_time(arrow_csv, 1)[0])
+        times["gdfast"].append(median_time(lambda: read_table(csv), 1)[0])
+    a, g = np.median(times["arrow"]), np.median(times["gdfast"])
+    results["csv"] = dict(arrow=times["arrow"], gdfast=times["gdfast"], ratio=float(g / a))
+    print(f"CSV: pyarrow read_csv + float64 array {a:.3f} s, read_table {g:.3f} s: "
+          f"{g / a:.2f}x (target <= 1.3)")
+
+    opts = dict(loss="logistic", optimizer="sgd", learning_rate=0.1, batch_size=256,
+                max_epochs=5, tol=None, random_state=0, n_threads=args.n_threads)
+
+    def command():
+        argv = ["train", svm, "--label", "0", "--quiet"]
+        for k, v in opts.items():
+            argv += [f"--{k.replace('_', '-')}", str(v)]
+        assert cli.main(argv) == 0
+
+    def python():
+        X, y = read_svmlight(svm, n_threads=args.n_threads)
+        gdfast.fit(X, y, **opts)
+
+    times = {"command": [], "python": []}
+    for _ in range(args.repeats):
+        times["command"].append(median_time(command, 1)[0])
+        times["python"].append(median_time(python, 1)[0])
+    c, p = np.median(times["command"]), np.median(times["python"])
+    results["train"] = dict(command=times["command"], python=times["python"],
+                            ratio=float(c / p))
+    print(f"gdfast train, 5 epochs: {c:.3f} s; read_svmlight + gdfast.fit {p:.3f} s: "
+          f"{c / p:.2f}x (target <= 1.3)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
