@@ -159,3 +159,18 @@ def test_compare_draws_every_run(files, tmp_path, capsys):
     status, _, err = run(capsys, "compare", files["t.csv"], "--label", "label",
                          "--optimizers", "warp", "--plot", tmp_path / "x.png")
     assert status == 2 and "optimizer" in err and not (tmp_path / "x.png").exists()
+
+
+def test_validation_loss_uses_the_fits_epsilon(tmp_path, capsys):
+    X, y, _, _ = make_regression(400, 3, random_state=4)
+    np.savez(tmp_path / "r.npz", X=X, y=y)
+    model = tmp_path / "h.gdm"
+    status, _, err = run(capsys, "train", tmp_path / "r.npz", "--label", "y", "--loss", "huber",
+                         "--epsilon", "0.5", "--validation", "0.3", "--quiet", "--model", model)
+    assert status == 0, err
+    saved = gdfast.load(model)
+    from gdfast._losses import row_loss_dz
+    held = np.random.default_rng(0).random(400) < 0.3
+    z = X[held] @ saved.coef + saved.intercept
+    last = float(row_loss_dz("huber", z, y[held], 0.5)[0].mean())
+    assert np.isclose(saved.validation_history[-1], last, rtol=1e-12)

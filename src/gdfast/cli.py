@@ -88,8 +88,9 @@ def _read(path, label=None, fmt=None, categories=None, label_optional=False):
         raise UserError(str(exc)) from None
 
 
-def _mean_loss(res, X, y):
-    """The mean row loss of a fitted result on rows X with labels y (in the user's labels)."""
+def _mean_loss(res, X, y, epsilon=0.1):
+    """The mean row loss of a fitted result on rows X with labels y (in the user's labels);
+    epsilon: the width of huber and epsilon_insensitive, as the fit had it."""
     from gdfast._losses import poisson_ylogy, row_loss_dz, softmax_loss_dz
     Z = np.asarray(res.decision_function(X), dtype=np.float64)
     if res.loss == "multinomial":
@@ -99,7 +100,7 @@ def _mean_loss(res, X, y):
         target = np.where(y == res.classes[1], 1.0, -1.0)
     else:
         target = np.asarray(y, dtype=np.float64)
-    loss = row_loss_dz(res.loss, Z, target, 0.1)[0]
+    loss = row_loss_dz(res.loss, Z, target, epsilon)[0]
     if res.loss == "poisson":
         loss = loss + poisson_ylogy(target) - target
     return float(loss.mean())
@@ -137,7 +138,7 @@ def train(args, error):
         val = math.nan
         if X_val is not None:
             view = _Partial(record, res_meta)
-            val = _mean_loss(view, X_val, y_val)
+            val = _mean_loss(view, X_val, y_val, options.get("epsilon", 0.1))
         history.append(val)
         if not args.quiet:
             print(f"{record['epoch']:>6} {record['loss']:>12.6g} {val:>12.6g} "
@@ -158,7 +159,7 @@ def train(args, error):
     if X_val is not None:
         res.validation_history = np.asarray(history)
     res.metadata = {"columns": table.columns, "categories": table.categories,
-                    "label": args.label}
+                    "label": args.label, "epsilon": options.get("epsilon", 0.1)}
     if args.model:
         gdfast.save(res, args.model)
     if args.plot:
@@ -242,7 +243,8 @@ def evaluate(args, error):
         label = (getattr(model, "metadata", None) or {}).get("label")
         raise UserError(f"{args.data}: no label column {label!r} to evaluate against")
     X, y = table.X, table.y
-    print(f"rows {len(y)}, loss {_mean_loss(model, X, y):.6g}")
+    epsilon = (getattr(model, "metadata", None) or {}).get("epsilon", 0.1)
+    print(f"rows {len(y)}, loss {_mean_loss(model, X, y, epsilon):.6g}")
     pred = model.predict(X)
     if model.classes is not None:
         print(f"accuracy {float(np.mean(pred == y)):.4f}")
