@@ -127,14 +127,17 @@ def train(args, error):
         if held.all() or not held.any():
             raise UserError("--validation: the fraction leaves no training or no validation row")
         X, y, X_val, y_val = X[~held], y[~held], X[held], y[held]
-    history = []
+    history, header = [], []
     t0 = time.perf_counter()
 
     def on_epoch(record):
         # the header once the fit runs: a refused option prints nothing but its error
-        if not args.quiet and record["epoch"] == 1 and not history:
+        if not args.quiet and record["epoch"] == 1 and not header:
+            header.append(True)
             print(f"{'epoch':>6} {'loss':>12} {'validation':>12} {'learning rate':>14} "
                   f"{'time s':>8}", flush=True)
+        # an epoch the safeguard of learning_rate="auto" took back is reported again
+        del history[record["epoch"] - 1:]
         val = math.nan
         if X_val is not None:
             view = _Partial(record, res_meta)
