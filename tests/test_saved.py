@@ -164,7 +164,7 @@ except OSError as exc:
 
 
 def test_a_failed_write_leaves_the_old_file(tmp_path):
-    _, path = _saved(tmp_path)
+    res, path = _saved(tmp_path)
     before = path.read_bytes()
     assert len(before) > 1000
     out = subprocess.run([sys.executable, "-c", FILL_UP, str(path)], capture_output=True,
@@ -173,4 +173,4 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
     assert out.stdout.startswith("OSError"), out.stdout
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.gdm"]     # no temporary file left
-    assert np.array_equal(gdfast.load(path).coef, gdfast.load(path).coef)
+    assert np.array_equal(gdfast.load(path).coef, res.coef)       # and it still reads

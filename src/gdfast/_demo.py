@@ -2,7 +2,6 @@
 every first-order optimizer on a built-in synthetic problem and prints the loss per epoch and
 the time of the native and the numpy reference fits; ``--dask`` trains on a local Dask cluster
 instead, against the same fits in this process; ``--plot`` draws the loss curves."""
-import os
 import sys
 import time
 
@@ -140,13 +139,6 @@ def add_parser(sub):
 
 
 def run(args, error):
-    if args.plot:
-        # the user's mistakes end here, in one line, before any fit
-        try:
-            import gdfast.plot  # noqa: F401
-        except ImportError as exc:
-            error(f"--plot: {exc}")
-        folder = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(folder):
-            error(f"--plot: no such folder: {folder}")
+    from gdfast.cli import check_plot
+    check_plot(args.plot)          # a mistake ends here, in one line, before any fit
     return demo_dask(args) if args.dask else demo(args)

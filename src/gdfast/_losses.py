@@ -70,6 +70,18 @@ def poisson_ylogy(y):
     return np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
 
 
+def row_losses(loss, Z, target, epsilon):
+    """The training loss of each row at decision values Z (float64), for targets in the
+    kernels' encoding (+1 / -1, the class index, or the target): the half deviance for
+    poisson, as the loss history reports it."""
+    if loss == "multinomial":
+        return softmax_loss_dz(Z, np.asarray(target).astype(np.intp))[0]
+    out = row_loss_dz(loss, Z, target, epsilon)[0]
+    if loss == "poisson":
+        out = out + poisson_ylogy(target) - target
+    return out
+
+
 def penalty(theta, spec, K, d):
     """alpha * ((1 - l1_ratio) / 2 * ||w||^2 + l1_ratio * ||w||_1) on the coefficients."""
     if spec.alpha == 0:

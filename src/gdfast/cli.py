@@ -77,6 +77,17 @@ def _check_output(path, what):
             raise UserError(f"{what}: no such folder: {folder}")
 
 
+def check_plot(path):
+    """--plot PNG: its folder exists and matplotlib is there (before any fit)."""
+    if path is None:
+        return
+    _check_output(path, "--plot")
+    try:
+        from gdfast import plot  # noqa: F401
+    except ImportError as exc:
+        raise UserError(f"--plot: {exc}") from None
+
+
 def _read(path, label=None, fmt=None, categories=None, label_optional=False):
     from gdfast import io
     try:
@@ -91,29 +102,20 @@ def _read(path, label=None, fmt=None, categories=None, label_optional=False):
 def _mean_loss(res, X, y, epsilon=0.1):
     """The mean row loss of a fitted result on rows X with labels y (in the user's labels);
     epsilon: the width of huber and epsilon_insensitive, as the fit had it."""
-    from gdfast._losses import poisson_ylogy, row_loss_dz, softmax_loss_dz
+    from gdfast._losses import row_losses
     Z = np.asarray(res.decision_function(X), dtype=np.float64)
     if res.loss == "multinomial":
-        idx = np.searchsorted(res.classes, y)
-        return float(softmax_loss_dz(Z, idx)[0].mean())
-    if res.classes is not None:
+        target = np.searchsorted(res.classes, y)
+    elif res.classes is not None:
         target = np.where(y == res.classes[1], 1.0, -1.0)
     else:
         target = np.asarray(y, dtype=np.float64)
-    loss = row_loss_dz(res.loss, Z, target, epsilon)[0]
-    if res.loss == "poisson":
-        loss = loss + poisson_ylogy(target) - target
-    return float(loss.mean())
+    return float(row_losses(res.loss, Z, target, epsilon).mean())
 
 
 def train(args, error):
     _check_output(args.model, "--model")
-    _check_output(args.plot, "--plot")
-    if args.plot:
-        try:
-            from gdfast import plot  # noqa: F401
-        except ImportError as exc:
-            raise UserError(f"--plot: {exc}") from None
+    check_plot(args.plot)
     table = _read(args.data, args.label, args.format)
     options = {k[4:]: v for k, v in vars(args).items() if k.startswith("fit_")}
     X, y = table.X, table.y
@@ -266,11 +268,7 @@ def evaluate(args, error):
 
 
 def compare(args, error):
-    _check_output(args.plot, "--plot")
-    try:
-        from gdfast import plot  # noqa: F401
-    except ImportError as exc:
-        raise UserError(f"--plot: {exc}") from None
+    check_plot(args.plot)
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     rates = (["auto"] if args.learning_rates is None else
              [_value(r) for r in args.learning_rates.split(",") if r.strip()])

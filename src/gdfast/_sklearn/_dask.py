@@ -57,7 +57,7 @@ def _split(arrays, seed, fraction):
 
 def _block_loss(X, y, sw, coef, intercept, core_loss, epsilon, positive):
     """(sum sw * loss, sum sw) of a model on one block (the estimator's validation loss)."""
-    from gdfast._sklearn._runner import _mean_loss
+    from gdfast._losses import row_losses
     from gdfast._validation import as_float_2d
     n = X.shape[0]
     if n == 0:
@@ -71,10 +71,8 @@ def _block_loss(X, y, sw, coef, intercept, core_loss, epsilon, positive):
     w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
     Xa = as_float_2d(X, "X")
     Xa = Xa.matrix if hasattr(Xa, "matrix") else Xa
-    if not w.sum() > 0:                 # no weight here: nothing to add
-        return 0.0, 0.0
-    mean = _mean_loss(core_loss, Xa, target, w, coef, intercept, epsilon)
-    return mean * float(w.sum()), float(w.sum())
+    Z = np.asarray(Xa @ np.asarray(coef).T, dtype=np.float64) + intercept
+    return float(w @ row_losses(core_loss, Z, target, epsilon)), float(w.sum())
 
 
 def _validation_loss(parts, coef, intercept, core_loss, epsilon, positive):

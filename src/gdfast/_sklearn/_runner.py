@@ -20,7 +20,7 @@ import numpy as np
 from gdfast import _kernels
 from gdfast._api import run_fit
 from gdfast._auto import AUTO_FIRST_ORDER_TOL
-from gdfast._losses import poisson_ylogy, row_loss_dz, softmax_loss_dz
+from gdfast._losses import row_losses
 from gdfast._native import NativeEngine
 from gdfast._sklearn._compat import callback_root
 from gdfast._threads import effective_n_threads
@@ -251,10 +251,4 @@ def _mean_loss(core_loss, X, y, sw, coef, intercept, epsilon, n_threads=1):
     """The weighted mean row loss of a model (coef (d,) or (K, d)) on rows X, y: the data
     term of gdfast's objective with the weights normalized, in float64."""
     Z = np.asarray(_decision(X, coef, intercept, n_threads), dtype=np.float64)
-    if core_loss == "multinomial":
-        loss = softmax_loss_dz(Z, y.astype(np.intp))[0]
-    else:
-        loss = row_loss_dz(core_loss, Z, y, epsilon)[0]
-        if core_loss == "poisson":              # the half deviance, as the training loss
-            loss = loss + poisson_ylogy(y) - y
-    return float(np.average(loss, weights=sw))
+    return float(np.average(row_losses(core_loss, Z, y, epsilon), weights=sw))
