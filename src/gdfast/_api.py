@@ -263,16 +263,19 @@ def setup(X, y, options: dict[str, Any], *, native: bool = True,
 
 def run_fit(engine_cls, X, y, options: dict[str, Any], *,
             resume: TrainingState | None = None, horizon: int | None = None,
-            classes=None, incremental: bool = False, load=None) -> FitResult:
+            classes=None, incremental: bool = False, load=None, progress=None) -> FitResult:
     """gdfast.fit(X, y, **options) on an engine of class engine_cls.
 
     resume: a TrainingState to continue from (coef_init and intercept_init are then ignored;
     the data must have the same number of features and outputs).  horizon: the epoch count
     that per-epoch schedules plan for (cosine), when it is not max_epochs (partial_fit).
-    classes, incremental, load: see _problem.prepare."""
+    classes, incremental, load: see _problem.prepare.  progress: progress(done, total) called
+    within each epoch of a native or streamed mini-batch fit (gdfast train's bar)."""
     s = setup(X, y, options, native=getattr(engine_cls, "native", False), resume=resume,
               classes=classes, incremental=incremental, load=load)
     engine = engine_cls(s.problem, s.spec, s.theta, s.n_threads, opt_state=s.opt_state, t=s.t)
+    if progress is not None:
+        engine.progress = progress
     if s.spec.auto_lr and math.isnan(s.spec.learning_rate):
         lr = _auto.learning_rate(engine, s.problem, s.spec)
         spec = dataclasses.replace(s.spec, learning_rate=lr, plateau_floor=(

@@ -9,6 +9,9 @@ from gdfast._driver import Shuffle
 from gdfast._options import OPTIMIZERS
 from gdfast._threads import effective_n_threads
 
+# an epoch with a progress report runs in about this many segments
+PROGRESS_SEGMENTS = 50
+
 
 class NativeEngine:
     """Owns theta, the optimizer state and the kernels' work buffer; one epoch per call."""
@@ -30,6 +33,7 @@ class NativeEngine:
         self._identity = np.empty(0, dtype=np.int64)
         self._order = None       # the shuffled epochs' row order (dense X)
         self._gram = None        # gram()'s kernel configuration and buffers
+        self.progress = None     # progress(done, total) within an epoch, or None
         if problem.sparse and spec.optimizer in OPTIMIZERS:
             # the sparse path's buffers (untouched pages cost no memory when the block path runs)
             self.sparse_work = np.empty(
@@ -50,6 +54,23 @@ class NativeEngine:
         elif isinstance(order, Shuffle):
             order = order.array()
         order = self._identity if order is None else np.ascontiguousarray(order, np.int64)
+        progress = getattr(self, "progress", None)
+        if progress is None:
+            return self._run(order, shuffle, start, stop, lr_epoch)
+        # a progress report (gdfast train's bar) every segment of whole batches: the same
+        # batches and parameters; the epoch's loss is summed segment by segment
+        seg = max(bs, -(-(stop - start) // PROGRESS_SEGMENTS // bs) * bs)
+        ok, total = True, 0.0
+        for s in range(start, stop, seg):
+            ok, loss = self._run(order, shuffle, s, min(s + seg, stop), lr_epoch)
+            total += loss
+            progress(min(s + seg, stop) - start, stop - start)
+            if not ok:
+                break
+        return ok, total
+
+    def _run(self, order, shuffle, start, stop, lr_epoch):
+        p, bs = self.problem, self.spec.batch_size
         # Ctrl-C reaches a running kernel only in the main thread (where Python handles it);
         # KeyboardInterrupt is raised from the epoch kernel's call.  If the SIGINT handler does
         # not raise, the kernel returns early and the epoch resumes where it stopped.

@@ -1,8 +1,8 @@
 """The ``gdfast`` command line (also ``python -m gdfast``): train a model on a file, predict
 and evaluate with it, and the demo.
 
-    gdfast train DATA --label COL [fit options as --kebab-case] [--validation FRACTION]
-                 [--model OUT] [--plot PNG]
+    gdfast train DATA --label COL [fit options as --kebab-case] [--validation FRACTION|FILE]
+                 [--stream [--chunk-rows N]] [--model OUT] [--plot PNG]
     gdfast predict MODEL DATA [--out FILE] [--proba]
     gdfast evaluate MODEL DATA
     gdfast compare DATA --label COL --optimizers sgd,adam,... [--learning-rates ...] --plot PNG
@@ -88,6 +88,14 @@ def check_plot(path):
         raise UserError(f"--plot: {exc}") from None
 
 
+def _format(path, fmt):
+    from gdfast import io
+    try:
+        return io.format_of(path, fmt)
+    except io.DataError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _read(path, label=None, fmt=None, categories=None, label_optional=False):
     from gdfast import io
     try:
@@ -113,57 +121,80 @@ def _mean_loss(res, X, y, epsilon=0.1):
     return float(row_losses(res.loss, Z, target, epsilon).mean())
 
 
+def _validation_rows(args, X, y, columns, categories, options):
+    """(X, y, X_val, y_val): --validation FRACTION holds out that fraction of the rows (drawn
+    from random_state); --validation FILE reads a file with the training file's columns."""
+    if args.validation is None:
+        return X, y, None, None
+    try:
+        fraction = float(args.validation)
+    except ValueError:
+        fraction = None
+    if fraction is None:
+        table = _read(args.validation, args.label, args.format, categories=categories)
+        if table.y is None:
+            raise UserError(f"--validation: {args.validation} has no label column "
+                            f"{args.label!r}")
+        if columns is not None and table.columns != columns:
+            raise UserError(f"--validation: {args.validation}: its columns are not the "
+                            f"training file's")
+        if table.X.shape[1] != (len(columns) if columns is not None
+                                else categories["svmlight"][0]):
+            raise UserError(f"--validation: {args.validation} has {table.X.shape[1]} "
+                            f"columns, the training file more or fewer")
+        return X, y, table.X, table.y
+    if X is None:
+        raise UserError("--validation: with --stream, give a file of validation rows (a "
+                        "fraction would hold the whole file in memory)")
+    if not 0 < fraction < 1:
+        raise UserError(f"--validation: expected a fraction in (0, 1) or a file, got "
+                        f"{args.validation}")
+    seed = options.get("random_state", 0)
+    rng = np.random.default_rng(seed if isinstance(seed, int) else 0)
+    held = rng.random(len(y)) < fraction
+    if held.all() or not held.any():
+        raise UserError("--validation: the fraction leaves no training or no validation row")
+    return X[~held], y[~held], X[held], y[held]
+
+
 def train(args, error):
+    from gdfast import _api
+    from gdfast._native import NativeEngine
     _check_output(args.model, "--model")
     check_plot(args.plot)
-    table = _read(args.data, args.label, args.format)
     options = {k[4:]: v for k, v in vars(args).items() if k.startswith("fit_")}
-    X, y = table.X, table.y
-    X_val = y_val = None
-    if args.validation is not None:
-        if not 0 < args.validation < 1:
-            raise UserError(f"--validation: expected a fraction in (0, 1), got {args.validation}")
-        rng = np.random.default_rng(options.get("random_state", 0) if isinstance(
-            options.get("random_state", 0), int) else 0)
-        held = rng.random(len(y)) < args.validation
-        if held.all() or not held.any():
-            raise UserError("--validation: the fraction leaves no training or no validation row")
-        X, y, X_val, y_val = X[~held], y[~held], X[held], y[held]
-    history, header = [], []
-    t0 = time.perf_counter()
-
-    def on_epoch(record):
-        # the header once the fit runs: a refused option prints nothing but its error
-        if not args.quiet and record["epoch"] == 1 and not header:
-            header.append(True)
-            print(f"{'epoch':>6} {'loss':>12} {'validation':>12} {'learning rate':>14} "
-                  f"{'time s':>8}", flush=True)
-        # an epoch the safeguard of learning_rate="auto" took back is reported again
-        del history[record["epoch"] - 1:]
-        val = math.nan
-        if X_val is not None:
-            view = _Partial(record, res_meta)
-            val = _mean_loss(view, X_val, y_val, options.get("epsilon", 0.1))
-        history.append(val)
-        if not args.quiet:
-            print(f"{record['epoch']:>6} {record['loss']:>12.6g} {val:>12.6g} "
-                  f"{record['learning_rate']:>14.4g} {time.perf_counter() - t0:>8.3f}",
-                  flush=True)
-
-    res_meta = {}
+    fmt = _format(args.data, args.format)
+    if args.label is None and fmt != "svmlight":
+        raise UserError("--label: the label column is required (svmlight files hold their "
+                        "labels)")
+    stream = None
+    if args.stream:
+        from gdfast import io
+        bs = options.get("batch_size")
+        try:
+            stream = io.open_stream(args.data, args.label, format=args.format,
+                                    chunk_rows=args.chunk_rows,
+                                    batch_size=bs if isinstance(bs, int) and
+                                    not isinstance(bs, bool) else None,
+                                    n_threads=options.get("n_threads"))
+        except FileNotFoundError:
+            raise UserError(f"{args.data}: no such file") from None
+        except (ValueError, ImportError) as exc:
+            raise UserError(str(exc).splitlines()[0]) from None
+        X = y = None
+        columns, categories = stream.columns, stream.categories
+    else:
+        if args.chunk_rows is not None:
+            raise UserError("--chunk-rows: only with --stream")
+        table = _read(args.data, args.label, args.format)
+        X, y, columns, categories = table.X, table.y, table.columns, table.categories
     try:
-        # the loss and labels of the fit, for the validation loss before the result exists
-        res_meta.update(loss=options.get("loss", "squared"),
-                        classes=np.unique(y) if options.get("loss", "squared") in
-                        _classification_losses() else None)
-        res = gdfast.fit(X, y, callback=on_epoch, **options)
-    except (ValueError, TypeError) as exc:
-        raise UserError(str(exc).splitlines()[0]) from None
-    except gdfast.DivergenceError as exc:
-        raise UserError(f"the fit diverged: {str(exc).splitlines()[0]}") from None
-    if X_val is not None:
-        res.validation_history = np.asarray(history)
-    res.metadata = {"columns": table.columns, "categories": table.categories,
+        X, y, X_val, y_val = _validation_rows(args, X, y, columns, categories, options)
+        res = _fit_with_table(args, options, X, y, X_val, y_val, stream, _api, NativeEngine)
+    finally:
+        if stream is not None:
+            stream.close()
+    res.metadata = {"columns": columns, "categories": categories,
                     "label": args.label, "epsilon": options.get("epsilon", 0.1)}
     if args.model:
         gdfast.save(res, args.model)
@@ -179,12 +210,115 @@ def train(args, error):
     return 0
 
 
+def _fit_with_table(args, options, X, y, X_val, y_val, stream, _api, NativeEngine):
+    """The fit of gdfast train, printing its per-epoch table (and a progress bar through
+    long epochs on a terminal); the result with validation_history when there are
+    validation rows."""
+    history, header = [], []
+    bar = None if args.quiet or args.no_progress else _Bar.start()
+    say = print if bar is None else bar.print
+    t0 = time.perf_counter()
+    loss_name = options.get("loss", "squared")
+    classes = None
+    if loss_name in _classification_losses():
+        classes = np.unique(y) if stream is None else None
+
+    def on_epoch(record):
+        # the header once the fit runs: a refused option prints nothing but its error
+        if not args.quiet and record["epoch"] == 1 and not header:
+            header.append(True)
+            say(f"{'epoch':>6} {'loss':>12} {'validation':>12} {'learning rate':>14} "
+                f"{'time s':>8}")
+        # an epoch the safeguard of learning_rate="auto" took back is reported again
+        del history[record["epoch"] - 1:]
+        val = math.nan
+        if X_val is not None:
+            view = _Partial(record, loss_name, classes if classes is not None else
+                            meta.get("classes"))
+            val = _mean_loss(view, X_val, y_val, options.get("epsilon", 0.1))
+        history.append(val)
+        if not args.quiet:
+            say(f"{record['epoch']:>6} {record['loss']:>12.6g} {val:>12.6g} "
+                f"{record['learning_rate']:>14.4g} {time.perf_counter() - t0:>8.3f}")
+        if bar is not None:
+            bar.epoch(record["epoch"] + 1)
+
+    meta = {}
+    try:
+        if stream is not None:
+            from gdfast import _stream
+
+            def load(loss, classes):
+                problem = _stream.StreamProblem(stream, loss, classes)
+                meta["classes"] = problem.classes
+                return problem
+            res = _api.run_fit(_stream.StreamEngine, None, None,
+                               dict(options, callback=on_epoch), load=load,
+                               progress=None if bar is None else bar.rows)
+        else:
+            res = _api.run_fit(NativeEngine, X, y, dict(options, callback=on_epoch),
+                               progress=None if bar is None else bar.rows)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+    except gdfast.DivergenceError as exc:
+        raise UserError(f"the fit diverged: {str(exc).splitlines()[0]}") from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    if X_val is not None:
+        res.validation_history = np.asarray(history)
+    return res
+
+
+class _Bar:
+    """gdfast train's progress bar (rich) through an epoch's rows, on a terminal; the table's
+    lines print above it."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.task = progress.add_task("epoch 1", total=None)
+
+    @classmethod
+    def start(cls):
+        try:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+        except ImportError:
+            return None
+        console = Console()
+        if not console.is_terminal:
+            return None
+        progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(),
+                            console=console, transient=True)
+        progress.start()
+        return cls(progress)
+
+    def rows(self, done, total):
+        self.progress.update(self.task, completed=done, total=total)
+
+    def epoch(self, number):
+        self.progress.reset(self.task, description=f"epoch {number}", total=None)
+
+    def print(self, line):
+        self.progress.console.print(line, highlight=False, markup=False)
+
+    def stop(self):
+        self.progress.stop()
+
+
 class _Partial:
     """A fit's epoch record seen as a result (decision values for the validation loss)."""
 
-    def __init__(self, record, meta):
+    def __init__(self, record, loss, classes):
         self.coef, self.intercept = record["coef"], record["intercept"]
-        self.loss, self.classes = meta["loss"], meta["classes"]
+        self.loss, self.classes = loss, classes
 
     def decision_function(self, X):
         return np.asarray(X @ np.asarray(self.coef).T) + self.intercept
@@ -310,11 +444,21 @@ def build_parser():
     parser = _Parser(prog="gdfast", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("train", help="train a model on a data file")
-    p.add_argument("data", metavar="DATA", help=".csv, .tsv, .parquet, .npy or .npz")
-    p.add_argument("--label", required=True, help="the label column (an index for .npy)")
+    p.add_argument("data", metavar="DATA",
+                   help=".csv, .tsv, .parquet, .npy, .npz or svmlight (.svm, .libsvm)")
+    p.add_argument("--label", help="the label column (an index for .npy; svmlight files "
+                   "hold their labels)")
     p.add_argument("--format", help="the data's format, when not its extension's")
-    p.add_argument("--validation", type=float, metavar="FRACTION",
-                   help="hold out this fraction of the rows and report their loss")
+    p.add_argument("--validation", metavar="FRACTION|FILE",
+                   help="hold out this fraction of the rows, or read this file, and report "
+                   "the validation loss each epoch")
+    p.add_argument("--stream", action="store_true",
+                   help="read the file in chunks (files larger than memory): chunks in a "
+                   "random order, rows shuffled within each; see the guide")
+    p.add_argument("--chunk-rows", type=int, metavar="N",
+                   help="rows per chunk with --stream (default: about 64 MiB a chunk)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (shown on a terminal when rich is installed)")
     p.add_argument("--model", metavar="OUT", help="save the model here (gdfast.save)")
     p.add_argument("--plot", metavar="PNG", help="draw the loss per epoch here")
     p.add_argument("--quiet", action="store_true", help="print nothing")

@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["read_table", "read_svmlight", "Table", "FORMATS", "DataError"]
+from gdfast._chunks import StreamedFile
+
+__all__ = ["read_table", "read_svmlight", "open_stream", "fit_stream", "StreamedFile", "Table",
+           "FORMATS", "DataError"]
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".npy": "npy", ".npz": "npz", ".svm": "svmlight", ".svmlight": "svmlight",
@@ -58,7 +61,8 @@ def format_of(path, format=None):
     return FORMATS[ext]
 
 
-def _arrow(path, fmt):
+def _arrow_modules(fmt):
+    """pyarrow, pyarrow.csv and pyarrow.parquet, or an ImportError that says how to get them."""
     try:
         import pyarrow as pa
         import pyarrow.csv as pcsv
@@ -66,6 +70,11 @@ def _arrow(path, fmt):
     except ImportError as exc:
         raise ImportError(f'reading {fmt} needs pyarrow: pip install "gdfast[io]" ({exc})') \
             from None
+    return pa, pcsv, pq
+
+
+def _arrow(path, fmt):
+    pa, pcsv, pq = _arrow_modules(fmt)
     try:
         if fmt == "parquet":
             return pq.read_table(path)
@@ -302,3 +311,99 @@ def read_svmlight(path, n_features=None, *, dtype=np.float64, zero_based="auto",
     X = sp.csr_matrix((data.astype(dtype, copy=False), indices, indptr),
                       shape=(len(y), n_features))
     return X, y
+
+
+def open_stream(path, label, *, format=None, chunk_rows=None, batch_size=None, cache_dir=None,
+                n_threads=None):
+    """Cut a data file into chunks of rows for :func:`fit_stream`, with one pass that holds
+    one chunk in memory at a time: files larger than memory.
+
+    The pass reads the file in pieces (pyarrow's streaming CSV reader, Parquet batches, the
+    native svmlight parser on blocks of text), checks every value, and writes each chunk,
+    parsed, to a cache folder that the fits read it back from; ``.npy`` files are read in place
+    (a memory map).  Use it as a context manager: the cache is removed at its exit.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv``, ``.tsv``, ``.parquet``, svmlight or ``.npy`` file (``.npz`` files are read
+        whole: use :func:`read_table`).
+    label : str or int
+        The label column (a column index for ``.npy``; svmlight files hold their labels).
+    format : str or None, default=None
+        Overrides the extension, as in :func:`read_table`.
+    chunk_rows : int or None, default=None
+        Rows per chunk; None: about 64 MiB of float64 (or CSR) data a chunk.  Rounded down to a
+        multiple of ``batch_size`` when it is given, else of 1024.
+    batch_size : int or None, default=None
+        The batch size of the fits to come, when it is set: chunks then hold whole batches,
+        so that a fit with ``shuffle=False`` takes the steps of :func:`gdfast.fit` on the
+        whole file.
+    cache_dir : str or None, default=None
+        Where the cache folder goes (the system's temporary folder by default); it takes about
+        the size of the data as float64 (CSR: 12 bytes a value).
+    n_threads : int or None, default=None
+        The svmlight parser's threads.
+
+    Returns
+    -------
+    StreamedFile
+        Its ``n``, ``d``, ``columns``, ``categories``, ``block_rows``.  String columns are
+        one-hot encoded as by :func:`read_table`; a column's type is the one the first 4 MiB
+        of a CSV file show (numbers there and text later is an error naming the column).
+
+    Raises
+    ------
+    FileNotFoundError, DataError
+        As :func:`read_table`: a malformed line, a missing or non-finite value, a label column
+        that does not exist; every value is checked before any fit.
+    """
+    return StreamedFile(path, label, format=format, chunk_rows=chunk_rows,
+                        batch_size=batch_size, cache_dir=cache_dir, n_threads=n_threads)
+
+
+def fit_stream(source, label=None, *, format=None, chunk_rows=None, cache_dir=None, **options):
+    """Train on a file larger than memory: :func:`gdfast.fit` on its rows, read one chunk at a
+    time (see the guide, :doc:`guide/command-line`, and ``gdfast train --stream``).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or StreamedFile
+        A data file (opened with :func:`open_stream` for this fit, and its cache removed at the
+        end), or a StreamedFile already open (to fit it several times; label, format,
+        chunk_rows and cache_dir are then its own).
+    label, format, chunk_rows, cache_dir :
+        As :func:`open_stream`.
+    **options
+        The keyword arguments of :func:`gdfast.fit` (not ``sample_weight``).  Full-batch fits
+        (the default ``"lbfgs"``, ``batch_size=None``) sum each gradient over the chunks;
+        smaller batches visit the chunks one after another, each continuing from where the one
+        before left the parameters.  A shuffled epoch visits the chunks in a random order and
+        shuffles the rows within each chunk (not across chunks).  With ``shuffle=False`` the
+        batches are :func:`gdfast.fit`'s on the whole file, and so are the parameters, bit for
+        bit (the loss history to rounding: it is summed chunk by chunk).
+
+    Returns
+    -------
+    FitResult
+        With ``metadata`` holding the columns, their one-hot encoding and the label, which
+        ``gdfast predict`` and :func:`gdfast.save` use.
+    """
+    from gdfast import _stream
+    if isinstance(source, StreamedFile):
+        if label is not None or format is not None or chunk_rows is not None or cache_dir:
+            raise ValueError("label, format, chunk_rows, cache_dir: an open StreamedFile has "
+                             "its own; give them to open_stream")
+        res = _stream.fit(source, options)
+        stream = source
+    else:
+        bs = options.get("batch_size")
+        with open_stream(source, label, format=format, chunk_rows=chunk_rows,
+                         batch_size=bs if isinstance(bs, int) and not isinstance(bs, bool)
+                         else None, cache_dir=cache_dir,
+                         n_threads=options.get("n_threads")) as stream:
+            res = _stream.fit(stream, options)
+    res.metadata = {"columns": stream.columns, "categories": stream.categories,
+                    "label": stream.label}
+    return res
+

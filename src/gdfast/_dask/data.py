@@ -14,10 +14,10 @@ import dask.array as da
 import numpy as np
 from dask import delayed
 
+from gdfast import _blocks as blocks
+from gdfast._blocks import BlockProblem
 from gdfast._dask import tasks
 from gdfast._dask.servers import Servers
-from gdfast._options import CLASSIFICATION_LOSSES
-from gdfast._problem import Problem, prepare_targets
 from gdfast._validation import check_some_positive, is_dask
 
 # persist="auto" holds the validated blocks in the workers' memory when they take at most this
@@ -34,19 +34,9 @@ SCATTER_BYTES = 2 ** 20
 
 
 def tree(values, combine, lazy=True):
-    """The reduction of values by combine, pairwise in a fixed order over their index:
-    ((v0 + v1) + (v2 + v3)) + ..., the same tree whatever runs it: as a graph of Delayed
-    (lazy) or here, on computed values (the same pairs, the same bits)."""
-    values = list(values)
-    if not values:
-        raise ValueError("tree: nothing to reduce")
-    join = delayed(combine, pure=True) if lazy else combine
-    while len(values) > 1:
-        paired = [join(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
-        if len(values) % 2:
-            paired.append(values[-1])
-        values = paired
-    return values[0]
+    """_blocks.tree's fixed pairwise reduction, as a graph of Delayed (lazy) or here, on
+    computed values (the same pairs, the same bits)."""
+    return blocks.tree(values, delayed(combine, pure=True) if lazy else combine)
 
 
 class BlockLostError(RuntimeError):
@@ -137,7 +127,7 @@ def memory_budget():
         return math.inf
 
 
-class DaskProblem:
+class DaskProblem(BlockProblem):
     """The Problem interface (_problem.Problem) over the row-chunks of dask collections: the
     shape, dtype, labels and constants found by one scan, the blocks validated on the workers
     (held there, or recomputed by each pass), and the statistics the "auto" options read,
@@ -162,19 +152,7 @@ class DaskProblem:
                                                  start=int(self.starts[i]))
                  for i, (yi, si) in enumerate(zip(ys, ss, strict=True))]
         (summary,) = dask.compute(tree(scans, tasks.combine_scans))
-        if loss in CLASSIFICATION_LOSSES:
-            labels = summary["labels"]
-            # the in-memory checks and encoding on the label set: the same messages
-            _, classes, K = prepare_targets(labels if classes is None else np.asarray(classes),
-                                            loss, len(labels) if classes is None
-                                            else len(np.asarray(classes)), self.dtype)
-            unknown = np.setdiff1d(labels, classes)
-            if len(unknown):
-                raise ValueError(f"y: labels {list(unknown[:5])} are not in classes "
-                                 f"{list(classes[:5])}")
-            self.classes, self.n_outputs = classes, K
-        else:
-            self.classes, self.n_outputs = None, 1
+        self._set_labels(summary, loss, classes)
         self.sw_sum = summary["sw_sum"]
         self.has_weights = sw is not None
         if self.has_weights:
@@ -204,18 +182,7 @@ class DaskProblem:
         elif persist:
             self.blocks = list(dask.persist(*blocks))
 
-    # -- the Problem interface --------------------------------------------------------------
-
-    n_params = Problem.n_params
-    unpack = Problem.unpack
-
-    @property
-    def nnz(self):
-        return self._nnz
-
-    @property
-    def n_blocks(self):
-        return len(self.blocks)
+    # -- the Problem interface (with BlockProblem's reductions) ---------------------------
 
     def run(self, calls, combine=None, result_bytes=0):
         """calls: (fn, block index, args, kwargs) each, fn(block, *args, **kwargs) run on the
@@ -296,30 +263,3 @@ class DaskProblem:
                 f"block(s) {rows}{' ...' if len(lost) > 5 else ''} of the data were lost with "
                 f"a worker and cannot be recomputed (scattered data has no graph to recompute "
                 f"it from: build X with dask from its source instead): {exc}") from exc
-
-    def reduce(self, fn, combine, *args, result_bytes=0, **kwargs):
-        """fn(block, *args, **kwargs) on every block, reduced by combine in the fixed tree."""
-        calls = [(fn, i, args, kwargs) for i in range(self.n_blocks)]
-        return self.run(calls, combine, result_bytes)
-
-    def column_moments(self):
-        out = self.reduce(tasks.column_moments, tasks.combine_moments,
-                          result_bytes=16 * self.d)
-        s1, s2, total = out
-        return s1, s2, float(total)
-
-    def max_row_norm(self, fit_intercept):
-        return float(self.reduce(tasks.max_row_norm, max, fit_intercept))
-
-    def mean_target(self):
-        return self._mean_target
-
-    def sample_rows(self, rows):
-        rows = np.asarray(rows, dtype=np.int64)
-        which = np.searchsorted(self.starts, rows, side="right") - 1
-        calls = [(tasks.take_rows, int(i), (rows[which == i] - self.starts[i],), {})
-                 for i in np.unique(which)]
-        got = self.run(calls)
-        X = np.concatenate([g[0] for g in got])
-        sw = None if got[0][1] is None else np.concatenate([g[1] for g in got])
-        return X, sw

@@ -1,0 +1,463 @@
+"""A data file cut into chunks of rows for a streamed fit (gdfast.io.open_stream).
+
+One pass reads the file in pieces of bounded size (pyarrow's streaming CSV reader, Parquet
+batches, svmlight text in blocks cut at line ends), checks every value, and writes each chunk
+of chunk_rows rows, parsed, to a cache folder: .npy files in the kernels' layout, which every
+epoch reads back one chunk at a time.  A text file is parsed once, not once an epoch (as
+Vowpal Wabbit's cache), and any chunk can be read in any order, which a text file does not
+allow.  A .npy file needs no cache: its chunks are slices of a memory map.
+
+String columns are one-hot encoded as gdfast.io.read_table encodes them (sorted values), but
+the values are only all known at the end of the pass: the cache holds each string column's
+codes in order of first appearance, mapped to the sorted order when a chunk is read.
+
+Memory: the pass holds at most one chunk and one piece of the file; a read, one chunk.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+import numpy as np
+
+# a chunk's target size in the kernels' layout, when chunk_rows is not given
+CHUNK_BYTES = 64 * 2 ** 20
+# chunk_rows is rounded down to a multiple of this (of the batch size when one is given), so
+# that the batches of a chunk's epoch are the batches of the whole file's (shuffle=False)
+ROW_MULTIPLE = 1024
+# the svmlight pass reads the text in blocks of this many bytes
+TEXT_BLOCK = 16 * 2 ** 20
+# pyarrow's CSV block (the piece of the file parsed at once)
+CSV_BLOCK = 4 * 2 ** 20
+STREAM_FORMATS = ("csv", "tsv", "parquet", "svmlight", "npy")
+
+
+class StreamedFile:
+    """A data file cut into chunks of rows, checked, and cached on disk: what
+    :func:`gdfast.io.fit_stream` trains on.  Made by :func:`gdfast.io.open_stream`; a context
+    manager, whose exit (or :meth:`close`) removes the cache.
+
+    Attributes
+    ----------
+    path, format : the file and its format.
+    n, d : rows and feature columns (after one-hot encoding).
+    sparse : whether the chunks are CSR (svmlight).
+    chunk_rows : the rows of every chunk but the last.
+    block_rows : list of int, the rows of each chunk.
+    columns, categories : as :class:`gdfast.io.Table`'s (None for svmlight, whose columns are
+        its indices; categories then holds its width, as read_table's).
+    cache : the cache folder (None for .npy files, read in place).
+    """
+
+    def __init__(self, path, label, *, format=None, chunk_rows=None, batch_size=None,
+                 cache_dir=None, n_threads=None):
+        from gdfast._validation import check_int
+        from gdfast.io import DataError, format_of
+        path = os.fspath(path)
+        fmt = format_of(path, format)
+        if fmt not in STREAM_FORMATS:
+            raise DataError(f"{path}: a {fmt} file cannot be streamed (it is read whole); "
+                            f"streaming reads {', '.join(STREAM_FORMATS)} files")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        if label is None and fmt != "svmlight":
+            raise ValueError("label: expected the label column, got None")
+        if chunk_rows is not None:
+            chunk_rows = check_int(chunk_rows, "chunk_rows", low=1)
+        if cache_dir is not None and not os.path.isdir(cache_dir):
+            raise ValueError(f"cache_dir: no such folder: {cache_dir}")
+        self.path, self.format, self.label = path, fmt, label
+        self._multiple = batch_size if isinstance(batch_size, int) and batch_size > 0 \
+            else ROW_MULTIPLE
+        self.chunk_rows = None
+        if chunk_rows is not None:
+            # rounded down to whole batches (at least one)
+            self.chunk_rows = max(self._multiple, chunk_rows // self._multiple * self._multiple) \
+                if self._multiple != ROW_MULTIPLE else chunk_rows
+        self.block_rows, self.cache = [], None
+        self.columns, self.categories = None, {}
+        self.sparse = fmt == "svmlight"
+        self._shift, self._integral = 0, True
+        self._threads, self._mm = n_threads, None
+        try:
+            if fmt == "npy":
+                self._open_npy()
+            else:
+                self.cache = tempfile.mkdtemp(prefix="gdfast-stream-", dir=cache_dir)
+                self._write_chunks()
+        except BaseException:
+            self.close()
+            raise
+        self.n = int(sum(self.block_rows))
+        self.starts = np.concatenate([[0], np.cumsum(self.block_rows)]).astype(np.int64)
+        if self.n == 0:
+            self.close()
+            raise DataError(f"{path}: no data rows")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def labels(self, i):
+        """The labels of chunk i, as read_table reads them: float64 for svmlight and .npy; for
+        a table, its text, or int64 when every label in the file is a whole number."""
+        if self.format == "npy":
+            return self._npy_slice(i)[1]
+        y = np.load(self._file(i, "y"), allow_pickle=False)
+        table = self.format in ("csv", "tsv", "parquet")
+        return y.astype(np.int64) if table and y.dtype.kind == "f" and self._integral else y
+
+    def read(self, i):
+        """(X, y) of chunk i: X float64, C-contiguous (CSR for svmlight)."""
+        if self.format == "npy":
+            return self._npy_slice(i)
+        y = self.labels(i)
+        if self.sparse:
+            import scipy.sparse as sp
+            data = np.load(self._file(i, "data"), allow_pickle=False)
+            indices = np.load(self._file(i, "indices"), allow_pickle=False)
+            indptr = np.load(self._file(i, "indptr"), allow_pickle=False)
+            if self._shift:
+                indices -= self._shift
+            small = self.d < 2 ** 31 and len(indices) < 2 ** 31
+            if small:
+                indices, indptr = indices.astype(np.int32), indptr.astype(np.int32)
+            return sp.csr_matrix((data, indices, indptr), shape=(len(y), self.d)), y
+        num = np.load(self._file(i, "num"), allow_pickle=False)
+        if not self._strings:
+            return num, y
+        codes = np.load(self._file(i, "codes"), allow_pickle=False)
+        X = np.zeros((len(y), self.d))
+        rows = np.arange(len(y))
+        for kind, j, pos in self._layout:
+            if kind == "num":
+                X[:, pos] = num[:, j]
+            else:
+                X[rows, pos + self._remap[j][codes[:, j]]] = 1.0
+        return X, y
+
+    def close(self):
+        """Remove the cache (the chunks cannot be read after)."""
+        if getattr(self, "cache", None) is not None:
+            shutil.rmtree(self.cache, ignore_errors=True)
+            self.cache = None
+        self._mm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def __repr__(self):
+        return (f"StreamedFile({self.path!r}, {self.n} rows x {self.d} columns, "
+                f"{len(self.block_rows)} chunks of {self.chunk_rows} rows)")
+
+    # -- the pass that writes the chunks ----------------------------------------------------
+
+    def _file(self, i, key):
+        if self.cache is None:
+            raise ValueError(f"{self.path}: the stream is closed (its cache was removed)")
+        return os.path.join(self.cache, f"{i}.{key}.npy")
+
+    def _set_chunk_rows(self, row_bytes):
+        if self.chunk_rows is None:
+            self.chunk_rows = max(self._multiple,
+                                  int(CHUNK_BYTES // max(row_bytes, 1)) // self._multiple
+                                  * self._multiple)
+
+    def _write_chunks(self):
+        pending, rows = [], 0
+        for piece in self._pieces():
+            if self.chunk_rows is None:
+                self._set_chunk_rows(_row_bytes(piece, self.sparse))
+            pending.append(piece)
+            rows += _piece_rows(piece)
+            while rows >= self.chunk_rows:
+                whole = _concat(pending, self.sparse)
+                head, rest = _split(whole, self.chunk_rows, self.sparse)
+                self._save(head)
+                pending, rows = [rest], rows - self.chunk_rows
+        if rows:
+            self._save(_concat(pending, self.sparse))
+        if self.chunk_rows is None:
+            self._set_chunk_rows(1)
+
+    def _save(self, piece):
+        i = len(self.block_rows)
+        for key, value in piece.items():
+            np.save(self._file(i, key), value, allow_pickle=False)
+        self.block_rows.append(_piece_rows(piece))
+
+    def _pieces(self):
+        if self.format == "svmlight":
+            yield from self._svmlight_pieces()
+        else:
+            yield from self._table_pieces()
+
+    def _table_pieces(self):
+        """CSV, TSV and Parquet in record batches: numbers (float64), string columns' codes,
+        labels; every value checked."""
+        from gdfast.io import DataError, _arrow_modules
+        pa, pcsv, pq = _arrow_modules(self.format)
+        path, label = self.path, self.label
+        try:
+            if self.format == "parquet":
+                source = pq.ParquetFile(path)
+                schema = source.schema_arrow
+                batches = source.iter_batches(batch_size=65536)
+            else:
+                parse = pcsv.ParseOptions(delimiter="\t" if self.format == "tsv" else ",")
+                read = pcsv.ReadOptions(block_size=CSV_BLOCK)
+                schema = pcsv.open_csv(path, parse_options=parse, read_options=read).schema
+                # the types the first block suggests, widened: a whole-number column
+                # whose later rows hold fractions is read as float64 from the start
+                types = {f.name: pa.float64() for f in schema
+                         if pa.types.is_integer(f.type) or pa.types.is_null(f.type)}
+                batches = pcsv.open_csv(path, parse_options=parse, read_options=read,
+                                        convert_options=pcsv.ConvertOptions(column_types=types))
+                schema = batches.schema
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise DataError(f"{path}: {_first_line(exc)}") from None
+        names = list(schema.names)
+        if label not in names:
+            raise DataError(f"{path}: no label column {label!r}; the columns are "
+                            f"{', '.join(map(repr, names[:10]))}"
+                            + (", ..." if len(names) > 10 else ""))
+        features = [c for c in names if c != label]
+        if not features:
+            raise DataError(f"{path}: no feature columns besides the label")
+        text = [_is_text(pa, schema.field(c).type) for c in features]
+        numeric = [c for c, t in zip(features, text, strict=True) if not t]
+        strings = [c for c, t in zip(features, text, strict=True) if t]
+        self._strings = strings
+        seen = {c: {} for c in strings}          # value -> code, in order of first appearance
+        label_text = _is_text(pa, schema.field(label).type)
+        row0 = 0
+        iterator = iter(batches)
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+                message = _first_line(exc)
+                if self.format != "parquet":
+                    from gdfast.io import _bad_line
+                    message = _bad_line(path, "\t" if self.format == "tsv" else ",") or message
+                raise DataError(f"{path}: {message}") from None
+            n = batch.num_rows
+            if n == 0:
+                continue
+            num = np.empty((n, len(numeric)))
+            for j, c in enumerate(numeric):
+                num[:, j] = _numbers(pa, batch.column(names.index(c)), c, path, row0)
+            bad = ~np.isfinite(num)
+            if bad.any():
+                r, j = np.argwhere(bad)[0]
+                raise DataError(f"{path}: column {numeric[j]!r} is not finite at data row "
+                                f"{row0 + r + 1}")
+            codes = np.empty((n, len(strings)), dtype=np.int32)
+            for j, c in enumerate(strings):
+                codes[:, j] = _codes(batch.column(names.index(c)), c, path, row0, seen[c])
+            ycol = batch.column(names.index(label))
+            if label_text:
+                y = _strings(ycol, label, path, row0)
+            else:
+                y = _numbers(pa, ycol, label, path, row0)
+                if not np.isfinite(y).all():
+                    raise DataError(f"{path}: label {label!r} is not finite at data row "
+                                    f"{row0 + int(np.argmin(np.isfinite(y))) + 1}")
+                self._integral = self._integral and bool(np.all(y == np.round(y)))
+            row0 += n
+            piece = {"num": num, "y": y}
+            if strings:
+                piece["codes"] = codes
+            yield piece
+        # the columns in the file's order, each string column as its sorted values
+        self._layout, self._remap, self.columns, pos = [], {}, [], 0
+        for c in features:
+            if c in seen:
+                values = sorted(seen[c])
+                j = strings.index(c)
+                # appearance code -> position among the sorted values
+                order = {v: k for k, v in enumerate(values)}
+                remap = np.empty(len(values), dtype=np.int64)
+                for v, code in seen[c].items():
+                    remap[code] = order[v]
+                self._remap[j] = remap
+                self._layout.append(("cat", j, pos))
+                self.categories[c] = values
+                self.columns += [f"{c}={v}" for v in values]
+                pos += len(values)
+            else:
+                self._layout.append(("num", numeric.index(c), pos))
+                self.columns.append(c)
+                pos += 1
+        self.d = pos
+
+    def _svmlight_pieces(self):
+        """svmlight text in blocks of TEXT_BLOCK bytes cut at line ends, by the native parser;
+        indices as written (shifted at read time once the whole file says whether it is
+        one-based, as read_svmlight decides)."""
+        from gdfast._readers import parse_svmlight
+        from gdfast._threads import effective_n_threads
+        from gdfast.io import DataError
+        threads = effective_n_threads(self._threads)
+        lo, hi, line0 = None, -1, 1
+        with open(self.path, "rb") as f:
+            carry = b""
+            while True:
+                block = f.read(TEXT_BLOCK)
+                if block:
+                    text = carry + block
+                    cut = text.rfind(b"\n") + 1
+                    if cut == 0:
+                        carry = text
+                        continue
+                    text, carry = text[:cut], text[cut:]
+                else:
+                    text, carry = carry, b""
+                    if not text:
+                        break
+                try:
+                    y, indptr, indices, data, a, b = parse_svmlight(text, threads)
+                except ValueError as exc:
+                    m = re.match(r"line (\d+): (.*)", str(exc))
+                    where = (f"line {int(m.group(1)) + line0 - 1}: {m.group(2)}" if m
+                             else str(exc))
+                    raise DataError(f"{self.path}: {where}") from None
+                if not np.isfinite(data).all():
+                    r = int(np.searchsorted(indptr, np.argmin(np.isfinite(data)), "right")) - 1
+                    raise DataError(f"{self.path}: a value is not finite in row {r + 1} "
+                                    f"of the lines from line {line0}")
+                line0 += text.count(b"\n")
+                if len(indices):
+                    lo = a if lo is None else min(lo, a)
+                    hi = max(hi, b)
+                if len(y):
+                    yield {"y": y, "indptr": indptr, "indices": indices, "data": data}
+        self._shift = 1 if lo is not None and lo > 0 else 0
+        self.d = hi + 1 - self._shift if lo is not None else 0
+        self.categories = {"svmlight": [self.d]}
+        if self.d == 0:
+            raise DataError(f"{self.path}: no feature values")
+
+    # -- .npy: slices of a memory map -------------------------------------------------------
+
+    def _open_npy(self):
+        from gdfast.io import DataError
+        try:
+            mm = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"{self.path}: not a readable npy file ({exc})") from None
+        if mm.ndim != 2 or mm.dtype.kind not in "biuf":
+            raise DataError(f"{self.path}: expected a 2-D numeric array, got shape "
+                            f"{mm.shape} and dtype {mm.dtype}")
+        try:
+            self._label_col = int(self.label) % mm.shape[1]
+            if not -mm.shape[1] <= int(self.label) < mm.shape[1]:
+                raise IndexError
+        except (ValueError, IndexError):
+            raise DataError(f"{self.path}: label {self.label!r} is not a column index of an "
+                            f"array of {mm.shape[1]} columns") from None
+        self._mm, self.d = mm, mm.shape[1] - 1
+        self.columns = [f"x{j}" for j in range(self.d)]
+        self._strings = []
+        self._set_chunk_rows(8 * mm.shape[1])
+        n = mm.shape[0]
+        self.block_rows = [min(self.chunk_rows, n - s) for s in range(0, n, self.chunk_rows)]
+        # one pass: every value finite
+        for s in range(0, n, self.chunk_rows):
+            part = np.asarray(mm[s:s + self.chunk_rows], dtype=np.float64)
+            bad = ~np.isfinite(part)
+            if bad.any():
+                r, j = np.argwhere(bad)[0]
+                raise DataError(f"{self.path}: row {s + r}, column {j} is not finite")
+
+    def _npy_slice(self, i):
+        if self._mm is None:
+            raise ValueError(f"{self.path}: the stream is closed")
+        s = int(self.starts[i])
+        part = np.asarray(self._mm[s:s + self.block_rows[i]], dtype=np.float64)
+        y = part[:, self._label_col].copy()
+        return np.ascontiguousarray(np.delete(part, self._label_col, axis=1)), y
+
+
+def _first_line(exc):
+    return str(exc).strip().splitlines()[0]
+
+
+def _is_text(pa, t):
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)
+
+
+def _numbers(pa, column, name, path, row0):
+    from gdfast.io import DataError
+    t = column.type
+    if not (pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+            or pa.types.is_null(t)):
+        raise DataError(f"{path}: column {name!r} has type {t}, expected numbers or text")
+    if column.null_count:
+        first = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
+        raise DataError(f"{path}: column {name!r} has no value at data row {row0 + first + 1}")
+    return column.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _strings(column, name, path, row0):
+    from gdfast.io import DataError
+    values = column.to_numpy(zero_copy_only=False)
+    if column.null_count:
+        first = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
+        raise DataError(f"{path}: column {name!r} has no value at data row {row0 + first + 1}")
+    return values.astype(str)
+
+
+def _codes(column, name, path, row0, seen):
+    """The codes of a string column's values, seen: value -> code, extended as values come."""
+    values = _strings(column, name, path, row0)
+    uniques, inverse = np.unique(values, return_inverse=True)
+    mapping = np.array([seen.setdefault(str(v), len(seen)) for v in uniques], dtype=np.int32)
+    return mapping[inverse.ravel()]
+
+
+def _piece_rows(piece):
+    return len(piece["y"])
+
+
+def _row_bytes(piece, sparse):
+    n = max(_piece_rows(piece), 1)
+    if sparse:
+        return 12 * len(piece["data"]) / n + 16
+    return 8 * (piece["num"].shape[1] + piece.get("codes", np.empty((0, 0))).shape[1] + 1)
+
+
+def _concat(pieces, sparse):
+    if len(pieces) == 1:
+        return pieces[0]
+    if not sparse:
+        return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    offsets = np.cumsum([0] + [p["indptr"][-1] for p in pieces[:-1]])
+    return {"y": np.concatenate([p["y"] for p in pieces]),
+            "indptr": np.concatenate([pieces[0]["indptr"][:1]] +
+                                     [p["indptr"][1:] + o for p, o in
+                                      zip(pieces, offsets, strict=True)]),
+            "indices": np.concatenate([p["indices"] for p in pieces]),
+            "data": np.concatenate([p["data"] for p in pieces])}
+
+
+def _split(piece, k, sparse):
+    """(the first k rows, the rest) of a piece, as copies (the rest outlives the piece)."""
+    if not sparse:
+        return ({key: v[:k] for key, v in piece.items()},
+                {key: v[k:].copy() for key, v in piece.items()})
+    ip = piece["indptr"]
+    cut = ip[k]
+    head = {"y": piece["y"][:k], "indptr": ip[:k + 1], "indices": piece["indices"][:cut],
+            "data": piece["data"][:cut]}
+    rest = {"y": piece["y"][k:].copy(), "indptr": ip[k:] - cut,
+            "indices": piece["indices"][cut:].copy(), "data": piece["data"][cut:].copy()}
+    return head, rest
