@@ -12,11 +12,17 @@ run, and `gdfast train` against reading plus the Python fit.
   its conversion to one float64 array.
 - ``gdfast train`` on the svmlight file, 5 epochs of sgd (the command's own function, in this
   process) against ``read_svmlight`` plus ``gdfast.fit`` with the same options.
+- ``gdfast train --stream`` on the svmlight file, in a child process under a memory limit of
+  a quarter of the file's size (``--limit-share``), enforced by this process: it reads the
+  child's resident memory every 10 ms and kills it past the limit.  Reported: the child's peak
+  resident memory (its ``ru_maxrss``), that of a child that only starts up (imports and a tiny
+  fit), the chunk's size in memory, and the time against the same fit in memory.
 Each measure is the median of --repeats runs, the systems alternated.
 """
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,15 +46,19 @@ def main(argv=None):
     ap.add_argument("--n-threads", type=int, default=2)
     ap.add_argument("--dir", default=None, help="where to write the files (a temporary folder)")
     ap.add_argument("--json")
+    ap.add_argument("--limit-share", type=float, default=0.25,
+                    help="the streamed fit's memory limit, as a share of the file's size")
+    ap.add_argument("--chunk-rows", type=int, default=32768,
+                    help="the streamed fit's chunk rows")
+    ap.add_argument("--skip", default="", help="comma-separated: svmlight,csv,train,stream")
     args = ap.parse_args(argv)
+    skip = set(args.skip.split(","))
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import scipy.sparse as sp
-    from sklearn.datasets import dump_svmlight_file, load_svmlight_file
+    from sklearn.datasets import dump_svmlight_file
 
     import gdfast
-    from gdfast import cli
-    from gdfast.io import read_svmlight, read_table
 
     folder = args.dir or tempfile.mkdtemp(prefix="gdfast-io-")
     n, d = args.rows, 2 ** 20
@@ -70,6 +80,24 @@ def main(argv=None):
     print(f"# io_bench: {n} rows, {args.n_threads} threads, files in {folder} "
           f"(svmlight {mb['svm']:.0f} MB, CSV {mb['csv']:.0f} MB)")
 
+    if "svmlight" not in skip:
+        svmlight_section(args, svm, results)
+    if "csv" not in skip:
+        csv_section(args, csv, results)
+    if "train" not in skip:
+        train_section(args, svm, results)
+    if "stream" not in skip:
+        stream_section(args, svm, results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+def svmlight_section(args, svm, results):
+    from sklearn.datasets import load_svmlight_file
+
+    from gdfast.io import read_svmlight
     ref = load_svmlight_file(svm)
     got = read_svmlight(svm, n_threads=args.n_threads)
     same = ref[0].shape == got[0].shape and (ref[0] != got[0]).nnz == 0 and \
@@ -86,6 +114,12 @@ def main(argv=None):
     print(f"svmlight: load_svmlight_file {s:.3f} s, read_svmlight {g:.3f} s: {s / g:.2f}x "
           f"(target >= 4), the same matrix: {same}")
 
+
+def csv_section(args, csv, results):
+    import pyarrow.csv as pcsv
+
+    from gdfast.io import read_table
+
     def arrow_csv():
         t = pcsv.read_csv(csv)
         return np.column_stack([c.to_numpy().astype(np.float64) for c in t.columns])
@@ -99,6 +133,11 @@ def main(argv=None):
     print(f"CSV: pyarrow read_csv + float64 array {a:.3f} s, read_table {g:.3f} s: "
           f"{g / a:.2f}x (target <= 1.3)")
 
+
+def train_section(args, svm, results):
+    import gdfast
+    from gdfast import cli
+    from gdfast.io import read_svmlight
     opts = dict(loss="logistic", optimizer="sgd", learning_rate=0.1, batch_size=256,
                 max_epochs=5, tol=None, random_state=0, n_threads=args.n_threads)
 
@@ -121,10 +160,73 @@ def main(argv=None):
                             ratio=float(c / p))
     print(f"gdfast train, 5 epochs: {c:.3f} s; read_svmlight + gdfast.fit {p:.3f} s: "
           f"{c / p:.2f}x (target <= 1.3)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    return 0
+
+
+def _child(argv, limit=None):
+    """(seconds, peak resident bytes, killed) of `python -m gdfast ARGV` in a child process,
+    killed when its resident memory passes limit bytes (read every 10 ms)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "gdfast", *argv],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    killed = False
+    while True:
+        # wait4 gives this child's own peak (ru_maxrss), not the maximum over all children
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if limit is not None:
+            try:
+                with open(f"/proc/{proc.pid}/status") as f:
+                    rss = next(int(x.split()[1]) * 1024 for x in f if x.startswith("VmRSS"))
+            except (OSError, StopIteration):
+                rss = 0
+            if rss > limit:
+                proc.kill()
+                killed = True
+        time.sleep(0.01)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode()
+    if proc.returncode not in (0, None) and not killed:
+        raise RuntimeError(f"gdfast {' '.join(argv)} failed: {err}")
+    return seconds, usage.ru_maxrss * 1024, killed
+
+
+def stream_section(args, svm, results):
+    """The streamed fit's peak memory under a limit of a quarter of the file."""
+    size = os.path.getsize(svm)
+    limit = int(args.limit_share * size)
+    opts = ["--loss", "logistic", "--optimizer", "sgd", "--learning-rate", "0.1",
+            "--batch-size", "256", "--max-epochs", "5", "--tol", "none", "--random-state", "0",
+            "--n-threads", str(args.n_threads), "--quiet", "--no-progress"]
+    tiny = os.path.join(os.path.dirname(svm), "tiny.svm")
+    with open(tiny, "w") as f:
+        f.write("1 1:0.5 3:1\n0 2:1\n1 1:1\n")
+    base = _child(["train", tiny, *opts])[1]
+    stream_t, stream_peak, killed = [], 0, False
+    memory_t = []
+    for _ in range(args.repeats):
+        t, peak, k = _child(["train", svm, "--stream", "--chunk-rows", str(args.chunk_rows),
+                             *opts], limit)
+        stream_t.append(t)
+        stream_peak, killed = max(stream_peak, peak), killed or k
+    for _ in range(args.repeats):
+        memory_t.append(_child(["train", svm, *opts])[0])
+    from gdfast.io import open_stream
+    with open_stream(svm, None, chunk_rows=args.chunk_rows) as s:
+        X, _ = s.read(0)
+        chunk = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes + 8 * X.shape[0]
+    st, mt = float(np.median(stream_t)), float(np.median(memory_t))
+    results["stream"] = dict(file_bytes=size, limit_bytes=limit, startup_peak=base,
+                             stream_peak=stream_peak, killed=killed, chunk_bytes=chunk,
+                             chunk_rows=args.chunk_rows, stream_seconds=stream_t,
+                             memory_seconds=memory_t, ratio=st / mt)
+    mib = 2 ** 20
+    print(f"gdfast train --stream (chunks of {args.chunk_rows} rows, {chunk / mib:.0f} MiB): "
+          f"file {size / mib:.0f} MiB, limit {limit / mib:.0f} MiB, peak resident "
+          f"{stream_peak / mib:.0f} MiB (start-up alone {base / mib:.0f} MiB: "
+          f"{(stream_peak - base) / chunk:.1f} chunks above it), killed: {killed}; "
+          f"5 epochs {st:.2f} s, in memory {mt:.2f} s: {st / mt:.2f}x")
 
 
 if __name__ == "__main__":
