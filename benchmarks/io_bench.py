@@ -12,11 +12,12 @@ run, and `gdfast train` against reading plus the Python fit.
   its conversion to one float64 array.
 - ``gdfast train`` on the svmlight file, 5 epochs of sgd (the command's own function, in this
   process) against ``read_svmlight`` plus ``gdfast.fit`` with the same options.
-- ``gdfast train --stream`` on the svmlight file, in a child process under a memory limit of
-  a quarter of the file's size (``--limit-share``), enforced by this process: it reads the
-  child's resident memory every 10 ms and kills it past the limit.  Reported: the child's peak
-  resident memory (its ``ru_maxrss``), that of a child that only starts up (imports and a tiny
-  fit), the chunk's size in memory, and the time against the same fit in memory.
+- ``gdfast train --stream`` on the svmlight and the CSV file, 5 epochs of sgd, each in a child
+  process under a memory limit of a quarter of the file's size (``--limit-share``), enforced
+  by this process: it reads the child's resident memory every 10 ms and kills it past the
+  limit.  Reported: the child's peak resident memory (VmHWM), that of the same command on a
+  file of three rows (the start-up: imports, threads), the chunk's size in memory, and the
+  time and peak of the same command in memory.
 Each measure is the median of --repeats runs, the systems alternated.
 """
 import argparse
@@ -48,8 +49,8 @@ def main(argv=None):
     ap.add_argument("--json")
     ap.add_argument("--limit-share", type=float, default=0.25,
                     help="the streamed fit's memory limit, as a share of the file's size")
-    ap.add_argument("--chunk-rows", type=int, default=32768,
-                    help="the streamed fit's chunk rows")
+    ap.add_argument("--chunk-rows", default="8192,32768",
+                    help="the streamed fit's chunk rows (comma-separated: one run each)")
     ap.add_argument("--skip", default="", help="comma-separated: svmlight,csv,train,stream")
     args = ap.parse_args(argv)
     skip = set(args.skip.split(","))
@@ -87,7 +88,7 @@ def main(argv=None):
     if "train" not in skip:
         train_section(args, svm, results)
     if "stream" not in skip:
-        stream_section(args, svm, results)
+        stream_section(args, {"svm": svm, "csv": csv}, results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
@@ -162,16 +163,22 @@ def train_section(args, svm, results):
           f"{c / p:.2f}x (target <= 1.3)")
 
 
+# the child reports its own peak: its VmHWM counts from its exec, where ru_maxrss also counts
+# the pages it shared with this process between fork and exec
+_CHILD = ("import sys\nfrom gdfast import cli\ntry:\n    rc = cli.main(sys.argv[1:])\n"
+          "finally:\n    print([x for x in open('/proc/self/status') if x.startswith('VmHWM')][0],"
+          " file=sys.stderr)\nsys.exit(rc)")
+
+
 def _child(argv, limit=None):
-    """(seconds, peak resident bytes, killed) of `python -m gdfast ARGV` in a child process,
+    """(seconds, peak resident bytes, killed) of the gdfast command ARGV in a child process,
     killed when its resident memory passes limit bytes (read every 10 ms)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "gdfast", *argv],
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, *argv],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     killed = False
     while True:
-        # wait4 gives this child's own peak (ru_maxrss), not the maximum over all children
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         if limit is not None:
@@ -189,44 +196,58 @@ def _child(argv, limit=None):
     err = proc.stderr.read().decode()
     if proc.returncode not in (0, None) and not killed:
         raise RuntimeError(f"gdfast {' '.join(argv)} failed: {err}")
-    return seconds, usage.ru_maxrss * 1024, killed
+    peak = [int(x.split()[1]) * 1024 for x in err.splitlines() if x.startswith("VmHWM")]
+    return seconds, (peak[0] if peak else limit), killed
 
 
-def stream_section(args, svm, results):
-    """The streamed fit's peak memory under a limit of a quarter of the file."""
-    size = os.path.getsize(svm)
-    limit = int(args.limit_share * size)
-    opts = ["--loss", "logistic", "--optimizer", "sgd", "--learning-rate", "0.1",
-            "--batch-size", "256", "--max-epochs", "5", "--tol", "none", "--random-state", "0",
-            "--n-threads", str(args.n_threads), "--quiet", "--no-progress"]
-    tiny = os.path.join(os.path.dirname(svm), "tiny.svm")
-    with open(tiny, "w") as f:
-        f.write("1 1:0.5 3:1\n0 2:1\n1 1:1\n")
-    base = _child(["train", tiny, *opts])[1]
-    stream_t, stream_peak, killed = [], 0, False
-    memory_t = []
-    for _ in range(args.repeats):
-        t, peak, k = _child(["train", svm, "--stream", "--chunk-rows", str(args.chunk_rows),
-                             *opts], limit)
-        stream_t.append(t)
-        stream_peak, killed = max(stream_peak, peak), killed or k
-    for _ in range(args.repeats):
-        memory_t.append(_child(["train", svm, *opts])[0])
+def stream_section(args, files, results):
+    """The streamed fit's peak memory under a limit of a quarter of each file."""
     from gdfast.io import open_stream
-    with open_stream(svm, None, chunk_rows=args.chunk_rows) as s:
-        X, _ = s.read(0)
-        chunk = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes + 8 * X.shape[0]
-    st, mt = float(np.median(stream_t)), float(np.median(memory_t))
-    results["stream"] = dict(file_bytes=size, limit_bytes=limit, startup_peak=base,
-                             stream_peak=stream_peak, killed=killed, chunk_bytes=chunk,
-                             chunk_rows=args.chunk_rows, stream_seconds=stream_t,
-                             memory_seconds=memory_t, ratio=st / mt)
     mib = 2 ** 20
-    print(f"gdfast train --stream (chunks of {args.chunk_rows} rows, {chunk / mib:.0f} MiB): "
-          f"file {size / mib:.0f} MiB, limit {limit / mib:.0f} MiB, peak resident "
-          f"{stream_peak / mib:.0f} MiB (start-up alone {base / mib:.0f} MiB: "
-          f"{(stream_peak - base) / chunk:.1f} chunks above it), killed: {killed}; "
-          f"5 epochs {st:.2f} s, in memory {mt:.2f} s: {st / mt:.2f}x")
+    results["stream"] = {}
+    for name, path, label, loss in (("svmlight", files["svm"], None, "logistic"),
+                                    ("csv", files["csv"], "x0", "squared")):
+        size = os.path.getsize(path)
+        limit = int(args.limit_share * size)
+        opts = ["--loss", loss, "--optimizer", "sgd", "--learning-rate", "0.01",
+                "--batch-size", "256", "--max-epochs", "5", "--tol", "none",
+                "--random-state", "0", "--n-threads", str(args.n_threads), "--quiet",
+                "--no-progress"] + ([] if label is None else ["--label", label])
+        # the start-up alone: the same command on a file of three rows, the same format
+        tiny = os.path.join(os.path.dirname(path), f"tiny.{name}")
+        with open(tiny, "w") as f:
+            f.write("1 1:0.5 3:1\n0 2:1\n1 1:1\n" if label is None else
+                    "x0,x1\n1,2\n0,1\n1,0\n")
+        base = _child(["train", tiny, *opts, "--format", name])[1]
+        memory_t, memory_peak = [], 0
+        for _ in range(args.repeats):
+            t, peak, _ = _child(["train", path, *opts])
+            memory_t.append(t)
+            memory_peak = max(memory_peak, peak)
+        mt = float(np.median(memory_t))
+        out = results["stream"][name] = dict(
+            file_bytes=size, limit_bytes=limit, startup_peak=base, memory_peak=memory_peak,
+            memory_seconds=memory_t, chunks={})
+        print(f"{name}: file {size / mib:.0f} MiB, limit {limit / mib:.0f} MiB; start-up alone "
+              f"{base / mib:.0f} MiB; in memory 5 epochs {mt:.2f} s, peak "
+              f"{memory_peak / mib:.0f} MiB")
+        for rows in [int(r) for r in args.chunk_rows.split(",")]:
+            stream_t, stream_peak, killed = [], 0, False
+            for _ in range(args.repeats):
+                t, peak, k = _child(["train", path, "--stream", "--chunk-rows", str(rows),
+                                     *opts], limit)
+                stream_t.append(t)
+                stream_peak, killed = max(stream_peak, peak), killed or k
+            with open_stream(path, label, chunk_rows=rows) as s:
+                X, _ = s.read(0)
+                chunk = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes if s.sparse
+                         else X.nbytes) + 8 * X.shape[0]
+            st = float(np.median(stream_t))
+            out["chunks"][rows] = dict(chunk_bytes=chunk, stream_peak=stream_peak,
+                                       killed=killed, stream_seconds=stream_t, ratio=st / mt)
+            print(f"  --stream --chunk-rows {rows} ({chunk / mib:.1f} MiB a chunk): peak "
+                  f"{stream_peak / mib:.0f} MiB ({(stream_peak - base) / mib:.0f} above the "
+                  f"start-up), killed: {killed}; 5 epochs {st:.2f} s, {st / mt:.2f}x in memory")
 
 
 if __name__ == "__main__":

@@ -191,6 +191,34 @@ def test_progress_reports_do_not_change_the_parameters(data):
         assert all(0 < a < b or b == N or a == N for a, b in zip(done, done[1:], strict=False))
 
 
+@pytest.mark.parametrize("block", [64, 200, 4096])
+def test_blocks_cut_at_line_ends_outside_quotes(tmp_path, monkeypatch, block):
+    """Text fields holding the delimiter, quotes and line ends, lines longer than a block:
+    the chunks are read_table's rows whatever the block size."""
+    monkeypatch.setattr(_chunks, "TEXT_BLOCK", block)
+    monkeypatch.setattr(_chunks, "SCHEMA_BYTES", block)
+    notes = ['"a,b"', '"two\nlines"', '"say ""hi"""', 'plain', '"x\n\n""y"""']
+    lines = ["v,note,w,label"] + [f"{i}.5,{notes[i % 5]},{'7' * (i % 90)}0,{i % 2}"
+                                  for i in range(400)]
+    path = tmp_path / "q.csv"
+    path.write_text("\n".join(lines) + "\n")
+    table = io.read_table(path, "label")
+    assert len(table.categories["note"]) == 5
+    with io.open_stream(path, "label", chunk_rows=37) as s:
+        X = np.concatenate([s.read(i)[0] for i in range(len(s.block_rows))])
+        y = np.concatenate([s.labels(i) for i in range(len(s.block_rows))])
+        assert s.columns == table.columns
+    assert np.array_equal(X, table.X) and np.array_equal(y, table.y)
+
+    svm = tmp_path / "long.svm"
+    svm.write_text("".join(f"{i % 2} " + " ".join(f"{j}:{i}.{j}" for j in range(1, 3 + i % 30))
+                           + "\n" for i in range(300)))
+    Xm, ym = io.read_svmlight(svm)
+    with io.open_stream(svm, None, chunk_rows=37) as s:
+        Xs = sp.vstack([s.read(i)[0] for i in range(len(s.block_rows))])
+    assert (Xs != Xm).nnz == 0 and Xs.shape == Xm.shape
+
+
 # -- bad files: one message naming the line or row, before any fit; the cache removed ------
 
 def _cache_dirs(folder):
@@ -218,7 +246,8 @@ def test_malformed_svmlight_line_past_the_first_block(tmp_path, monkeypatch):
     ("1.0,inf,3.0,1", r"column 'b' is not finite at data row 1501"),
 ])
 def test_bad_csv_row_late_in_the_file(tmp_path, monkeypatch, bad, message):
-    monkeypatch.setattr(_chunks, "CSV_BLOCK", 4096)
+    monkeypatch.setattr(_chunks, "TEXT_BLOCK", 4096)
+    monkeypatch.setattr(_chunks, "SCHEMA_BYTES", 4096)
     lines = ["a,b,c,label"] + [f"{i}.5,{i}.25,1.0,{i % 2}" for i in range(3000)]
     lines[1501] = bad
     path = tmp_path / "bad.csv"

@@ -1,11 +1,11 @@
 """A data file cut into chunks of rows for a streamed fit (gdfast.io.open_stream).
 
-One pass reads the file in pieces of bounded size (pyarrow's streaming CSV reader, Parquet
-batches, svmlight text in blocks cut at line ends), checks every value, and writes each chunk
-of chunk_rows rows, parsed, to a cache folder: .npy files in the kernels' layout, which every
-epoch reads back one chunk at a time.  A text file is parsed once, not once an epoch (as
-Vowpal Wabbit's cache), and any chunk can be read in any order, which a text file does not
-allow.  A .npy file needs no cache: its chunks are slices of a memory map.
+One pass reads the file in pieces of bounded size (text in blocks cut at line ends, parsed by
+pyarrow's CSV reader or the native svmlight parser; Parquet batches), checks every value, and
+writes each chunk of chunk_rows rows, parsed, to a cache folder: .npy files in the kernels'
+layout, which every epoch reads back one chunk at a time. A text file is parsed once, not once
+an epoch (as Vowpal Wabbit's cache), and any chunk can be read in any order, which a text file
+does not allow. A .npy file needs no cache: its chunks are slices of a memory map.
 
 String columns are one-hot encoded as gdfast.io.read_table encodes them (sorted values), but
 the values are only all known at the end of the pass: the cache holds each string column's
@@ -27,10 +27,10 @@ CHUNK_BYTES = 64 * 2 ** 20
 # chunk_rows is rounded down to a multiple of this (of the batch size when one is given), so
 # that the batches of a chunk's epoch are the batches of the whole file's (shuffle=False)
 ROW_MULTIPLE = 1024
-# the svmlight pass reads the text in blocks of this many bytes
-TEXT_BLOCK = 16 * 2 ** 20
-# pyarrow's CSV block (the piece of the file parsed at once)
-CSV_BLOCK = 4 * 2 ** 20
+# the CSV, TSV and svmlight passes read the text in blocks of this many bytes
+TEXT_BLOCK = 4 * 2 ** 20
+# CSV and TSV: the columns' types come from the first SCHEMA_BYTES (then TEXT_BLOCK at a time)
+SCHEMA_BYTES = 4 * 2 ** 20
 STREAM_FORMATS = ("csv", "tsv", "parquet", "svmlight", "npy")
 
 
@@ -117,11 +117,12 @@ class StreamedFile:
             data = np.load(self._file(i, "data"), allow_pickle=False)
             indices = np.load(self._file(i, "indices"), allow_pickle=False)
             indptr = np.load(self._file(i, "indptr"), allow_pickle=False)
+            small = self.d < 2 ** 31 and len(indices) < 2 ** 31
+            indices = indices.astype(np.int32 if small else np.int64, copy=False)
             if self._shift:
                 indices -= self._shift
-            small = self.d < 2 ** 31 and len(indices) < 2 ** 31
             if small:
-                indices, indptr = indices.astype(np.int32), indptr.astype(np.int32)
+                indptr = indptr.astype(np.int32)
             return sp.csr_matrix((data, indices, indptr), shape=(len(y), self.d)), y
         num = np.load(self._file(i, "num"), allow_pickle=False)
         if not self._strings:
@@ -170,19 +171,51 @@ class StreamedFile:
                                   * self._multiple)
 
     def _write_chunks(self):
+        if not self.sparse:
+            return self._write_dense_chunks()
+        # pending: views of the rows not yet in a chunk (of the last piece or two)
         pending, rows = [], 0
         for piece in self._pieces():
             if self.chunk_rows is None:
                 self._set_chunk_rows(_row_bytes(piece, self.sparse))
-            pending.append(piece)
-            rows += _piece_rows(piece)
-            while rows >= self.chunk_rows:
-                whole = _concat(pending, self.sparse)
-                head, rest = _split(whole, self.chunk_rows, self.sparse)
-                self._save(head)
-                pending, rows = [rest], rows - self.chunk_rows
+            size, pos = _piece_rows(piece), 0
+            while rows + size - pos >= self.chunk_rows:
+                k = self.chunk_rows - rows
+                self._save(_concat(pending + [_rows(piece, pos, pos + k, self.sparse)],
+                                   self.sparse))
+                pending, rows, pos = [], 0, pos + k
+            if pos < size:
+                pending.append(_rows(piece, pos, size, self.sparse))
+                rows += size - pos
         if rows:
             self._save(_concat(pending, self.sparse))
+        if self.chunk_rows is None:
+            self._set_chunk_rows(1)
+
+    def _write_dense_chunks(self):
+        """Dense pieces copied into one chunk's buffers, written and reused for the next: the
+        pass holds one chunk and one piece, and allocates the chunk once."""
+        buffers, rows = None, 0
+        for piece in self._pieces():
+            if buffers is None:
+                if self.chunk_rows is None:
+                    self._set_chunk_rows(_row_bytes(piece, False))
+                buffers = {k: np.empty((self.chunk_rows,) + v.shape[1:], dtype=v.dtype)
+                           for k, v in piece.items() if k != "y"}
+                labels = []
+            size, pos = _piece_rows(piece), 0
+            while pos < size:
+                k = min(self.chunk_rows - rows, size - pos)
+                for key, buf in buffers.items():
+                    buf[rows:rows + k] = piece[key][pos:pos + k]
+                labels.append(piece["y"][pos:pos + k])
+                rows, pos = rows + k, pos + k
+                if rows == self.chunk_rows:
+                    self._save(dict(buffers, y=np.concatenate(labels)))
+                    rows, labels = 0, []
+        if rows:
+            self._save({**{k: v[:rows] for k, v in buffers.items()},
+                        "y": np.concatenate(labels)})
         if self.chunk_rows is None:
             self._set_chunk_rows(1)
 
@@ -210,16 +243,9 @@ class StreamedFile:
                 schema = source.schema_arrow
                 batches = source.iter_batches(batch_size=65536)
             else:
-                parse = pcsv.ParseOptions(delimiter="\t" if self.format == "tsv" else ",")
-                read = pcsv.ReadOptions(block_size=CSV_BLOCK)
-                schema = pcsv.open_csv(path, parse_options=parse, read_options=read).schema
-                # the types the first block suggests, widened: a whole-number column
-                # whose later rows hold fractions is read as float64 from the start
-                types = {f.name: pa.float64() for f in schema
-                         if pa.types.is_integer(f.type) or pa.types.is_null(f.type)}
-                batches = pcsv.open_csv(path, parse_options=parse, read_options=read,
-                                        convert_options=pcsv.ConvertOptions(column_types=types))
-                schema = batches.schema
+                tables = _csv_tables(path, self.format, pa, pcsv)
+                schema = next(tables)
+                batches = (b for table in tables for b in table.to_batches())
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise DataError(f"{path}: {_first_line(exc)}") from None
         names = list(schema.names)
@@ -236,7 +262,7 @@ class StreamedFile:
         self._strings = strings
         seen = {c: {} for c in strings}          # value -> code, in order of first appearance
         label_text = _is_text(pa, schema.field(label).type)
-        row0 = 0
+        row0 = released = 0
         iterator = iter(batches)
         while True:
             try:
@@ -244,14 +270,15 @@ class StreamedFile:
             except StopIteration:
                 break
             except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-                message = _first_line(exc)
-                if self.format != "parquet":
-                    from gdfast.io import _bad_line
-                    message = _bad_line(path, "\t" if self.format == "tsv" else ",") or message
-                raise DataError(f"{path}: {message}") from None
+                raise DataError(f"{path}: {_first_line(exc)}") from None
             n = batch.num_rows
             if n == 0:
                 continue
+            released += 1
+            if released % 16 == 0:
+                # pyarrow's allocator keeps freed blocks for reuse; handing them back keeps
+                # the pass's resident memory near what it holds
+                pa.default_memory_pool().release_unused()
             num = np.empty((n, len(numeric)))
             for j, c in enumerate(numeric):
                 num[:, j] = _numbers(pa, batch.column(names.index(c)), c, path, row0)
@@ -308,23 +335,25 @@ class StreamedFile:
         from gdfast.io import DataError
         threads = effective_n_threads(self._threads)
         lo, hi, line0 = None, -1, 1
+        # one buffer for the whole pass: a block is read into it, cut after its last line end
+        # (a NUL written there ends the parser's text) and the rest read again with the next
+        block = bytearray(TEXT_BLOCK + 1)
         with open(self.path, "rb") as f:
-            carry = b""
             while True:
-                block = f.read(TEXT_BLOCK)
-                if block:
-                    text = carry + block
-                    cut = text.rfind(b"\n") + 1
-                    if cut == 0:
-                        carry = text
-                        continue
-                    text, carry = text[:cut], text[cut:]
-                else:
-                    text, carry = carry, b""
-                    if not text:
-                        break
+                room = len(block) - 1
+                got = f.readinto(memoryview(block)[:room])
+                if not got:
+                    break
+                cut = block.rfind(b"\n", 0, got) + 1 if got == room else got
+                if cut == 0:
+                    # a line longer than the buffer: grow it
+                    f.seek(-got, os.SEEK_CUR)
+                    block = bytearray(2 * room + 1)
+                    continue
+                f.seek(cut - got, os.SEEK_CUR)
+                block[cut] = 0
                 try:
-                    y, indptr, indices, data, a, b = parse_svmlight(text, threads)
+                    y, indptr, indices, data, a, b = parse_svmlight(block, threads, cut)
                 except ValueError as exc:
                     m = re.match(r"line (\d+): (.*)", str(exc))
                     where = (f"line {int(m.group(1)) + line0 - 1}: {m.group(2)}" if m
@@ -334,10 +363,12 @@ class StreamedFile:
                     r = int(np.searchsorted(indptr, np.argmin(np.isfinite(data)), "right")) - 1
                     raise DataError(f"{self.path}: a value is not finite in row {r + 1} "
                                     f"of the lines from line {line0}")
-                line0 += text.count(b"\n")
+                line0 += block.count(b"\n", 0, cut)
                 if len(indices):
                     lo = a if lo is None else min(lo, a)
                     hi = max(hi, b)
+                    if b < 2 ** 31 - 1:
+                        indices = indices.astype(np.int32)     # half the cache and memory
                 if len(y):
                     yield {"y": y, "indptr": indptr, "indices": indices, "data": data}
         self._shift = 1 if lo is not None and lo > 0 else 0
@@ -387,6 +418,88 @@ class StreamedFile:
         return np.ascontiguousarray(np.delete(part, self._label_col, axis=1)), y
 
 
+def _csv_tables(path, fmt, pa, pcsv):
+    """A CSV or TSV file as pyarrow Tables, one per block of text cut at a line end outside
+    quotes, each parsed by pyarrow.csv.read_csv on its threads: first the schema (the types
+    the first SCHEMA_BYTES show, whole numbers widened to float64), then the tables, every
+    block read with those types.  A malformed line is reported with its number."""
+    from gdfast.io import DataError
+    delimiter = "\t" if fmt == "tsv" else ","
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    with open(path, "rb") as f:
+        header = f.readline()
+        if not header.strip():
+            raise DataError(f"{path}: the file is empty: expected a header line")
+        try:
+            names = pcsv.read_csv(pa.py_buffer(header), parse_options=parse).column_names
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"{path}: line 1: {_first_line(exc)}") from None
+        read = pcsv.ReadOptions(column_names=names)
+        line0, size, types = 2, SCHEMA_BYTES, None
+        while True:
+            start = f.tell()
+            block = f.read(size)
+            if not block:
+                break
+            if len(block) == size:
+                cut = _line_cut(block)
+                if cut == 0:                    # a line longer than the block
+                    f.seek(start)
+                    size *= 2
+                    continue
+                f.seek(start + cut)
+            else:
+                cut = len(block)
+            text = memoryview(block)[:cut]
+            try:
+                table = pcsv.read_csv(pa.py_buffer(text), read_options=read,
+                                      parse_options=parse, convert_options=pcsv.ConvertOptions(
+                                          column_types=types or {}))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                where = _bad_line_in(bytes(text), delimiter, len(names), line0)
+                raise DataError(f"{path}: {where or _first_line(exc)}") from None
+            if types is None:
+                types = {f.name: pa.float64() if pa.types.is_integer(f.type) or
+                         pa.types.is_null(f.type) else f.type for f in table.schema}
+                yield pa.schema([(n, types[n]) for n in names])
+                table = table.cast(pa.schema([(n, types[n]) for n in names]))
+            yield table
+            line0 += block.count(b"\n", 0, cut)
+            del text, block, table
+            size = TEXT_BLOCK
+        if types is None:
+            raise DataError(f"{path}: no data rows")
+
+
+def _line_cut(block):
+    """The length of block up to its last line end outside a quoted field (0: none): quotes
+    come in pairs in CSV ("" inside a field), so a line end is outside one where the quotes
+    before it are even in number (every block starts outside)."""
+    if b'"' not in block:
+        return block.rfind(b"\n") + 1
+    raw = np.frombuffer(block, dtype=np.uint8)
+    inside = np.bitwise_xor.accumulate((raw == ord('"')).view(np.uint8))
+    ends = np.flatnonzero((raw == ord("\n")) & (inside == 0))
+    return int(ends[-1]) + 1 if len(ends) else 0
+
+
+def _bad_line_in(text, delimiter, n_fields, line0):
+    """'line N: expected K fields, got M' for the first line of text (its first line is
+    line0 of the file) with another field count; None when there is none."""
+    import csv
+    import io as _io
+    reader = csv.reader(_io.StringIO(text.decode("utf-8", errors="replace"), newline=""),
+                        delimiter=delimiter)
+    try:
+        for row in reader:
+            if row and len(row) != n_fields:
+                return (f"line {line0 + reader.line_num - 1}: expected {n_fields} fields (as "
+                        f"the header), got {len(row)}")
+    except csv.Error:
+        return None
+    return None
+
+
 def _first_line(exc):
     return str(exc).strip().splitlines()[0]
 
@@ -404,7 +517,7 @@ def _numbers(pa, column, name, path, row0):
     if column.null_count:
         first = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
         raise DataError(f"{path}: column {name!r} has no value at data row {row0 + first + 1}")
-    return column.to_numpy(zero_copy_only=False).astype(np.float64)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _strings(column, name, path, row0):
@@ -449,15 +562,12 @@ def _concat(pieces, sparse):
             "data": np.concatenate([p["data"] for p in pieces])}
 
 
-def _split(piece, k, sparse):
-    """(the first k rows, the rest) of a piece, as copies (the rest outlives the piece)."""
+def _rows(piece, start, stop, sparse):
+    """Rows start..stop of a piece: views (a CSR piece's indptr rebased, a copy of stop -
+    start + 1 entries)."""
     if not sparse:
-        return ({key: v[:k] for key, v in piece.items()},
-                {key: v[k:].copy() for key, v in piece.items()})
+        return {key: v[start:stop] for key, v in piece.items()}
     ip = piece["indptr"]
-    cut = ip[k]
-    head = {"y": piece["y"][:k], "indptr": ip[:k + 1], "indices": piece["indices"][:cut],
-            "data": piece["data"][:cut]}
-    rest = {"y": piece["y"][k:].copy(), "indptr": ip[k:] - cut,
-            "indices": piece["indices"][cut:].copy(), "data": piece["data"][cut:].copy()}
-    return head, rest
+    a, b = ip[start], ip[stop]
+    return {"y": piece["y"][start:stop], "indptr": ip[start:stop + 1] - a,
+            "indices": piece["indices"][a:b], "data": piece["data"][a:b]}

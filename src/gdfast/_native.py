@@ -39,6 +39,15 @@ class NativeEngine:
             self.sparse_work = np.empty(
                 self.cfg.csr_work_bytes(d, spec.batch_size, self.n_threads), dtype=np.uint8)
 
+    def use(self, problem):
+        """Run the next epochs on problem's rows (another chunk of a streamed file: the same
+        features, outputs and dtype), keeping the parameters, state, step and buffers."""
+        dtype = self.problem.dtype
+        self.problem = problem
+        self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=dtype)
+        if self._order is not None and self._order.shape[0] < problem.n:
+            self._order = None
+
     def run_epoch(self, order, lr_epoch, start=0, stop=None):
         """Positions start..stop (None: the end) of the epoch's row order, in batches counted
         from start.  Returns (ok, the sum of sw_i * loss_i over those rows)."""
@@ -49,8 +58,9 @@ class NativeEngine:
             # drawn by the epoch as it goes, into a buffer kept across epochs
             if self._order is None:
                 self._order = np.empty(p.n, dtype=np.int64)
-            shuffle = _kernels.shuffle_init(self._order, order.seed)
-            order = self._order
+            order_buffer = self._order[:p.n]
+            shuffle = _kernels.shuffle_init(order_buffer, order.seed)
+            order = order_buffer
         elif isinstance(order, Shuffle):
             order = order.array()
         order = self._identity if order is None else np.ascontiguousarray(order, np.int64)

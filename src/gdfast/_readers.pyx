@@ -16,11 +16,22 @@ cdef extern from "gd_svmlight.h" nogil:
                          const char **err_what, int n_threads)
 
 
-def parse_svmlight(bytes text, int n_threads):
+def parse_svmlight(text, int n_threads, int64_t length=-1):
     """(y, indptr, indices, data, min_index, max_index) of svmlight text, float64 and int64,
-    the indices as written; raises ValueError("line N: ...") on a malformed line."""
-    cdef const char *buf = text          # a bytes object ends with a NUL byte
-    cdef int64_t length = len(text)
+    the indices as written; raises ValueError("line N: ...") on a malformed line.
+
+    text: a bytes object (which ends with a NUL byte), or with length, a buffer whose first
+    length bytes are the text and whose next byte is NUL (a reused bytearray)."""
+    cdef const unsigned char[::1] view
+    cdef const char *buf
+    if isinstance(text, bytes) and length < 0:
+        buf = text
+        length = len(text)
+    else:
+        view = text
+        if not 0 <= length < view.shape[0] or view[length] != 0:
+            raise ValueError("parse_svmlight: a NUL byte must follow the text's length bytes")
+        buf = <const char *>&view[0]
     cdef int n_chunks = max(1, min(4 * n_threads, <int>(length // 65536) + 1))
     bounds = np.empty(n_chunks + 1, dtype=np.int64)
     rows = np.empty(n_chunks, dtype=np.int64)

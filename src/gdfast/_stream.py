@@ -13,6 +13,8 @@ one chunk in memory at a time.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from gdfast import _api, _kernels
@@ -20,6 +22,8 @@ from gdfast._blocks import BlockProblem, tree
 from gdfast._dask import tasks
 from gdfast._dask.engine import DaskEngine, block_seed
 from gdfast._driver import Shuffle
+from gdfast._native import NativeEngine
+from gdfast._problem import Problem
 
 
 class StreamProblem(BlockProblem):
@@ -72,29 +76,44 @@ class StreamEngine(DaskEngine):
         super().__init__(problem, spec, theta, n_threads, opt_state, t,
                          worker_threads=n_threads)
         self.progress = None     # progress(rows done, n) after each chunk of an epoch
+        self._engines = {}
+
+    def _chunk_engine(self, block):
+        """The native engine of one chunk's epoch: one engine for the whole fit, its data
+        swapped chunk by chunk (its buffers are O(n_features), allocated once), stepping
+        this engine's own theta and state in place."""
+        p = self.problem
+        problem = Problem(X=block.X, y=block.y, sw=block.sw, n_outputs=p.n_outputs,
+                          classes=None, y_const=0.0)
+        spec = replace(self.spec, batch_size=min(self.spec.batch_size, block.n))
+        # one engine a batch size: a last chunk shorter than a batch has its own
+        engine = self._engines.get(spec.batch_size)
+        if engine is None or engine.spec != spec:
+            engine = self._engines[spec.batch_size] = NativeEngine(
+                problem, spec, self.theta, self.n_threads, opt_state=self.state, t=self.t)
+        else:
+            engine.use(problem)
+            engine.t = self.t
+        return engine
 
     def _mix(self, order, lr_epoch):
-        p, spec = self.problem, self.spec
+        p = self.problem
         chunks = (range(p.n_blocks) if order is None else
                   _kernels.permutation(p.n_blocks, block_seed(order.seed, p.n_blocks)))
         total, done = 0.0, 0
-        for i in chunks:
-            n_i = p.block_rows[int(i)]
+        for i in map(int, chunks):
+            n_i = p.block_rows[i]
             if not n_i:
                 continue
-            seed = None if order is None else block_seed(order.seed, int(i))
-            ok, theta, state, loss, t = p.run([(tasks.train, int(i), (
-                self.theta, self.state, self.t, spec, p.n_outputs, lr_epoch, seed, 0, n_i, 1.0,
-                self.worker_threads), {})])[0]
-            # weight 1.0: the chunk's parameters, in float64, exactly
-            self.theta[...] = theta
-            self.state[...] = state
-            self.t = t
+            engine = self._chunk_engine(p.block(i))
+            seed = None if order is None else block_seed(order.seed, i)
+            ok, loss = engine.run_epoch(None if seed is None else Shuffle(n_i, seed), lr_epoch)
+            self.t = engine.t
             total += loss
             done += n_i
             if self.progress is not None:
                 self.progress(done, p.n)
-            if not ok:
+            if not (ok and np.isfinite(self.theta).all()):
                 return False, total
         return True, total
 

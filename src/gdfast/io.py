@@ -318,10 +318,11 @@ def open_stream(path, label, *, format=None, chunk_rows=None, batch_size=None, c
     """Cut a data file into chunks of rows for :func:`fit_stream`, with one pass that holds
     one chunk in memory at a time: files larger than memory.
 
-    The pass reads the file in pieces (pyarrow's streaming CSV reader, Parquet batches, the
-    native svmlight parser on blocks of text), checks every value, and writes each chunk,
-    parsed, to a cache folder that the fits read it back from; ``.npy`` files are read in place
-    (a memory map).  Use it as a context manager: the cache is removed at its exit.
+    The pass reads the file in pieces (blocks of text cut at line ends, parsed by pyarrow's CSV
+    reader or the native svmlight parser on their threads; Parquet batches), checks every
+    value, and writes each chunk, parsed, to a cache folder that the fits read it back from;
+    ``.npy`` files are read in place (a memory map). Use it as a context manager: the cache is
+    removed at its exit.
 
     Parameters
     ----------
