@@ -173,22 +173,22 @@ class StreamedFile:
     def _write_chunks(self):
         if not self.sparse:
             return self._write_dense_chunks()
-        # pending: views of the rows not yet in a chunk (of the last piece or two)
+        # CSR pieces: a chunk is joined from views of the rows not yet in one (pending: of
+        # the last piece or two)
         pending, rows = [], 0
         for piece in self._pieces():
             if self.chunk_rows is None:
-                self._set_chunk_rows(_row_bytes(piece, self.sparse))
+                self._set_chunk_rows(_row_bytes(piece, True))
             size, pos = _piece_rows(piece), 0
             while rows + size - pos >= self.chunk_rows:
                 k = self.chunk_rows - rows
-                self._save(_concat(pending + [_rows(piece, pos, pos + k, self.sparse)],
-                                   self.sparse))
+                self._save(_join_csr(pending + [_csr_rows(piece, pos, pos + k)]))
                 pending, rows, pos = [], 0, pos + k
             if pos < size:
-                pending.append(_rows(piece, pos, size, self.sparse))
+                pending.append(_csr_rows(piece, pos, size))
                 rows += size - pos
         if rows:
-            self._save(_concat(pending, self.sparse))
+            self._save(_join_csr(pending))
         if self.chunk_rows is None:
             self._set_chunk_rows(1)
 
@@ -548,11 +548,10 @@ def _row_bytes(piece, sparse):
     return 8 * (piece["num"].shape[1] + piece.get("codes", np.empty((0, 0))).shape[1] + 1)
 
 
-def _concat(pieces, sparse):
+def _join_csr(pieces):
+    """One CSR piece of the rows of several, in order."""
     if len(pieces) == 1:
         return pieces[0]
-    if not sparse:
-        return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     offsets = np.cumsum([0] + [p["indptr"][-1] for p in pieces[:-1]])
     return {"y": np.concatenate([p["y"] for p in pieces]),
             "indptr": np.concatenate([pieces[0]["indptr"][:1]] +
@@ -562,11 +561,9 @@ def _concat(pieces, sparse):
             "data": np.concatenate([p["data"] for p in pieces])}
 
 
-def _rows(piece, start, stop, sparse):
-    """Rows start..stop of a piece: views (a CSR piece's indptr rebased, a copy of stop -
-    start + 1 entries)."""
-    if not sparse:
-        return {key: v[start:stop] for key, v in piece.items()}
+def _csr_rows(piece, start, stop):
+    """Rows start..stop of a CSR piece: views, but for its indptr rebased (stop - start + 1
+    entries)."""
     ip = piece["indptr"]
     a, b = ip[start], ip[stop]
     return {"y": piece["y"][start:stop], "indptr": ip[start:stop + 1] - a,
