@@ -45,6 +45,17 @@ def make_spec(**overrides):
     return _problem.Spec(**base)
 
 
+def run_cli(capsys, *argv):
+    """(exit status, stdout, stderr) of the gdfast command line, run in this process."""
+    from gdfast import cli
+    try:
+        status = cli.main([str(a) for a in argv])
+    except SystemExit as exc:
+        status = exc.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 def rel_err(a, b):
     """max |a - b| relative to the scale of b (at least 1e-3 so zero vectors compare)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -11,7 +11,8 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 import gdfast  # noqa: E402
-from gdfast import cli, io  # noqa: E402
+from conftest import run_cli  # noqa: E402
+from gdfast import io  # noqa: E402
 from gdfast.datasets import make_classification, make_regression  # noqa: E402
 
 CITIES = np.array(["lima", "oslo", "rome"])
@@ -38,16 +39,6 @@ def files(tmp_path):
     return out
 
 
-def run(capsys, *argv):
-    """(exit status, stdout, stderr) of the command line, in this process."""
-    try:
-        status = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
 def test_read_table_formats_agree(files):
     ref = io.read_table(files["t.csv"], "label")
     assert ref.columns == ["a", "b", "c", "d", "city=lima", "city=oslo", "city=rome"]
@@ -61,7 +52,7 @@ def test_read_table_formats_agree(files):
 
 def test_train_predict_evaluate_round_trip(files, tmp_path, capsys):
     model, plot = tmp_path / "m.gdm", tmp_path / "loss.png"
-    status, out, err = run(capsys, "train", files["t.csv"], "--label", "label", "--loss",
+    status, out, err = run_cli(capsys, "train", files["t.csv"], "--label", "label", "--loss",
                            "logistic", "--alpha", "1e-3", "--validation", "0.25",
                            "--model", model, "--plot", plot)
     assert status == 0, err
@@ -78,14 +69,14 @@ def test_train_predict_evaluate_round_trip(files, tmp_path, capsys):
     ref = gdfast.fit(t.X[~held], t.y[~held], loss="logistic", alpha=1e-3)
     assert np.array_equal(saved.coef, ref.coef)
     out_csv = tmp_path / "pred.csv"
-    status, _, err = run(capsys, "predict", model, files["t.parquet"], "--out", out_csv)
+    status, _, err = run_cli(capsys, "predict", model, files["t.parquet"], "--out", out_csv)
     assert status == 0, err
     pred = out_csv.read_text().splitlines()
     assert pred[0] == "prediction" and pred[1:] == list(ref.predict(t.X))
-    status, out, _ = run(capsys, "predict", model, files["t.tsv"], "--proba")
+    status, out, _ = run_cli(capsys, "predict", model, files["t.tsv"], "--proba")
     assert status == 0 and out.splitlines()[0] == "p(no),p(yes)"
     assert np.allclose(np.loadtxt(out.splitlines()[1:], delimiter=","), ref.predict_proba(t.X))
-    status, out, _ = run(capsys, "evaluate", model, files["t.csv"])
+    status, out, _ = run_cli(capsys, "evaluate", model, files["t.csv"])
     assert status == 0
     assert f"accuracy {np.mean(ref.predict(t.X) == t.y):.4f}" in out
     assert "confusion" in out
@@ -97,11 +88,11 @@ def test_regression_from_npz_and_npy(tmp_path, capsys):
     np.save(tmp_path / "r.npy", np.column_stack([X, y]))
     for data, label in ((tmp_path / "r.npz", "y"), (tmp_path / "r.npy", "-1")):
         model = tmp_path / f"{data.suffix[1:]}.gdm"
-        status, _, err = run(capsys, "train", data, "--label", label, "--quiet",
+        status, _, err = run_cli(capsys, "train", data, "--label", label, "--quiet",
                              "--model", model)
         assert status == 0, err
         assert np.allclose(gdfast.load(model).coef, gdfast.fit(X, y).coef)
-    status, out, _ = run(capsys, "evaluate", tmp_path / "npz.gdm", tmp_path / "r.npz")
+    status, out, _ = run_cli(capsys, "evaluate", tmp_path / "npz.gdm", tmp_path / "r.npz")
     assert status == 0 and "R^2 0.9" in out
 
 
@@ -130,7 +121,7 @@ def test_user_mistakes(files, tmp_path, capsys, case):
                 "no label column 'target'", "option out of range": "alpha",
                 "bad option value": "optimizer", "missing folder": "no such folder",
                 "not a model": "not a gdfast model"}[case]
-    status, out, err = run(capsys, *args)
+    status, out, err = run_cli(capsys, *args)
     assert status == 2
     assert err.count("\n") == 1 and expected in err, err
     assert "Traceback" not in err and out == ""
@@ -147,7 +138,7 @@ def test_console_script_entry_point(files, tmp_path):
 
 def test_compare_draws_every_run(files, tmp_path, capsys):
     png = tmp_path / "cmp.png"
-    status, out, err = run(capsys, "compare", files["t.csv"], "--label", "label", "--loss",
+    status, out, err = run_cli(capsys, "compare", files["t.csv"], "--label", "label", "--loss",
                            "logistic", "--optimizers", "lbfgs,sgd,adam", "--learning-rates",
                            "0.01,0.1", "--max-epochs", "5", "--tol", "none", "--random-state",
                            "0", "--plot", png)
@@ -156,7 +147,7 @@ def test_compare_draws_every_run(files, tmp_path, capsys):
     assert rows == ["lbfgs", "sgd", "sgd", "adam", "adam"]          # lbfgs takes no rate
     data = png.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
-    status, _, err = run(capsys, "compare", files["t.csv"], "--label", "label",
+    status, _, err = run_cli(capsys, "compare", files["t.csv"], "--label", "label",
                          "--optimizers", "warp", "--plot", tmp_path / "x.png")
     assert status == 2 and "optimizer" in err and not (tmp_path / "x.png").exists()
 
@@ -165,7 +156,7 @@ def test_validation_loss_uses_the_fits_epsilon(tmp_path, capsys):
     X, y, _, _ = make_regression(400, 3, random_state=4)
     np.savez(tmp_path / "r.npz", X=X, y=y)
     model = tmp_path / "h.gdm"
-    status, _, err = run(capsys, "train", tmp_path / "r.npz", "--label", "y", "--loss", "huber",
+    status, _, err = run_cli(capsys, "train", tmp_path / "r.npz", "--label", "y", "--loss", "huber",
                          "--epsilon", "0.5", "--validation", "0.3", "--quiet", "--model", model)
     assert status == 0, err
     saved = gdfast.load(model)

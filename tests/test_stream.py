@@ -14,7 +14,8 @@ pq = pytest.importorskip("pyarrow.parquet")
 sp = pytest.importorskip("scipy.sparse")
 
 import gdfast  # noqa: E402
-from gdfast import _api, _chunks, cli, io  # noqa: E402
+from conftest import run_cli  # noqa: E402
+from gdfast import _api, _chunks, io  # noqa: E402
 from gdfast._native import NativeEngine  # noqa: E402
 from gdfast.datasets import make_classification  # noqa: E402
 
@@ -316,24 +317,15 @@ def test_memory_is_bounded_by_the_chunk_not_the_file(tmp_path):
 
 # -- the command line --------------------------------------------------------------------
 
-def _run(capsys, *argv):
-    try:
-        status = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out = capsys.readouterr()
-    return status, out.out, out.err
-
-
 def test_train_stream_equals_train_in_memory(files, tmp_path, capsys):
     opts = ["--loss", "logistic", "--optimizer", "adam", "--learning-rate", "0.01",
             "--batch-size", "32", "--shuffle", "false", "--max-epochs", "3"]
     val = tmp_path / "val.csv"
     val.write_text("\n".join(files["csv"].read_text().splitlines()[:301]) + "\n")
     a, b = tmp_path / "a.gdm", tmp_path / "b.gdm"
-    s1, out1, _ = _run(capsys, "train", files["csv"], "--label", "label", *opts,
+    s1, out1, _ = run_cli(capsys, "train", files["csv"], "--label", "label", *opts,
                        "--validation", val, "--model", a)
-    s2, out2, _ = _run(capsys, "train", files["csv"], "--label", "label", *opts,
+    s2, out2, _ = run_cli(capsys, "train", files["csv"], "--label", "label", *opts,
                        "--validation", val, "--model", b, "--stream", "--chunk-rows", "500")
     assert s1 == s2 == 0
     ma, mb = gdfast.load(a), gdfast.load(b)
@@ -342,12 +334,12 @@ def test_train_stream_equals_train_in_memory(files, tmp_path, capsys):
     assert np.isfinite(mb.validation_history).all()
     assert out1.splitlines()[0] == out2.splitlines()[0]
     # the streamed model predicts on the file as gdfast predict reads it
-    s3, out3, _ = _run(capsys, "predict", b, val)
+    s3, out3, _ = run_cli(capsys, "predict", b, val)
     assert s3 == 0 and len(out3.splitlines()) == 301
 
 
 def test_train_stream_svmlight_without_label(files, tmp_path, capsys):
-    status, out, err = _run(capsys, "train", files["svm1"], "--stream", "--loss", "logistic",
+    status, out, err = run_cli(capsys, "train", files["svm1"], "--stream", "--loss", "logistic",
                             "--max-epochs", "5", "--model", tmp_path / "m.gdm")
     assert status == 0, err
     assert gdfast.load(tmp_path / "m.gdm").coef.shape == (5,)
@@ -363,6 +355,6 @@ def test_train_stream_svmlight_without_label(files, tmp_path, capsys):
 ])
 def test_train_stream_mistakes(files, tmp_path, capsys, argv, message):
     model = tmp_path / "m.gdm"
-    status, out, err = _run(capsys, "train", files["csv"], *argv, "--model", model)
+    status, out, err = run_cli(capsys, "train", files["csv"], *argv, "--model", model)
     assert status == 2 and message in err and len(err.splitlines()) == 1, err
     assert not model.exists()
