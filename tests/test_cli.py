@@ -53,8 +53,8 @@ def test_read_table_formats_agree(files):
 def test_train_predict_evaluate_round_trip(files, tmp_path, capsys):
     model, plot = tmp_path / "m.gdm", tmp_path / "loss.png"
     status, out, err = run_cli(capsys, "train", files["t.csv"], "--label", "label", "--loss",
-                           "logistic", "--alpha", "1e-3", "--validation", "0.25",
-                           "--model", model, "--plot", plot)
+                               "logistic", "--alpha", "1e-3", "--validation", "0.25",
+                               "--model", model, "--plot", plot)
     assert status == 0, err
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["epoch", "loss", "validation"]
@@ -89,7 +89,7 @@ def test_regression_from_npz_and_npy(tmp_path, capsys):
     for data, label in ((tmp_path / "r.npz", "y"), (tmp_path / "r.npy", "-1")):
         model = tmp_path / f"{data.suffix[1:]}.gdm"
         status, _, err = run_cli(capsys, "train", data, "--label", label, "--quiet",
-                             "--model", model)
+                                 "--model", model)
         assert status == 0, err
         assert np.allclose(gdfast.load(model).coef, gdfast.fit(X, y).coef)
     status, out, _ = run_cli(capsys, "evaluate", tmp_path / "npz.gdm", tmp_path / "r.npz")
@@ -139,17 +139,20 @@ def test_console_script_entry_point(files, tmp_path):
 def test_compare_draws_every_run(files, tmp_path, capsys):
     png = tmp_path / "cmp.png"
     status, out, err = run_cli(capsys, "compare", files["t.csv"], "--label", "label", "--loss",
-                           "logistic", "--optimizers", "lbfgs,sgd,adam", "--learning-rates",
-                           "0.01,0.1", "--max-epochs", "5", "--tol", "none", "--random-state",
-                           "0", "--plot", png)
+                               "logistic", "--optimizers", "lbfgs,sgd,adam", "--learning-rates",
+                               "0.01,0.1", "--max-epochs", "5", "--tol", "none", "--random-state",
+                               "0", "--plot", png)
     assert status == 0, err
     rows = [line.split()[0] for line in out.splitlines()[1:-1]]
     assert rows == ["lbfgs", "sgd", "sgd", "adam", "adam"]          # lbfgs takes no rate
     data = png.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
     status, _, err = run_cli(capsys, "compare", files["t.csv"], "--label", "label",
-                         "--optimizers", "warp", "--plot", tmp_path / "x.png")
+                             "--optimizers", "warp", "--plot", tmp_path / "x.png")
     assert status == 2 and "optimizer" in err and not (tmp_path / "x.png").exists()
+    status, _, err = run_cli(capsys, "compare", files["t.csv"], "--optimizers", "sgd",
+                             "--plot", tmp_path / "x.png")
+    assert status == 2 and "--label: the label column is required" in err
 
 
 def test_validation_loss_uses_the_fits_epsilon(tmp_path, capsys):
@@ -157,7 +160,7 @@ def test_validation_loss_uses_the_fits_epsilon(tmp_path, capsys):
     np.savez(tmp_path / "r.npz", X=X, y=y)
     model = tmp_path / "h.gdm"
     status, _, err = run_cli(capsys, "train", tmp_path / "r.npz", "--label", "y", "--loss", "huber",
-                         "--epsilon", "0.5", "--validation", "0.3", "--quiet", "--model", model)
+                             "--epsilon", "0.5", "--validation", "0.3", "--quiet", "--model", model)
     assert status == 0, err
     saved = gdfast.load(model)
     from gdfast._losses import row_loss_dz

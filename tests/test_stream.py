@@ -324,9 +324,9 @@ def test_train_stream_equals_train_in_memory(files, tmp_path, capsys):
     val.write_text("\n".join(files["csv"].read_text().splitlines()[:301]) + "\n")
     a, b = tmp_path / "a.gdm", tmp_path / "b.gdm"
     s1, out1, _ = run_cli(capsys, "train", files["csv"], "--label", "label", *opts,
-                       "--validation", val, "--model", a)
+                          "--validation", val, "--model", a)
     s2, out2, _ = run_cli(capsys, "train", files["csv"], "--label", "label", *opts,
-                       "--validation", val, "--model", b, "--stream", "--chunk-rows", "500")
+                          "--validation", val, "--model", b, "--stream", "--chunk-rows", "500")
     assert s1 == s2 == 0
     ma, mb = gdfast.load(a), gdfast.load(b)
     assert np.array_equal(ma.coef, mb.coef) and ma.metadata == mb.metadata
@@ -340,7 +340,7 @@ def test_train_stream_equals_train_in_memory(files, tmp_path, capsys):
 
 def test_train_stream_svmlight_without_label(files, tmp_path, capsys):
     status, out, err = run_cli(capsys, "train", files["svm1"], "--stream", "--loss", "logistic",
-                            "--max-epochs", "5", "--model", tmp_path / "m.gdm")
+                               "--max-epochs", "5", "--model", tmp_path / "m.gdm")
     assert status == 0, err
     assert gdfast.load(tmp_path / "m.gdm").coef.shape == (5,)
 
@@ -350,6 +350,7 @@ def test_train_stream_svmlight_without_label(files, tmp_path, capsys):
     (["--label", "label", "--chunk-rows", "10"], "--chunk-rows: only with --stream"),
     (["--stream", "--label", "nope"], "no label column 'nope'"),
     (["--stream"], "--label: the label column is required"),
+    (["--stream", "--label", "label", "--validation", "nofile.csv"], "nofile.csv: no such file"),
     (["--stream", "--label", "label", "--chunk-rows", "0"], "chunk_rows"),
     (["--label", "label", "--validation", "nofile.csv"], "nofile.csv: no such file"),
 ])

@@ -96,6 +96,13 @@ def _format(path, fmt):
         raise UserError(str(exc)) from None
 
 
+def _check_label(args):
+    """--label is required but for svmlight files, which hold their labels."""
+    if args.label is None and _format(args.data, args.format) != "svmlight":
+        raise UserError("--label: the label column is required (svmlight files hold their "
+                        "labels)")
+
+
 def _read(path, label=None, fmt=None, categories=None, label_optional=False):
     from gdfast import io
     try:
@@ -163,10 +170,7 @@ def train(args, error):
     _check_output(args.model, "--model")
     check_plot(args.plot)
     options = {k[4:]: v for k, v in vars(args).items() if k.startswith("fit_")}
-    fmt = _format(args.data, args.format)
-    if args.label is None and fmt != "svmlight":
-        raise UserError("--label: the label column is required (svmlight files hold their "
-                        "labels)")
+    _check_label(args)
     stream = None
     if args.stream:
         from gdfast import io
@@ -408,6 +412,7 @@ def compare(args, error):
              [_value(r) for r in args.learning_rates.split(",") if r.strip()])
     if not optimizers or not rates:
         raise UserError("--optimizers and --learning-rates need at least one value each")
+    _check_label(args)
     table = _read(args.data, args.label, args.format)
     options = {k[4:]: v for k, v in vars(args).items() if k.startswith("fit_")}
     runs = {}
@@ -467,7 +472,7 @@ def build_parser():
     p = sub.add_parser("compare", help="train several optimizers and learning rates on a "
                        "data file and draw their loss curves")
     p.add_argument("data", metavar="DATA")
-    p.add_argument("--label", required=True)
+    p.add_argument("--label", help="the label column (svmlight files hold their labels)")
     p.add_argument("--format")
     p.add_argument("--optimizers", required=True, help="comma-separated, e.g. sgd,adam,lbfgs")
     p.add_argument("--learning-rates", help="comma-separated (default: auto)")
