@@ -114,6 +114,19 @@ def test_unshuffled_stream_is_gdfast_fit_bit_for_bit(files, name, optimizer, n_t
     assert np.array_equal(res.classes, ref.classes)
 
 
+def test_chunks_hold_whole_batches(files):
+    """chunk_rows rounds down to a multiple of the batch size, 1024 included."""
+    for bs, rows, want in ((1024, 1500, 1024), (1000, 1500, 1000), (32, 250, 224), (64, 10, 64)):
+        with io.open_stream(files["npy"], -1, chunk_rows=rows, batch_size=bs) as s:
+            assert s.chunk_rows == want
+    table = io.read_table(files["npy"], -1)
+    opts = dict(loss="logistic", optimizer="sgd", learning_rate=0.05, batch_size=1024,
+                shuffle=False, max_epochs=2, tol=None)
+    ref = gdfast.fit(table.X, table.y, **opts)
+    res = io.fit_stream(files["npy"], -1, chunk_rows=1500, **opts)
+    assert res.n_steps == ref.n_steps and np.array_equal(res.coef, ref.coef)
+
+
 def test_unshuffled_multinomial_text_labels(tmp_path, data):
     path = _write_table(tmp_path, data, "csv", label_text=True)
     table = io.read_table(path, "label")
@@ -220,6 +233,21 @@ def test_blocks_cut_at_line_ends_outside_quotes(tmp_path, monkeypatch, block):
     assert (Xs != Xm).nnz == 0 and Xs.shape == Xm.shape
 
 
+def test_a_quote_inside_a_field_is_a_character(tmp_path, monkeypatch):
+    """12" pipe: a quote that opens no field, as pyarrow reads it; the pass does not wait for
+    it to close (the block stops growing at four times its size)."""
+    monkeypatch.setattr(_chunks, "TEXT_BLOCK", 64)
+    monkeypatch.setattr(_chunks, "SCHEMA_BYTES", 64)
+    lines = ["v,part,label"] + [f"{i}.5,{i % 7}\" pipe,{i % 2}" for i in range(500)]
+    path = tmp_path / "inch.csv"
+    path.write_text("\n".join(lines) + "\n")
+    table = io.read_table(path, "label")
+    with io.open_stream(path, "label", chunk_rows=100) as s:
+        X = np.concatenate([s.read(i)[0] for i in range(len(s.block_rows))])
+        assert s.columns == table.columns
+    assert np.array_equal(X, table.X)
+
+
 # -- bad files: one message naming the line or row, before any fit; the cache removed ------
 
 def _cache_dirs(folder):
@@ -240,7 +268,8 @@ def test_malformed_svmlight_line_past_the_first_block(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("bad, message", [
-    ("1.0,2.0,abc,1", r"column 'b'|line 1502|abc"),
+    ("1.0,2.0,abc,1", r"line 1502: column 'c' holds 'abc' where the file's first 4 MiB hold "
+                      r"numbers"),
     ("1.0,2.0", r"line 1502: expected 4 fields"),
     ("1.0,,3.0,1", r"column 'b' has no value at data row 1501"),
     ("1.0,nan,3.0,1", r"column 'b' has no value at data row 1501"),   # pyarrow: NaN is missing
@@ -258,6 +287,16 @@ def test_bad_csv_row_late_in_the_file(tmp_path, monkeypatch, bad, message):
     with pytest.raises(io.DataError, match=message):
         io.open_stream(path, "label", chunk_rows=100, cache_dir=cache)
     assert _cache_dirs(cache) == []
+
+
+def test_non_finite_svmlight_values_named_by_line(tmp_path):
+    path = tmp_path / "nan.svm"
+    path.write_text("# head\n1 1:2\n\n0 2:1\n# note\nnan 1:1\n")
+    with pytest.raises(io.DataError, match=r"line 6: a label is not finite"):
+        io.open_stream(path, None)
+    path.write_text("1 1:2\n# note\n\n0 2:inf\n")
+    with pytest.raises(io.DataError, match=r"line 4: a value is not finite"):
+        io.open_stream(path, None)
 
 
 def test_refusals(tmp_path, files):
@@ -338,6 +377,21 @@ def test_train_stream_equals_train_in_memory(files, tmp_path, capsys):
     assert s3 == 0 and len(out3.splitlines()) == 301
 
 
+def test_train_stream_a_folder_and_a_cache_dir(files, tmp_path, capsys):
+    folder = tmp_path / "d.svm"
+    folder.mkdir()
+    status, _, err = run_cli(capsys, "train", folder, "--stream")
+    assert status == 2 and len(err.splitlines()) == 1 and "d.svm" in err, err
+    status, _, err = run_cli(capsys, "train", folder)
+    assert status == 2 and len(err.splitlines()) == 1, err
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    status, _, err = run_cli(capsys, "train", files["svm1"], "--stream", "--cache-dir", cache,
+                             "--max-epochs", "2", "--quiet")
+    assert status == 0, err
+    assert os.listdir(cache) == []
+
+
 def test_train_stream_svmlight_without_label(files, tmp_path, capsys):
     status, out, err = run_cli(capsys, "train", files["svm1"], "--stream", "--loss", "logistic",
                                "--max-epochs", "5", "--model", tmp_path / "m.gdm")
@@ -352,6 +406,8 @@ def test_train_stream_svmlight_without_label(files, tmp_path, capsys):
     (["--stream"], "--label: the label column is required"),
     (["--stream", "--label", "label", "--validation", "nofile.csv"], "nofile.csv: no such file"),
     (["--stream", "--label", "label", "--chunk-rows", "0"], "chunk_rows"),
+    (["--label", "label", "--cache-dir", "."], "--cache-dir: only with --stream"),
+    (["--stream", "--label", "label", "--cache-dir", "nodir"], "cache_dir: no such folder"),
     (["--label", "label", "--validation", "nofile.csv"], "nofile.csv: no such file"),
 ])
 def test_train_stream_mistakes(files, tmp_path, capsys, argv, message):

@@ -69,13 +69,13 @@ class StreamedFile:
         if cache_dir is not None and not os.path.isdir(cache_dir):
             raise ValueError(f"cache_dir: no such folder: {cache_dir}")
         self.path, self.format, self.label = path, fmt, label
-        self._multiple = batch_size if isinstance(batch_size, int) and batch_size > 0 \
-            else ROW_MULTIPLE
-        self.chunk_rows = None
-        if chunk_rows is not None:
+        batched = isinstance(batch_size, int) and not isinstance(batch_size, bool) \
+            and batch_size > 0
+        self._multiple = batch_size if batched else ROW_MULTIPLE
+        self.chunk_rows = chunk_rows
+        if chunk_rows is not None and batched:
             # rounded down to whole batches (at least one)
-            self.chunk_rows = max(self._multiple, chunk_rows // self._multiple * self._multiple) \
-                if self._multiple != ROW_MULTIPLE else chunk_rows
+            self.chunk_rows = max(batch_size, chunk_rows // batch_size * batch_size)
         self.block_rows, self.cache = [], None
         self.columns, self.categories = None, {}
         self.sparse = fmt == "svmlight"
@@ -241,7 +241,7 @@ class StreamedFile:
             if self.format == "parquet":
                 source = pq.ParquetFile(path)
                 schema = source.schema_arrow
-                batches = source.iter_batches(batch_size=65536)
+                batches = _closing_batches(source)
             else:
                 tables = _csv_tables(path, self.format, pa, pcsv)
                 schema = next(tables)
@@ -359,10 +359,13 @@ class StreamedFile:
                     where = (f"line {int(m.group(1)) + line0 - 1}: {m.group(2)}" if m
                              else str(exc))
                     raise DataError(f"{self.path}: {where}") from None
-                if not np.isfinite(data).all():
-                    r = int(np.searchsorted(indptr, np.argmin(np.isfinite(data)), "right")) - 1
-                    raise DataError(f"{self.path}: a value is not finite in row {r + 1} "
-                                    f"of the lines from line {line0}")
+                bad = ~np.isfinite(y)
+                if bad.any() or not np.isfinite(data).all():
+                    r = int(np.argmax(bad)) if bad.any() else int(np.searchsorted(
+                        indptr, np.argmin(np.isfinite(data)), "right")) - 1
+                    what = "label" if bad.any() else "value"
+                    raise DataError(f"{self.path}: line {_svm_line(block, cut, r, line0)}: a "
+                                    f"{what} is not finite")
                 line0 += block.count(b"\n", 0, cut)
                 if len(indices):
                     lo = a if lo is None else min(lo, a)
@@ -418,6 +421,15 @@ class StreamedFile:
         return np.ascontiguousarray(np.delete(part, self._label_col, axis=1)), y
 
 
+def _closing_batches(source):
+    """A Parquet file's record batches; the file closed after the last (or when the pass
+    stops early and lets go of them)."""
+    try:
+        yield from source.iter_batches(batch_size=65536)
+    finally:
+        source.close()
+
+
 def _csv_tables(path, fmt, pa, pcsv):
     """A CSV or TSV file as pyarrow Tables, one per block of text cut at a line end outside
     quotes, each parsed by pyarrow.csv.read_csv on its threads: first the schema (the types
@@ -443,6 +455,10 @@ def _csv_tables(path, fmt, pa, pcsv):
                 break
             if len(block) == size:
                 cut = _line_cut(block)
+                if cut == 0 and size >= 4 * TEXT_BLOCK:
+                    # no line end outside quotes in 16 MiB: a quote that opens no field
+                    # (12" pipe), as pyarrow reads it; cut at the last line end
+                    cut = block.rfind(b"\n") + 1
                 if cut == 0:                    # a line longer than the block
                     f.seek(start)
                     size *= 2
@@ -456,7 +472,9 @@ def _csv_tables(path, fmt, pa, pcsv):
                                       parse_options=parse, convert_options=pcsv.ConvertOptions(
                                           column_types=types or {}))
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                where = _bad_line_in(bytes(text), delimiter, len(names), line0)
+                numbers = [j for j, n in enumerate(names)
+                           if types and pa.types.is_floating(types[n])]
+                where = _bad_line_in(bytes(text), delimiter, names, numbers, line0)
                 raise DataError(f"{path}: {where or _first_line(exc)}") from None
             if types is None:
                 types = {f.name: pa.float64() if pa.types.is_integer(f.type) or
@@ -471,6 +489,20 @@ def _csv_tables(path, fmt, pa, pcsv):
             raise DataError(f"{path}: no data rows")
 
 
+def _svm_line(text, length, row, line0):
+    """The file's line number of data row `row` of svmlight text (its first line: line0),
+    counting the blank and comment lines the parser skips."""
+    number, seen = line0, -1
+    for line in bytes(text[:length]).split(b"\n"):
+        body = line.split(b"#", 1)[0].strip()
+        if body:
+            seen += 1
+            if seen == row:
+                return number
+        number += 1
+    return number
+
+
 def _line_cut(block):
     """The length of block up to its last line end outside a quoted field (0: none): quotes
     come in pairs in CSV ("" inside a field), so a line end is outside one where the quotes
@@ -483,18 +515,35 @@ def _line_cut(block):
     return int(ends[-1]) + 1 if len(ends) else 0
 
 
-def _bad_line_in(text, delimiter, n_fields, line0):
-    """'line N: expected K fields, got M' for the first line of text (its first line is
-    line0 of the file) with another field count; None when there is none."""
+# what pyarrow's CSV reader reads as a missing value (its default null_values)
+_NULLS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+          "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"}
+
+
+def _bad_line_in(text, delimiter, names, numbers, line0):
+    """The first problem of text's lines (its first line is line0 of the file), as 'line N:
+    ...': a field count other than the header's, or text in a column of numbers (the
+    indices `numbers`); None when neither is found."""
     import csv
     import io as _io
     reader = csv.reader(_io.StringIO(text.decode("utf-8", errors="replace"), newline=""),
                         delimiter=delimiter)
     try:
         for row in reader:
-            if row and len(row) != n_fields:
-                return (f"line {line0 + reader.line_num - 1}: expected {n_fields} fields (as "
-                        f"the header), got {len(row)}")
+            if not row:
+                continue
+            line = line0 + reader.line_num - 1
+            if len(row) != len(names):
+                return (f"line {line}: expected {len(names)} fields (as the header), got "
+                        f"{len(row)}")
+            for j in numbers:
+                value = row[j]
+                if value not in _NULLS:
+                    try:
+                        float(value)
+                    except ValueError:
+                        return (f"line {line}: column {names[j]!r} holds {value[:40]!r} where "
+                                f"the file's first 4 MiB hold numbers")
     except csv.Error:
         return None
     return None

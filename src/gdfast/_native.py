@@ -41,10 +41,13 @@ class NativeEngine:
 
     def use(self, problem):
         """Run the next epochs on problem's rows (another chunk of a streamed file: the same
-        features, outputs and dtype), keeping the parameters, state, step and buffers."""
-        dtype = self.problem.dtype
+        features, outputs and dtype), keeping the parameters, state, step and buffers; None
+        lets go of the rows until the next call."""
         self.problem = problem
-        self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=dtype)
+        if problem is None:
+            self._sw = None
+            return
+        self._sw = problem.sw if problem.sw is not None else np.empty(0, dtype=problem.dtype)
         if self._order is not None and self._order.shape[0] < problem.n:
             self._order = None
 

@@ -108,6 +108,7 @@ class StreamEngine(DaskEngine):
             engine = self._chunk_engine(p.block(i))
             seed = None if order is None else block_seed(order.seed, i)
             ok, loss = engine.run_epoch(None if seed is None else Shuffle(n_i, seed), lr_epoch)
+            engine.use(None)            # the chunk goes before the next one is read
             self.t = engine.t
             total += loss
             done += n_i

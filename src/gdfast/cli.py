@@ -112,6 +112,8 @@ def _read(path, label=None, fmt=None, categories=None, label_optional=False):
         raise UserError(f"{path}: no such file") from None
     except (io.DataError, ImportError) as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:                       # a folder, a file it may not read
+        raise UserError(f"{path}: {exc.strerror or exc}") from None
 
 
 def _mean_loss(res, X, y, epsilon=0.1):
@@ -128,15 +130,20 @@ def _mean_loss(res, X, y, epsilon=0.1):
     return float(row_losses(res.loss, Z, target, epsilon).mean())
 
 
+def _fraction(text):
+    """--validation's value as a number, or None for a file name."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _validation_rows(args, X, y, columns, categories, options):
     """(X, y, X_val, y_val): --validation FRACTION holds out that fraction of the rows (drawn
     from random_state); --validation FILE reads a file with the training file's columns."""
     if args.validation is None:
         return X, y, None, None
-    try:
-        fraction = float(args.validation)
-    except ValueError:
-        fraction = None
+    fraction = _fraction(args.validation)
     if fraction is None:
         table = _read(args.validation, args.label, args.format, categories=categories)
         if table.y is None:
@@ -174,22 +181,30 @@ def train(args, error):
     stream = None
     if args.stream:
         from gdfast import io
+        if args.validation is not None and _fraction(args.validation) is not None:
+            raise UserError("--validation: with --stream, give a file of validation rows (a "
+                            "fraction would hold the whole file in memory)")
         bs = options.get("batch_size")
         try:
             stream = io.open_stream(args.data, args.label, format=args.format,
                                     chunk_rows=args.chunk_rows,
                                     batch_size=bs if isinstance(bs, int) and
                                     not isinstance(bs, bool) else None,
+                                    cache_dir=args.cache_dir,
                                     n_threads=options.get("n_threads"))
         except FileNotFoundError:
             raise UserError(f"{args.data}: no such file") from None
         except (ValueError, ImportError) as exc:
             raise UserError(str(exc).splitlines()[0]) from None
+        except OSError as exc:
+            # a folder given as DATA, a full disk under the cache
+            raise UserError(f"{exc.filename or args.data}: {exc.strerror or exc}") from None
         X = y = None
         columns, categories = stream.columns, stream.categories
     else:
-        if args.chunk_rows is not None:
-            raise UserError("--chunk-rows: only with --stream")
+        if args.chunk_rows is not None or args.cache_dir is not None:
+            raise UserError(f"--{'chunk-rows' if args.chunk_rows is not None else 'cache-dir'}:"
+                            " only with --stream")
         table = _read(args.data, args.label, args.format)
         X, y, columns, categories = table.X, table.y, table.columns, table.categories
     try:
@@ -462,6 +477,9 @@ def build_parser():
                    "random order, rows shuffled within each; see the guide")
     p.add_argument("--chunk-rows", type=int, metavar="N",
                    help="rows per chunk with --stream (default: about 64 MiB a chunk)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="where --stream caches the parsed chunks (default: the temporary "
+                   "folder; about the data's size as float64)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (shown on a terminal when rich is installed)")
     p.add_argument("--model", metavar="OUT", help="save the model here (gdfast.save)")

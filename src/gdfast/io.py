@@ -380,9 +380,12 @@ def fit_stream(source, label=None, *, format=None, chunk_rows=None, cache_dir=No
         (the default ``"lbfgs"``, ``batch_size=None``) sum each gradient over the chunks;
         smaller batches visit the chunks one after another, each continuing from where the one
         before left the parameters.  A shuffled epoch visits the chunks in a random order and
-        shuffles the rows within each chunk (not across chunks).  With ``shuffle=False`` the
-        batches are :func:`gdfast.fit`'s on the whole file, and so are the parameters, bit for
-        bit (the loss history to rounding: it is summed chunk by chunk).
+        shuffles the rows within each chunk (not across chunks).  With ``shuffle=False``, a
+        given ``optimizer``, ``batch_size`` and ``learning_rate``, the batches are
+        :func:`gdfast.fit`'s on the whole file, and so are the parameters, bit for bit (the
+        loss history to rounding: it is summed chunk by chunk).  ``learning_rate="auto"``
+        reads statistics summed chunk by chunk, which can differ from the in-memory ones in
+        the last bit.
 
     Returns
     -------
