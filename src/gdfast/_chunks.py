@@ -234,7 +234,7 @@ class StreamedFile:
     def _table_pieces(self):
         """CSV, TSV and Parquet in record batches: numbers (float64), string columns' codes,
         labels; every value checked."""
-        from gdfast.io import DataError, _arrow_modules
+        from gdfast.io import DataError, _arrow_modules, _column_values, check_label_column, is_text
         pa, pcsv, pq = _arrow_modules(self.format)
         path, label = self.path, self.label
         try:
@@ -249,19 +249,13 @@ class StreamedFile:
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise DataError(f"{path}: {_first_line(exc)}") from None
         names = list(schema.names)
-        if label not in names:
-            raise DataError(f"{path}: no label column {label!r}; the columns are "
-                            f"{', '.join(map(repr, names[:10]))}"
-                            + (", ..." if len(names) > 10 else ""))
-        features = [c for c in names if c != label]
-        if not features:
-            raise DataError(f"{path}: no feature columns besides the label")
-        text = [_is_text(pa, schema.field(c).type) for c in features]
+        features = check_label_column(path, names, label)
+        text = [is_text(pa, schema.field(c).type) for c in features]
         numeric = [c for c, t in zip(features, text, strict=True) if not t]
         strings = [c for c, t in zip(features, text, strict=True) if t]
         self._strings = strings
         seen = {c: {} for c in strings}          # value -> code, in order of first appearance
-        label_text = _is_text(pa, schema.field(label).type)
+        label_text = is_text(pa, schema.field(label).type)
         row0 = released = 0
         iterator = iter(batches)
         while True:
@@ -281,7 +275,11 @@ class StreamedFile:
                 pa.default_memory_pool().release_unused()
             num = np.empty((n, len(numeric)))
             for j, c in enumerate(numeric):
-                num[:, j] = _numbers(pa, batch.column(names.index(c)), c, path, row0)
+                values, text = _column_values(c, batch.column(names.index(c)), path, row0)
+                if text is not None:
+                    raise DataError(f"{path}: column {c!r} holds text at data row "
+                                    f"{row0 + 1} or after, numbers before")
+                num[:, j] = values
             bad = ~np.isfinite(num)
             if bad.any():
                 r, j = np.argwhere(bad)[0]
@@ -289,12 +287,12 @@ class StreamedFile:
                                 f"{row0 + r + 1}")
             codes = np.empty((n, len(strings)), dtype=np.int32)
             for j, c in enumerate(strings):
-                codes[:, j] = _codes(batch.column(names.index(c)), c, path, row0, seen[c])
+                codes[:, j] = _codes(_column_values(c, batch.column(names.index(c)), path,
+                                                    row0)[1], seen[c])
             ycol = batch.column(names.index(label))
-            if label_text:
-                y = _strings(ycol, label, path, row0)
-            else:
-                y = _numbers(pa, ycol, label, path, row0)
+            numbers, y = _column_values(label, ycol, path, row0)
+            if not label_text:
+                y = numbers
                 if not np.isfinite(y).all():
                     raise DataError(f"{path}: label {label!r} is not finite at data row "
                                     f"{row0 + int(np.argmin(np.isfinite(y))) + 1}")
@@ -435,7 +433,9 @@ def _csv_tables(path, fmt, pa, pcsv):
     quotes, each parsed by pyarrow.csv.read_csv on its threads: first the schema (the types
     the first SCHEMA_BYTES show, whole numbers widened to float64), then the tables, every
     block read with those types.  A malformed line is reported with its number."""
-    from gdfast.io import DataError
+    import io as _io
+
+    from gdfast.io import DataError, bad_line_in
     delimiter = "\t" if fmt == "tsv" else ","
     parse = pcsv.ParseOptions(delimiter=delimiter)
     with open(path, "rb") as f:
@@ -474,7 +474,8 @@ def _csv_tables(path, fmt, pa, pcsv):
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                 numbers = [j for j, n in enumerate(names)
                            if types and pa.types.is_floating(types[n])]
-                where = _bad_line_in(bytes(text), delimiter, names, numbers, line0)
+                where = bad_line_in(_io.StringIO(bytes(text).decode("utf-8", errors="replace"),
+                                                 newline=""), delimiter, names, numbers, line0)
                 raise DataError(f"{path}: {where or _first_line(exc)}") from None
             if types is None:
                 types = {f.name: pa.float64() if pa.types.is_integer(f.type) or
@@ -515,72 +516,12 @@ def _line_cut(block):
     return int(ends[-1]) + 1 if len(ends) else 0
 
 
-# what pyarrow's CSV reader reads as a missing value (its default null_values)
-_NULLS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-          "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"}
-
-
-def _bad_line_in(text, delimiter, names, numbers, line0):
-    """The first problem of text's lines (its first line is line0 of the file), as 'line N:
-    ...': a field count other than the header's, or text in a column of numbers (the
-    indices `numbers`); None when neither is found."""
-    import csv
-    import io as _io
-    reader = csv.reader(_io.StringIO(text.decode("utf-8", errors="replace"), newline=""),
-                        delimiter=delimiter)
-    try:
-        for row in reader:
-            if not row:
-                continue
-            line = line0 + reader.line_num - 1
-            if len(row) != len(names):
-                return (f"line {line}: expected {len(names)} fields (as the header), got "
-                        f"{len(row)}")
-            for j in numbers:
-                value = row[j]
-                if value not in _NULLS:
-                    try:
-                        float(value)
-                    except ValueError:
-                        return (f"line {line}: column {names[j]!r} holds {value[:40]!r} where "
-                                f"the file's first 4 MiB hold numbers")
-    except csv.Error:
-        return None
-    return None
-
-
 def _first_line(exc):
     return str(exc).strip().splitlines()[0]
 
 
-def _is_text(pa, t):
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)
-
-
-def _numbers(pa, column, name, path, row0):
-    from gdfast.io import DataError
-    t = column.type
-    if not (pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
-            or pa.types.is_null(t)):
-        raise DataError(f"{path}: column {name!r} has type {t}, expected numbers or text")
-    if column.null_count:
-        first = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
-        raise DataError(f"{path}: column {name!r} has no value at data row {row0 + first + 1}")
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-
-
-def _strings(column, name, path, row0):
-    from gdfast.io import DataError
-    values = column.to_numpy(zero_copy_only=False)
-    if column.null_count:
-        first = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
-        raise DataError(f"{path}: column {name!r} has no value at data row {row0 + first + 1}")
-    return values.astype(str)
-
-
-def _codes(column, name, path, row0, seen):
+def _codes(values, seen):
     """The codes of a string column's values, seen: value -> code, extended as values come."""
-    values = _strings(column, name, path, row0)
     uniques, inverse = np.unique(values, return_inverse=True)
     mapping = np.array([seen.setdefault(str(v), len(seen)) for v in uniques], dtype=np.int32)
     return mapping[inverse.ravel()]

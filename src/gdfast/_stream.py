@@ -57,9 +57,10 @@ class StreamProblem(BlockProblem):
         if self._last[0] != i:
             self._last = (None, None)            # one chunk in memory, not two
             X, y = self.source.read(i)
+            # every value was checked by the pass that wrote the chunk: not again each epoch
             self._last = (i, tasks.prepare(X, y, None, loss=self.loss, dtype=self.dtype,
                                            classes=self.classes, index=i,
-                                           start=int(self.starts[i])))
+                                           start=int(self.starts[i]), finite=False))
         return self._last[1]
 
     def run(self, calls, combine=None, result_bytes=0):

@@ -92,42 +92,86 @@ def _arrow(path, fmt):
 
 
 def _bad_line(path, delimiter):
-    """'line N: expected K fields, got M' for the first line whose field count differs from
-    the header's (pyarrow's parse error shows the line's text, not its number); None when
-    every line has the header's count."""
+    """bad_line_in on a whole file: its malformed line, or None."""
     import csv
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = next(reader, None)
+            header = next(csv.reader(f, delimiter=delimiter), None)
             if header is None:
                 return "the file is empty: expected a header line"
-            for number, row in enumerate(reader, start=2):
-                if row and len(row) != len(header):
-                    return (f"line {number}: expected {len(header)} fields (as the header), "
-                            f"got {len(row)}")
+            return bad_line_in(f, delimiter, header)
     except (OSError, csv.Error):
+        return None
+
+
+# what pyarrow's CSV reader reads as a missing value (its default null_values)
+_NULLS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+          "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"}
+
+
+def bad_line_in(lines, delimiter, names, numbers=(), line0=2):
+    """The first problem of a CSV text's lines (a text stream opened with newline=""; its
+    first line is line0 of the file), as 'line N: ...': a field count other than the
+    header's names, or text in a column of numbers (the indices `numbers`); None when
+    neither is found.  pyarrow's parse error shows a line's text, not its number."""
+    import csv
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        for row in reader:
+            if not row:
+                continue
+            line = line0 + reader.line_num - 1
+            if len(row) != len(names):
+                return (f"line {line}: expected {len(names)} fields (as the header), got "
+                        f"{len(row)}")
+            for j in numbers:
+                value = row[j]
+                if value not in _NULLS:
+                    try:
+                        float(value)
+                    except ValueError:
+                        return (f"line {line}: column {names[j]!r} holds {value[:40]!r} where "
+                                f"the file's first 4 MiB hold numbers")
+    except csv.Error:
         return None
     return None
 
 
-def _column_values(name, column, path):
-    """A numeric column as float64, or a string column as its values."""
+def is_text(pa, t):
+    """Whether a pyarrow type holds text (one-hot encoded), not numbers."""
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)
+
+
+def _column_values(name, column, path, row0=0):
+    """A numeric column as float64, or a string column as its values: (numbers, None) or
+    (None, text).  row0: the data row of the column's first value (a streamed piece's)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     t = column.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
-        values = column.to_numpy(zero_copy_only=False)
-        missing = [i for i, v in enumerate(values) if v is None]
-        if missing:
-            raise DataError(f"{path}: column {name!r} has no value at data row {missing[0] + 1}")
-        return None, values.astype(str)
-    if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t):
-        if column.null_count:
-            first = int(pc.index(pc.is_null(column), True).as_py())
-            raise DataError(f"{path}: column {name!r} has no value at data row {first + 1}")
-        return column.to_numpy().astype(np.float64), None
-    raise DataError(f"{path}: column {name!r} has type {t}, expected numbers or text")
+    numeric = (pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+               or pa.types.is_null(t))
+    if not (numeric or is_text(pa, t)):
+        raise DataError(f"{path}: column {name!r} has type {t}, expected numbers or text")
+    if column.null_count:
+        first = int(pc.index(pc.is_null(column), True).as_py())
+        raise DataError(f"{path}: column {name!r} has no value at data row {row0 + first + 1}")
+    values = column.to_numpy(zero_copy_only=False)
+    if numeric:
+        return np.asarray(values, dtype=np.float64), None
+    return None, values.astype(str)
+
+
+def check_label_column(path, names, label):
+    """The feature columns of a table whose columns are names, its label column label: a
+    DataError when there is no such label or no other column."""
+    if label not in names:
+        raise DataError(f"{path}: no label column {label!r}; the columns are "
+                        f"{', '.join(map(repr, names[:10]))}"
+                        + (", ..." if len(names) > 10 else ""))
+    features = [c for c in names if c != label]
+    if not features:
+        raise DataError(f"{path}: no feature columns besides the label")
+    return features
 
 
 def read_table(path, label=None, *, format=None, categories=None,
@@ -182,16 +226,11 @@ def read_table(path, label=None, *, format=None, categories=None,
     if label is not None and label_optional and label not in names:
         label = None
     if label is not None:
-        if label not in names:
-            raise DataError(f"{path}: no label column {label!r}; the columns are "
-                            f"{', '.join(map(repr, names[:10]))}"
-                            + (", ..." if len(names) > 10 else ""))
-        col = table.column(label)
-        nums, text = _column_values(label, col, path)
+        names = check_label_column(path, names, label)
+        nums, text = _column_values(label, table.column(label), path)
         y = text if text is not None else nums
         if text is None and np.all(y == np.round(y)):
             y = y.astype(np.int64)
-        names.remove(label)
     if not names:
         raise DataError(f"{path}: no feature columns besides the label")
     blocks, columns, seen = [], [], {}

@@ -75,14 +75,15 @@ def combine_scans(a, b):
     return out
 
 
-def prepare(X, y, sw, *, loss, dtype, classes, index, start):
-    """The Block of one row-chunk: X checked (numeric, finite) and in dtype, y encoded
-    against the fit's classes, the weights checked."""
+def prepare(X, y, sw, *, loss, dtype, classes, index, start, finite=True):
+    """The Block of one row-chunk: X checked (numeric, finite unless finite=False: values
+    checked already) and in dtype, y encoded against the fit's classes, the weights
+    checked."""
     n = X.shape[0]
     if n == 0:
         return Block(None, None, None, 0)
     try:
-        Xa = as_float_2d(X, "X")
+        Xa = as_float_2d(X, "X", finite=finite)
         if Xa.dtype != dtype:
             Xa = (as_float_2d(X.astype(dtype), "X") if is_sparse(X)
                   else np.ascontiguousarray(Xa, dtype=dtype))
