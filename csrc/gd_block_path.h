@@ -11,11 +11,12 @@ typedef struct {
 } GD_SFX(rows_src);
 
 /* The batch gradient of rows from src (gd_grad_dense's contract); row_work: the work of one
- * row (K * d dense, about K * nnz / n for CSR), to decide whether threads pay. */
+ * row (K * d dense, about K * nnz / n for CSR), to decide whether threads pay; rowbuf: CSR
+ * rows' loss derivatives (gd_grad_csr's), or NULL. */
 int GD_SFX(gd_grad_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t n, int64_t d,
                         const GD_T *y, const GD_T *sw, const int64_t *rows, int64_t n_rows,
                         const GD_T *theta, GD_T *grad_out, double *loss_out, GD_T *work,
-                        int64_t row_work, int n_threads);
+                        GD_T *rowbuf, int64_t rowbuf_len, int64_t row_work, int n_threads);
 
 /* The block path of an epoch over rows from src (gd_epoch_dense's contract; row_work as in
  * gd_grad_run); shuf: the shuffle the epoch draws as it goes (dense rows only), or NULL. */

@@ -1,30 +1,87 @@
 /* Template over GD_T and GD_I (gd_each_index.h): the partial gradient of a block of CSR rows
  * (the dense rows' is gd_dense_block.h). */
 
-#ifndef GD_CSR_GATHER_AHEAD
-#define GD_CSR_GATHER_AHEAD 4              /* rows */
-#endif
-#ifndef GD_CSR_GATHER_MIN_BYTES
-#define GD_CSR_GATHER_MIN_BYTES (1 << 18)  /* coefficients of one output beyond L2's size */
-#endif
+/* The two passes of block_grad_csr over rows r0..r1 (see there): the rows' weighted loss
+ * derivatives into a[(r - r0) * K + k], then their scatter into g, each row's terms in the
+ * fused loop's order (same bits). */
+GD_HOT static void GD_ISFX(block_grad_csr_2p)(const gd_config *cfg, const GD_T *data,
+                                              const GD_I *ind, const GD_I *ptr, int64_t d,
+                                              const GD_T *y, const GD_T *sw,
+                                              const int64_t *order, int64_t r0, int64_t r1,
+                                              int64_t r_first, const GD_T *th, int zero_w,
+                                              GD_T *g, GD_T *a, double *lsum, int *stopped) {
+    const int64_t K = cfg->n_outputs, n_coef = K * d;
+    const GD_T eps = (GD_T)cfg->epsilon;
+    for (int64_t r = r0; r < r1; r++) {
+        if (cfg->interruptible && (r == r_first || (r & 1023) == 0) && gd_interrupt_pending()) {
+            *stopped = 1;
+            return;
+        }
+        const int64_t i = order ? order[r] : r;
+        const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
+        GD_T *z = a + (r - r0) * K;
+        for (int64_t k = 0; k < K; k++) {
+            const GD_T *wk = th + k * d;
+            GD_T s = 0;
+            if (!zero_w)
+                for (int64_t e = lo; e < hi; e++) s += data[e] * wk[ind[e]];
+            z[k] = s + th[n_coef + k];
+        }
+        const GD_T wi = sw ? sw[i] : (GD_T)1;
+        const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
+        *lsum += (double)(wi * li);
+        for (int64_t k = 0; k < K; k++) z[k] = wi * z[k];
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t i = order ? order[r] : r;
+        const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
+        const GD_T *ar = a + (r - r0) * K;
+        for (int64_t k = 0; k < K; k++) {
+            const GD_T ak = ar[k];
+            if (ak == 0) continue;
+            GD_T *gk = g + k * d;
+            for (int64_t e = lo; e < hi; e++) gk[ind[e]] += ak * data[e];
+            g[n_coef + k] += ak;
+        }
+    }
+}
 
-/* block_grad on CSR rows: the partial gradient of positions r0..r1 of the order into g[P]
- * (zeroed here, g[P..P+K) is scratch); returns sum_i sw_i * loss_i.  O(P + nnz of the rows). */
+/* block_grad_csr on CSR rows: the partial gradient of positions r0..r1 of the order into g[P]
+ * (zeroed here, g[P..P+K) is scratch); returns sum_i sw_i * loss_i.  O(P + nnz of the rows).
+ * a: room for arows rows' K loss derivatives (the two-pass form), or NULL.  zero_w: every
+ * coefficient of th is zero (a fit's usual start), so the margins are the intercepts and the
+ * rows are read once, for the scatter: a sum of finite x_ij * 0 is +0 exactly (same bits). */
 GD_HOT static double GD_ISFX(block_grad_csr)(const gd_config *cfg, const GD_T *data,
                                              const GD_I *ind, const GD_I *ptr, int64_t d,
                                              const GD_T *y, const GD_T *sw,
                                              const int64_t *order, int64_t r0, int64_t r1,
-                                             const GD_T *th, GD_T *g, int *stopped) {
+                                             const GD_T *th, int zero_w, GD_T *g, GD_T *a,
+                                             int64_t arows, int *stopped) {
     const int64_t K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
     const GD_T eps = (GD_T)cfg->epsilon;
     GD_T *z = g + P;
     double lsum = 0;
     for (int64_t j = 0; j < P; j++) g[j] = 0;
     *stopped = 0;
+    const int big = d * (int64_t)sizeof(GD_T) >= GD_CSR_GATHER_MIN_BYTES;
     /* Where the coefficients outgrow the cache, every stored entry costs a random read of
-     * theta and a random write of g, each a miss the hardware cannot foresee: their lines are
-     * prefetched GD_CSR_GATHER_AHEAD rows ahead (the arithmetic is untouched: same bits). */
-    const int gather_pf = d * (int64_t)sizeof(GD_T) >= GD_CSR_GATHER_MIN_BYTES;
+     * theta and a random write of g.  Fused row by row, both vectors must stay in the cache
+     * at once, and a row's scatter waits on its own gathers; in two passes over long runs of
+     * rows (first every row's gathers into its loss derivative, then the scatters) each pass
+     * keeps one vector hot and the rows' loads overlap.  A pass over 1e6 rows of 40 entries
+     * among 2^20 features took about half the time of the fused loop, the additions being
+     * the same in the same order (same bits). */
+    if (big && a && arows >= GD_CSR_TWO_PASS_MIN_ROWS) {
+        for (int64_t c0 = r0; c0 < r1 && !*stopped; c0 += arows) {
+            const int64_t c1 = c0 + arows < r1 ? c0 + arows : r1;
+            GD_ISFX(block_grad_csr_2p)(cfg, data, ind, ptr, d, y, sw, order, c0, c1, r0, th,
+                                       zero_w, g, a, &lsum, stopped);
+        }
+        return lsum;
+    }
+    /* Otherwise their lines are prefetched GD_CSR_GATHER_AHEAD rows ahead, misses the hardware
+     * cannot foresee (the arithmetic is untouched: same bits). */
+    const int gather_pf = big;
     for (int64_t r = r0; r < r1; r++) {
         if (cfg->interruptible && (r == r0 || (r & 1023) == 0) && gd_interrupt_pending()) {
             *stopped = 1;
@@ -36,14 +93,15 @@ GD_HOT static double GD_ISFX(block_grad_csr)(const gd_config *cfg, const GD_T *d
             const int64_t ia = order ? order[r + GD_CSR_GATHER_AHEAD] : r + GD_CSR_GATHER_AHEAD;
             const int64_t alo = (int64_t)ptr[ia], ahi = (int64_t)ptr[ia + 1];
             for (int64_t e = alo; e < ahi; e++) {
-                GD_PREFETCH(th + ind[e]);
+                if (!zero_w) GD_PREFETCH(th + ind[e]);
                 GD_PREFETCH_W(g + ind[e]);
             }
         }
         for (int64_t k = 0; k < K; k++) {
             const GD_T *wk = th + k * d;
             GD_T s = 0;
-            for (int64_t e = lo; e < hi; e++) s += data[e] * wk[ind[e]];
+            if (!zero_w)
+                for (int64_t e = lo; e < hi; e++) s += data[e] * wk[ind[e]];
             z[k] = s + th[n_coef + k];
         }
         const GD_T wi = sw ? sw[i] : (GD_T)1;

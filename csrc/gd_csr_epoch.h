@@ -226,13 +226,13 @@ int GD_PUB(gd_grad_csr)(const gd_config *cfg, const GD_T *data, const GD_I *indi
                          const GD_I *indptr, int64_t n, int64_t d, const GD_T *y,
                          const GD_T *sw, const int64_t *rows, int64_t n_rows,
                          const GD_T *theta, GD_T *grad_out, double *loss_out, GD_T *work,
-                         int n_threads) {
+                         GD_T *rowbuf, int64_t rowbuf_len, int n_threads) {
     GD_SFX(rows_src) src = {.data = data, .ind = indices, .ptr = indptr,
                             .idx64 = sizeof(GD_I) == 8};
     const int64_t nnz = n > 0 ? (int64_t)indptr[n] : 0;
     const int64_t row_work = cfg->n_outputs * (n > 0 && nnz / n > 1 ? nnz / n : 1);
     return GD_SFX(gd_grad_run)(cfg, src, n, d, y, sw, rows, n_rows, theta, grad_out, loss_out,
-                               work, row_work, n_threads);
+                               work, rowbuf, rowbuf_len, row_work, n_threads);
 }
 
 int GD_PUB(gd_epoch_csr)(const gd_config *cfg, const GD_T *data, const GD_I *indices,

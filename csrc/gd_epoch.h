@@ -56,8 +56,8 @@ GD_INLINE void GD_SFX(batch_blocks)(const GD_SFX(epoch_ctx) *c, int tid, int64_t
     if (c->order && b0 + m < c->stop) pf.next = b0 + m + next_off;
     for (int64_t b = b_lo; b < b_hi; b++)
         bl[b] = GD_SFX(block_grad_src)(cfg, &c->src, c->d, c->y, c->sw, c->order,
-                                       b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb, &pf, th,
-                                       parts + b * stride, &bs[b]);
+                                       b0 + (m * b) / nb, b0 + (m * (b + 1)) / nb, &pf, th, 0,
+                                       parts + b * stride, NULL, 0, &bs[b]);
 }
 
 /* The room epoch_worker_rep takes in the work buffer per thread: its summed gradient, its

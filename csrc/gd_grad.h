@@ -4,17 +4,17 @@
 GD_INLINE double GD_SFX(block_grad_src)(const gd_config *cfg, const GD_SFX(rows_src) *src,
                                         int64_t d, const GD_T *y, const GD_T *sw,
                                         const int64_t *order, int64_t r0, int64_t r1,
-                                        const gd_pf_span *pf, const GD_T *th, GD_T *g,
-                                        int *stopped) {
+                                        const gd_pf_span *pf, const GD_T *th, int zero_w,
+                                        GD_T *g, GD_T *a, int64_t arows, int *stopped) {
     if (src->X)
         return GD_SFX(block_grad)(cfg, src->X, d, y, sw, order, r0, r1, pf, th, g, stopped);
     if (src->idx64)
         return GD_SFX(block_grad_csr_i64)(cfg, src->data, (const int64_t *)src->ind,
                                           (const int64_t *)src->ptr, d, y, sw, order, r0, r1,
-                                          th, g, stopped);
+                                          th, zero_w, g, a, arows, stopped);
     return GD_SFX(block_grad_csr_i32)(cfg, src->data, (const int32_t *)src->ind,
                                       (const int32_t *)src->ptr, d, y, sw, order, r0, r1, th,
-                                      g, stopped);
+                                      zero_w, g, a, arows, stopped);
 }
 
 typedef struct {
@@ -25,6 +25,9 @@ typedef struct {
     int64_t d, n_rows;
     const GD_T *theta;
     GD_T *grad_out, *work;
+    GD_T *rowbuf;                 /* arows rows' loss derivatives per thread (CSR), or NULL */
+    int64_t arows;
+    int zero_w;                   /* CSR rows and every coefficient zero (block_grad_csr) */
     double block_loss[GD_MAX_BLOCKS];
     int block_stop[GD_MAX_BLOCKS];
 } GD_SFX(grad_ctx);
@@ -39,7 +42,9 @@ static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
     for (int64_t b = b_lo; b < b_hi; b++)
         c->block_loss[b] = GD_SFX(block_grad_src)(c->cfg, &c->src, c->d, c->y, c->sw, c->rows,
                                               (m * b) / nb, (m * (b + 1)) / nb, &pf, c->theta,
-                                              c->work + b * stride, &c->block_stop[b]);
+                                              c->zero_w, c->work + b * stride,
+                                              c->rowbuf ? c->rowbuf + tid * c->arows * K : NULL,
+                                              c->arows, &c->block_stop[b]);
     if (nth > 1) { GD_BARRIER }
     for (int64_t ch = tid; ch < nchunks; ch += nth) {
         const int64_t j0 = ch * GD_CHUNK, j1 = j0 + GD_CHUNK < P ? j0 + GD_CHUNK : P;
@@ -52,13 +57,22 @@ static void GD_SFX(grad_worker)(GD_SFX(grad_ctx) *c, int tid, int nth) {
 int GD_SFX(gd_grad_run)(const gd_config *cfg, GD_SFX(rows_src) src, int64_t n, int64_t d,
                         const GD_T *y, const GD_T *sw, const int64_t *rows, int64_t n_rows,
                         const GD_T *theta, GD_T *grad_out, double *loss_out, GD_T *work,
-                        int64_t row_work, int n_threads) {
+                        GD_T *rowbuf, int64_t rowbuf_len, int64_t row_work, int n_threads) {
     int status = check_config(cfg, d);
     if (status != GD_OK) return status;
-    if (n < 1 || n_rows < 1 || n_threads < 1) return GD_ERR_ARGUMENT;
+    if (n < 1 || n_rows < 1 || n_threads < 1 || rowbuf_len < 0) return GD_ERR_ARGUMENT;
+    /* each of the n_threads threads asked for gets its share of rowbuf (fewer may run) */
+    const int64_t arows = rowbuf ? rowbuf_len / ((int64_t)n_threads * cfg->n_outputs) : 0;
     GD_SFX(grad_ctx) c = {.cfg = cfg, .src = src, .y = y, .sw = sw, .rows = rows, .d = d,
                           .n_rows = n_rows, .theta = theta, .grad_out = grad_out,
-                          .work = GD_SFX(work_lines)(work)};
+                          .work = GD_SFX(work_lines)(work), .rowbuf = arows > 0 ? rowbuf : NULL,
+                          .arows = arows};
+    if (!src.X) {
+        const int64_t n_coef = cfg->n_outputs * d;
+        int64_t j = 0;
+        while (j < n_coef && theta[j] == 0) j++;
+        c.zero_w = j == n_coef;
+    }
     n_threads = cap_threads(n_threads, n_blocks(cfg, n_rows),
                             (cfg->n_outputs * (d + 1) + GD_CHUNK - 1) / GD_CHUNK);
     if (use_threads(n_threads, n_rows * row_work, cfg)) {
@@ -79,5 +93,5 @@ int GD_SFX(gd_grad_dense)(const gd_config *cfg, const GD_T *X, int64_t n, int64_
                           int n_threads) {
     GD_SFX(rows_src) src = {.X = X};
     return GD_SFX(gd_grad_run)(cfg, src, n, d, y, sw, rows, n_rows, theta, grad_out, loss_out,
-                               work, cfg->n_outputs * d, n_threads);
+                               work, NULL, 0, cfg->n_outputs * d, n_threads);
 }

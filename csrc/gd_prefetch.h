@@ -26,6 +26,24 @@
 #define GD_PREFETCH_MAX_ROWS 64
 #endif
 
+/* CSR rows whose coefficients outgrow the cache (gd_csr_block.h): from this many bytes of one
+ * output's coefficients (beyond L2), the fused loop prefetches the coefficients of the row
+ * GD_CSR_GATHER_AHEAD rows ahead, and a full gradient (gd_grad_csr) with a row buffer runs in
+ * two passes over runs of up to GD_CSR_TWO_PASS_BYTES of loss derivatives per thread (at least
+ * GD_CSR_TWO_PASS_MIN_ROWS rows; shorter runs would keep both vectors hot). */
+#ifndef GD_CSR_GATHER_AHEAD
+#define GD_CSR_GATHER_AHEAD 4
+#endif
+#ifndef GD_CSR_GATHER_MIN_BYTES
+#define GD_CSR_GATHER_MIN_BYTES (1 << 18)
+#endif
+#ifndef GD_CSR_TWO_PASS_BYTES
+#define GD_CSR_TWO_PASS_BYTES (4 << 20)
+#endif
+#ifndef GD_CSR_TWO_PASS_MIN_ROWS
+#define GD_CSR_TWO_PASS_MIN_ROWS 1024
+#endif
+
 /* an epoch drawing its order reads at most GD_PREFETCH_MAX_ROWS positions past its rows */
 _Static_assert(GD_PREFETCH_MIN_ROWS <= GD_PREFETCH_MAX_ROWS, "prefetch rows");
 

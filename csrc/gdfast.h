@@ -265,13 +265,19 @@ int gd_epoch_dense_shuffled_f32(const gd_config *cfg, const float *X, int64_t n,
  * Indices within a row may be unsorted or repeated (repeats add up, as in X.toarray()).  The
  * caller validates all of this: the kernels trust it. */
 
-/* gd_grad_dense on CSR data (same work buffer, same block structure). */
+/* gd_grad_dense on CSR data (same work buffer, same block structure).  rowbuf: room for the
+ * rows' loss derivatives, gd_grad_csr_rowbuf_len(cfg, d, sizeof(T), n_threads) entries (0:
+ * none needed; NULL is allowed and changes nothing but the speed): where the coefficients
+ * outgrow the cache, the rows of each block are then read in two passes (the derivatives,
+ * then the scatter), each with one vector of P hot, the same additions in the same order. */
+int64_t gd_grad_csr_rowbuf_len(const gd_config *cfg, int64_t d, int64_t itemsize,
+                               int n_threads);
 #define GD_DECLARE_CSR(T, TS, I, IS)                                                          \
     int gd_grad_csr_##TS##_##IS(const gd_config *cfg, const T *data, const I *indices,        \
                                 const I *indptr, int64_t n, int64_t d, const T *y,             \
                                 const T *sw, const int64_t *rows, int64_t n_rows,              \
                                 const T *theta, T *grad_out, double *loss_out, T *work,        \
-                                int n_threads);                                                \
+                                T *rowbuf, int64_t rowbuf_len, int n_threads);                 \
     int gd_epoch_csr_##TS##_##IS(const gd_config *cfg, const T *data, const I *indices,       \
                                  const I *indptr, int64_t n, int64_t d, const T *y,            \
                                  const T *sw, const int64_t *order, int64_t start,             \
@@ -299,6 +305,23 @@ GD_DECLARE_CSR(float, f32, int64_t, i64)
  *     that catches them up.  Results depend on the thread timing.
  *   - sparse_work: gd_csr_work_bytes(cfg, d, batch_size, n_threads) bytes, any alignment. */
 int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads);
+
+/* The weighted column moments of CSR rows, in float64: out[2 j] = sum_i sw_i x_ij and
+ * out[2 j + 1] = sum_i sw_i x_ij^2 (sw NULL: all ones), each summed over fixed blocks of rows
+ * (row order within a block, then block order), so the same bits for every n_threads.  One
+ * pass over the entries (a column repeated in a row adds the square of each stored entry, not
+ * of their sum); work: gd_csr_moments_work_len(n, nnz, d) doubles (partial sums of the blocks
+ * after the first), NULL when that is 0. */
+int64_t gd_csr_moments_work_len(int64_t n, int64_t nnz, int64_t d);
+#define GD_DECLARE_MOMENTS(T, TS, I, IS)                                                      \
+    int gd_csr_moments_##TS##_##IS(const T *data, const I *indices, const I *indptr,          \
+                                   int64_t n, int64_t d, const T *sw, double *out,             \
+                                   double *work, int64_t work_len, int n_threads);
+GD_DECLARE_MOMENTS(double, f64, int32_t, i32)
+GD_DECLARE_MOMENTS(double, f64, int64_t, i64)
+GD_DECLARE_MOMENTS(float, f32, int32_t, i32)
+GD_DECLARE_MOMENTS(float, f32, int64_t, i64)
+#undef GD_DECLARE_MOMENTS
 
 #ifdef __cplusplus
 }

@@ -639,6 +639,79 @@ def test_wide_csr_matches_reference(loss, dtype, itype, n_threads):
         assert rel_err(a.loss_history, b.loss_history) <= tol(dtype)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("itype", ITYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("loss", ["logistic", "multinomial"])
+def test_wide_csr_two_passes_same_bits(loss, dtype, itype, n_threads):
+    # With a row buffer, a gradient over coefficients beyond the cache reads its rows in two
+    # passes (every derivative, then every scatter); without one, fused row by row; at zero
+    # coefficients the margins are the intercepts.  The additions are the same in the same
+    # order: the same bits, for a weighted subset of rows, in runs shorter than a block.
+    X, y = make_sparse_problem(loss, n=3000, d=WIDE_D, row_nnz=5, dtype=dtype, itype=itype)
+    X = scramble(X, seed=3)
+    y_enc, _, K = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
+    rng = np.random.default_rng(4)
+    c = _validation.as_csr(X, "X")
+    cfg = _kernels.Config(**make_spec(loss=loss).kernel_config(K, WIDE_D, dtype(0).itemsize))
+    need = cfg.csr_rowbuf_len(WIDE_D, dtype(0).itemsize, n_threads)
+    assert need >= n_threads * K * 1024
+    short = np.empty(n_threads * K * 1024, dtype)      # runs of 1024 rows: several a block
+    work = np.empty(cfg.work_size(WIDE_D), dtype)
+    sw = rng.uniform(0.5, 2.0, len(y)).astype(dtype)
+    rows = np.sort(rng.permutation(len(y))[:2500]).astype(np.int64)
+    for theta in (np.zeros(K * (WIDE_D + 1), dtype),
+                  np.r_[np.zeros(K * WIDE_D), 0.3 * np.ones(K)].astype(dtype),
+                  (0.05 * rng.standard_normal(K * (WIDE_D + 1))).astype(dtype)):
+        out = []
+        for buf in (None, np.empty(need, dtype), short):
+            g = np.empty_like(theta)
+            status, loss_sum = _kernels.grad_csr(cfg, c.data, c.indices, c.indptr, WIDE_D,
+                                                 y_enc, sw, rows, theta, g, work, n_threads,
+                                                 False, buf)
+            assert status == 0
+            out.append((g, loss_sum))
+        for g, loss_sum in out[1:]:
+            assert np.array_equal(g, out[0][0]) and loss_sum == out[0][1]
+        g_ref, l_ref = reference.batch_gradient(loss, K, 0.0, c, y_enc, sw, rows, theta)
+        assert rel_err(out[0][0], g_ref) <= tol(dtype)
+
+
+@pytest.mark.parametrize("itype", ITYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("shape", [(70, 60), (8000, 512), (600, WIDE_D)],
+                         ids=["small", "many-blocks", "wide"])
+def test_csr_moments_kernel(shape, weighted, dtype, itype):
+    # the preconditioner's column moments of CSR X: the native kernel (fixed row blocks) is
+    # the same bits for 1, 2 and 3 threads, and agrees with X.toarray()'s sums (an oracle
+    # independent of both) and with the scipy form the reference reads
+    n, d = shape
+    X, _ = make_sparse_problem("squared", n=n, d=d, row_nnz=min(40, d // 2), dtype=dtype,
+                               itype=itype, seed=5)
+    sw = np.random.default_rng(7).uniform(0.1, 3.0, n).astype(dtype) if weighted else None
+    c = _validation.as_csr(X, "X")
+    p = _problem.Problem(X=c, y=np.zeros(n, dtype), sw=sw, n_outputs=1, classes=None,
+                         y_const=0.0)
+    assert _kernels.csr_moments_blocks(n, X.nnz, d) == {70: 1, 8000: 4, 600: 1}[n]
+    got = [p.column_moments(n_threads) for n_threads in (1, 2, 3)]
+    for s1, s2, total in got[1:]:
+        assert np.array_equal(s1, got[0][0]) and np.array_equal(s2, got[0][1])
+        assert total == got[0][2]
+    A = X.toarray().astype(np.float64)
+    w = np.ones(n) if sw is None else sw.astype(np.float64)
+    s1, s2, total = got[0]
+    assert s1.dtype == s2.dtype == np.float64
+    # (no repeated columns in a row here: the kernel squares stored entries, as the scipy
+    # form does, where X.toarray() would square their sum)
+    bound = 64 * np.finfo(np.float64).eps
+    assert rel_err(s1, w @ A) <= bound and rel_err(s2, w @ (A * A)) <= bound
+    # the scipy form squares in the dtype (rounded once in float32), the kernel in float64
+    r1, r2, r_total = p.column_moments()
+    assert rel_err(s1, r1) <= bound
+    assert rel_err(s2, r2) <= bound + 2 * np.finfo(dtype).eps and total == r_total
+
+
 def test_grad_kernel_rejects_bad_arguments():
     X, y = make_sparse_problem("squared")
     cfg = _kernels.Config(**make_spec().kernel_config(1, D, 8))

@@ -70,7 +70,8 @@ class BlockProblem:
         calls = [(fn, i, args, kwargs) for i in range(self.n_blocks)]
         return self.run(calls, combine, result_bytes)
 
-    def column_moments(self):
+    def column_moments(self, n_threads=None):
+        # each block's on its worker (tasks.column_moments), summed in the fixed tree
         out = self.reduce(tasks.column_moments, tasks.combine_moments,
                           result_bytes=16 * self.d)
         s1, s2, total = out

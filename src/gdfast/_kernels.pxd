@@ -135,11 +135,26 @@ cdef extern from "gdfast.h" nogil:
                                     float *theta, float *state, int64_t *t, float *work,
                                     double *loss_out, int n_threads)
     int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, int n_threads)
+    int64_t gd_grad_csr_rowbuf_len(const gd_config *cfg, int64_t d, int64_t itemsize,
+                                   int n_threads)
+    int64_t gd_csr_moments_work_len(int64_t n, int64_t nnz, int64_t d)
+    int gd_csr_moments_f64_i32(const double *data, const int32_t *indices, const int32_t *indptr,
+                               int64_t n, int64_t d, const double *sw, double *out,
+                               double *work, int64_t work_len, int n_threads)
+    int gd_csr_moments_f64_i64(const double *data, const int64_t *indices, const int64_t *indptr,
+                               int64_t n, int64_t d, const double *sw, double *out,
+                               double *work, int64_t work_len, int n_threads)
+    int gd_csr_moments_f32_i32(const float *data, const int32_t *indices, const int32_t *indptr,
+                               int64_t n, int64_t d, const float *sw, double *out,
+                               double *work, int64_t work_len, int n_threads)
+    int gd_csr_moments_f32_i64(const float *data, const int64_t *indices, const int64_t *indptr,
+                               int64_t n, int64_t d, const float *sw, double *out,
+                               double *work, int64_t work_len, int n_threads)
     int gd_grad_csr_f64_i32(const gd_config *cfg, const double *data, const int32_t *indices,
                             const int32_t *indptr, int64_t n, int64_t d, const double *y,
                             const double *sw, const int64_t *rows, int64_t n_rows,
                             const double *theta, double *grad_out, double *loss_out, double *work,
-                            int n_threads)
+                            double *rowbuf, int64_t rowbuf_len, int n_threads)
     int gd_epoch_csr_f64_i32(const gd_config *cfg, const double *data, const int32_t *indices,
                              const int32_t *indptr, int64_t n, int64_t d, const double *y,
                              const double *sw, const int64_t *order, int64_t start,
@@ -150,7 +165,7 @@ cdef extern from "gdfast.h" nogil:
                             const int64_t *indptr, int64_t n, int64_t d, const double *y,
                             const double *sw, const int64_t *rows, int64_t n_rows,
                             const double *theta, double *grad_out, double *loss_out, double *work,
-                            int n_threads)
+                            double *rowbuf, int64_t rowbuf_len, int n_threads)
     int gd_epoch_csr_f64_i64(const gd_config *cfg, const double *data, const int64_t *indices,
                              const int64_t *indptr, int64_t n, int64_t d, const double *y,
                              const double *sw, const int64_t *order, int64_t start,
@@ -161,7 +176,7 @@ cdef extern from "gdfast.h" nogil:
                             const int32_t *indptr, int64_t n, int64_t d, const float *y,
                             const float *sw, const int64_t *rows, int64_t n_rows,
                             const float *theta, float *grad_out, double *loss_out, float *work,
-                            int n_threads)
+                            float *rowbuf, int64_t rowbuf_len, int n_threads)
     int gd_epoch_csr_f32_i32(const gd_config *cfg, const float *data, const int32_t *indices,
                              const int32_t *indptr, int64_t n, int64_t d, const float *y,
                              const float *sw, const int64_t *order, int64_t start,
@@ -172,7 +187,7 @@ cdef extern from "gdfast.h" nogil:
                             const int64_t *indptr, int64_t n, int64_t d, const float *y,
                             const float *sw, const int64_t *rows, int64_t n_rows,
                             const float *theta, float *grad_out, double *loss_out, float *work,
-                            int n_threads)
+                            float *rowbuf, int64_t rowbuf_len, int n_threads)
     int gd_epoch_csr_f32_i64(const gd_config *cfg, const float *data, const int64_t *indices,
                              const int64_t *indptr, int64_t n, int64_t d, const float *y,
                              const float *sw, const int64_t *order, int64_t start,

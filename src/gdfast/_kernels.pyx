@@ -67,6 +67,10 @@ cdef class Config:
     def work_size(self, int64_t d):
         return gd_work_size(&self.c, d)
 
+    def csr_rowbuf_len(self, int64_t d, int64_t itemsize, int n_threads):
+        """Entries of grad_csr's row buffer (0: none helps)."""
+        return gd_grad_csr_rowbuf_len(&self.c, d, itemsize, n_threads)
+
     def csr_work_bytes(self, int64_t d, int64_t batch_size, int n_threads):
         """Bytes of the sparse path's work buffer (epoch_csr's sparse_work)."""
         return gd_csr_work_bytes(&self.c, d, batch_size, n_threads)
@@ -341,9 +345,15 @@ def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
              const index_t[::1] indptr, int64_t d, const floating[::1] y,
              const floating[::1] sw, const int64_t[::1] rows, const floating[::1] theta,
              floating[::1] grad_out, floating[::1] work, int n_threads,
-             bint interruptible=False):
-    """grad_dense on CSR arrays (validated by the caller: gdfast._validation.as_csr)."""
+             bint interruptible=False, floating[::1] rowbuf=None):
+    """grad_dense on CSR arrays (validated by the caller: gdfast._validation.as_csr).  rowbuf:
+    cfg.csr_rowbuf_len(d, itemsize, n_threads) entries or more, or None (the same results,
+    more slowly where the coefficients outgrow the cache)."""
     cdef int64_t n = indptr.shape[0] - 1
+    cdef floating *rb = NULL
+    cdef int64_t rb_len = 0
+    if rowbuf is not None and rowbuf.shape[0] > 0:
+        rb, rb_len = &rowbuf[0], rowbuf.shape[0]
     cdef int64_t n_rows = rows.shape[0] if rows.shape[0] > 0 else n
     cdef int64_t P = cfg.c.n_outputs * (d + 1)
     cdef double loss = 0
@@ -361,23 +371,63 @@ def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
             if index_t is int32_t:
                 status = gd_grad_csr_f64_i32(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
                                              d, &y[0], _cptr(sw), _iptr(rows), n_rows,
-                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+                                             &theta[0], &grad_out[0], &loss, &work[0], rb, rb_len,
+                                             n_threads)
             else:
                 status = gd_grad_csr_f64_i64(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
                                              d, &y[0], _cptr(sw), _iptr(rows), n_rows,
-                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+                                             &theta[0], &grad_out[0], &loss, &work[0], rb, rb_len,
+                                             n_threads)
         else:
             if index_t is int32_t:
                 status = gd_grad_csr_f32_i32(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
                                              d, &y[0], _cptr(sw), _iptr(rows), n_rows,
-                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+                                             &theta[0], &grad_out[0], &loss, &work[0], rb, rb_len,
+                                             n_threads)
             else:
                 status = gd_grad_csr_f32_i64(&cfg.c, _cptr(data), _cxptr(indices), &indptr[0], n,
                                              d, &y[0], _cptr(sw), _iptr(rows), n_rows,
-                                             &theta[0], &grad_out[0], &loss, &work[0], n_threads)
+                                             &theta[0], &grad_out[0], &loss, &work[0], rb, rb_len,
+                                             n_threads)
     _end_interruptible(cfg, status)
     return status, loss
 
+
+def csr_moments_blocks(int64_t n, int64_t nnz, int64_t d):
+    """The row blocks csr_moments sums separately (for the tests)."""
+    return gd_csr_moments_work_len(n, nnz, d) // (2 * d) + 1
+
+
+def csr_moments(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+                int64_t d, const floating[::1] sw, int n_threads):
+    """(sum_i sw_i x_ij, sum_i sw_i x_ij^2) of CSR arrays (validated by the caller) as two
+    float64 arrays of d, in one pass on up to n_threads threads, the same bits for every
+    n_threads (gd_csr_moments).  sw: empty for all ones."""
+    cdef int64_t n = indptr.shape[0] - 1
+    _check_csr(indptr, indices.shape[0], data.shape[0], n, n, sw.shape[0], "csr_moments")
+    cdef double[::1] out = np.zeros(2 * d)
+    cdef int64_t wlen = gd_csr_moments_work_len(n, indptr[n], d)
+    cdef double[::1] work = np.empty(max(wlen, 1))
+    cdef int status
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                status = gd_csr_moments_f64_i32(_cptr(data), _cxptr(indices), &indptr[0], n, d,
+                                                _cptr(sw), &out[0], &work[0], wlen, n_threads)
+            else:
+                status = gd_csr_moments_f64_i64(_cptr(data), _cxptr(indices), &indptr[0], n, d,
+                                                _cptr(sw), &out[0], &work[0], wlen, n_threads)
+        else:
+            if index_t is int32_t:
+                status = gd_csr_moments_f32_i32(_cptr(data), _cxptr(indices), &indptr[0], n, d,
+                                                _cptr(sw), &out[0], &work[0], wlen, n_threads)
+            else:
+                status = gd_csr_moments_f32_i64(_cptr(data), _cxptr(indices), &indptr[0], n, d,
+                                                _cptr(sw), &out[0], &work[0], wlen, n_threads)
+    if status != 0:
+        raise ValueError("csr_moments: the kernel rejected its arguments")
+    a = np.asarray(out)
+    return a[0::2].copy(), a[1::2].copy()
 
 
 def epoch_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,

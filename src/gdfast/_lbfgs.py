@@ -49,7 +49,7 @@ SKETCH_PASSES = 8         # the sketch's multiply-adds at most 8 passes' worth (
 SKETCH_BUDGET = 2 ** 27   # them several times faster than a pass), or 2**27 on small data
 
 
-def preconditioner(problem, curvature, l2, center):
+def preconditioner(problem, curvature, l2, center, n_threads=None):
     """The change of coordinates theta = T v (float64): per column j the mean mu_j (with
     center, when the intercept is fitted: the sw-weighted mean; else 0) and the scale
     s_j = 1 / sqrt(c var_j + l2), var_j = mean_i sw_i (x_ij - mu_j)^2, c the loss's curvature
@@ -62,7 +62,7 @@ def preconditioner(problem, curvature, l2, center):
     n = problem.n
     # Huge or non-finite columns get the identity here: the kernel's own check then names
     # the row, or the line search backs off.
-    s1, s2, total = problem.column_moments()
+    s1, s2, total = problem.column_moments(n_threads)
     with np.errstate(invalid="ignore", over="ignore"):
         # the objective is a mean over the n rows of sw_i loss_i: its curvature in w_j is
         # sum_i sw_i (x_ij - mu_j)^2 / n about the weighted mean mu_j, and in b sum_i sw_i / n
@@ -143,7 +143,9 @@ class LbfgsEngine:
         if not spec.fit_intercept:
             self.free[self.n_coef:] = False
         c = smoothness(spec.loss, p)
-        self.scale, self.mu, var = preconditioner(p, c, spec.l2, spec.fit_intercept)
+        # the native engine reads CSR moments by its kernel, the reference by scipy
+        self.scale, self.mu, var = preconditioner(p, c, spec.l2, spec.fit_intercept,
+                                                  getattr(base, "n_threads", None))
         self.l2, self.l1 = spec.l2, spec.l1
         # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
         # scale is then 1 on the coefficients), else w = scale * v

@@ -33,6 +33,7 @@ class NativeEngine:
         self._identity = np.empty(0, dtype=np.int64)
         self._order = None       # the shuffled epochs' row order (dense X)
         self._gram = None        # gram()'s kernel configuration and buffers
+        self._rowbuf = None      # grad_csr's row buffer (_row_buffer)
         self.progress = None     # progress(done, total) within an epoch, or None
         if problem.sparse and spec.optimizer in OPTIMIZERS:
             # the sparse path's buffers (untouched pages cost no memory when the block path runs)
@@ -144,7 +145,7 @@ class NativeEngine:
                 X = p.X
                 status, loss = _kernels.grad_csr(
                     cfg, X.data, X.indices, X.indptr, p.d, y, self._sw, self._identity, theta,
-                    grad, work, self.n_threads, interruptible)
+                    grad, work, self.n_threads, interruptible, self._row_buffer(cfg))
             else:
                 status, loss = _kernels.grad_dense(
                     cfg, p.X, y, self._sw, self._identity, theta, grad, work, self.n_threads,
@@ -153,6 +154,18 @@ class NativeEngine:
             raise RuntimeError("gdfast: the native kernel rejected its arguments (a bug; "
                                "please report it)")
         return status == _kernels.STATUS_OK, grad, loss
+
+    def _row_buffer(self, cfg):
+        """grad_csr's row buffer for cfg (None where none helps): where the coefficients
+        outgrow the cache, the pass reads each run of rows twice, keeping one of theta and the
+        gradient hot at a time (csrc/gd_csr_block.h).  At most 4 MiB a thread, kept."""
+        p = self.problem
+        need = cfg.csr_rowbuf_len(p.d, p.dtype.itemsize, self.n_threads)
+        if need == 0:
+            return None
+        if self._rowbuf is None or self._rowbuf.shape[0] < need:
+            self._rowbuf = np.empty(need, dtype=p.dtype)
+        return self._rowbuf
 
     def flat_state(self):
         return self.state

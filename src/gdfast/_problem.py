@@ -89,13 +89,20 @@ class Problem:
     # -- the statistics of the data that the "auto" options read (a distributed problem,
     # gdfast.dask, computes the same ones block by block) ---------------------------------
 
-    def column_moments(self):
+    def column_moments(self, n_threads=None):
         """(sum_i sw_i x_ij, sum_i sw_i x_ij^2, sum_i sw_i) in float64 (NaN or inf where a
-        column's values overflow)."""
+        column's values overflow).  n_threads: CSR X is then read once by the native kernel
+        (gd_csr_moments, the same bits for every thread count); None: by scipy, as the numpy
+        reference reads it."""
         X, n = self.X, self.n
         weights = None if self.sw is None else self.sw.astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
-            if self.sparse:
+            if self.sparse and n_threads is not None:
+                s1, s2 = _kernels.csr_moments(
+                    X.data, X.indices, X.indptr, self.d,
+                    self.sw if self.sw is not None else np.empty(0, dtype=X.data.dtype),
+                    n_threads)
+            elif self.sparse:
                 # two transposed products over the CSR arrays, in float64: no copy of the
                 # indices (np.bincount would widen int32 ones), one of the data (its squares)
                 w = np.ones(n) if weights is None else weights

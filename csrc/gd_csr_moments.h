@@ -1,0 +1,45 @@
+/* Template over GD_T and GD_I (gd_each_index.h): the weighted column moments of CSR rows,
+ * gd_csr_moments_* (see gdfast.h), for the L-BFGS preconditioner (src/gdfast/_lbfgs.py). */
+
+/* Rows r0..r1 into m[2 d] (zeroed here): m[2 j] += sw_i x_ij, m[2 j + 1] += sw_i x_ij^2, in
+ * float64, row by row.  The pair of a column shares a cache line: one random access an entry. */
+static void GD_ISFX(moments_rows)(const GD_T *data, const GD_I *ind, const GD_I *ptr,
+                                  int64_t d, const GD_T *sw, int64_t r0, int64_t r1, double *m) {
+    memset(m, 0, (size_t)(2 * d) * sizeof(double));
+    for (int64_t i = r0; i < r1; i++) {
+        const double w = sw ? (double)sw[i] : 1.0;
+        for (int64_t e = (int64_t)ptr[i]; e < (int64_t)ptr[i + 1]; e++) {
+            const double x = (double)data[e], wx = w * x;
+            double *mj = m + 2 * (int64_t)ind[e];
+            mj[0] += wx;
+            mj[1] += wx * x;
+        }
+    }
+}
+
+int GD_PUB(gd_csr_moments)(const GD_T *data, const GD_I *indices, const GD_I *indptr, int64_t n,
+                           int64_t d, const GD_T *sw, double *out, double *work,
+                           int64_t work_len, int n_threads) {
+    if (n < 1 || d < 1 || n_threads < 1 || !out) return GD_ERR_ARGUMENT;
+    const int64_t nnz = (int64_t)indptr[n];
+    const int64_t nb = gd_moments_blocks(n, nnz, d);
+    if (work_len < (nb - 1) * 2 * d || (nb > 1 && !work)) return GD_ERR_ARGUMENT;
+    int nth = n_threads < nb ? n_threads : (int)nb;
+    if (!threads_pay(nth, nnz, GD_MOMENTS_MIN_PARALLEL)) nth = 1;
+    if (nth > 1) gd_mark_parallel_used();
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        const int tid = gd_thread_num(), T = gd_num_threads();
+        for (int64_t b = tid; b < nb; b += T)
+            GD_ISFX(moments_rows)(data, indices, indptr, d, sw, (n * b) / nb, (n * (b + 1)) / nb,
+                                  b == 0 ? out : work + (b - 1) * 2 * d);
+        if (T > 1) { GD_BARRIER }
+        /* the blocks summed in block order, each thread over its share of the columns */
+        const int64_t j0 = (2 * d * tid) / T, j1 = (2 * d * (tid + 1)) / T;
+        for (int64_t b = 1; b < nb; b++) {
+            const double *p = work + (b - 1) * 2 * d;
+            for (int64_t j = j0; j < j1; j++) out[j] += p[j];
+        }
+    }
+    return GD_OK;
+}
