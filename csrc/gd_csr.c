@@ -20,8 +20,8 @@ int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, i
     if (d < 1 || batch_size < 1 || cfg->n_outputs < 1) return 0;
     const gd_sp_layout L = sp_layout(cfg->n_outputs, d, batch_size);
     /* alignment slack, the shared per-feature array aux[d], the interleaved coefficients,
-     * then the thread regions */
-    return GD_LINE_BYTES + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d) +
+     * the lazy average's sums, then the thread regions */
+    return GD_LINE_BYTES + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d) + sp_avg_bytes(cfg, d) +
            sp_n_threads(cfg, n_threads) * L.stride;
 }
 

@@ -22,6 +22,8 @@ typedef struct {
     int gin;                  /* one thread, s2 unused, no clipping: s2's place sums the
                                * batch gradient, and holds the mark GD_SFX(lz_mark) between
                                * batches */
+    double *avg;              /* GD_SP_SGD averaging: D[K d], then the intercepts' sums; or NULL */
+    double avg_C;             /* the sum of the averaged steps' scales P in this segment */
     unsigned char *tbase;
     gd_sp_layout L;
     int kind;

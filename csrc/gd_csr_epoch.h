@@ -87,8 +87,9 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
     const gd_sp_layout L = sp_layout(K, d, batch_size);
     unsigned char *wbase = (unsigned char *)gd_line_up((int64_t)(uintptr_t)sparse_work);
     const int64_t ilv_bytes = kind == GD_SP_LAZY ? sp_ilv_bytes(cfg, d) : 0;
+    const int64_t avg_bytes = sp_avg_bytes(cfg, d);
     const int64_t head = (int64_t)(wbase - (unsigned char *)sparse_work) + gd_line_up(d * 8) +
-                         sp_ilv_bytes(cfg, d);
+                         sp_ilv_bytes(cfg, d) + avg_bytes;
     const int64_t fit = (sparse_work_bytes - head) / L.stride;
     int nth = sp_n_threads(cfg, n_threads);
     if (fit < 1) return GD_ERR_ARGUMENT;
@@ -98,8 +99,23 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                          .batch_size = batch_size, .lr_epoch = lr_epoch, .theta = theta,
                          .state = state, .aux = (double *)wbase,
                          .ilv = ilv_bytes ? (GD_T *)(wbase + gd_line_up(d * 8)) : NULL,
-                         .tbase = wbase + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d),
+                         .avg = kind == GD_SP_SGD && avg_bytes
+                                    ? (double *)(wbase + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d))
+                                    : NULL,
+                         .avg_C = 0,
+                         .tbase = wbase + gd_line_up(d * 8) + sp_ilv_bytes(cfg, d) + avg_bytes,
                          .L = L, .kind = kind, .abort_flag = 0};
+    /* the lazy average's sums from the mean so far (and its compensation): S = k mean after
+     * the k averaged steps before this call, held as D = -S with C = 0 */
+    GD_T *avg_mean = state + (int64_t)n_state(cfg->optimizer) * P, *avg_comp = avg_mean + P;
+    if (c.avg) {
+        const int64_t k_prev = *t - cfg->average_start + 1;
+        for (int64_t j = 0; j < P; j++) {
+            const double S = k_prev > 0 ? (double)k_prev * ((double)avg_mean[j] -
+                                                            (double)avg_comp[j]) : 0.0;
+            c.avg[j] = j < K * d ? -S : S;
+        }
+    }
     /* (gradient clipping needs the compact sums) */
     c.gin = GD_LZ_MARK_OK && c.ilv && nth == 1 && !GD_SFX(uses_s2)(cfg) &&
             !(cfg->clip_norm > 0);
@@ -128,12 +144,14 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
     while (b < n_batches && status == GD_OK) {
         int64_t e = n_batches;
         if (kind == GD_SP_SGD && cfg->l2 > 0) {
-            /* the segment ends where the scale would fall below 1e-9 */
+            /* the segment ends where the scale would fall below 1e-9 (averaging: below
+             * GD_AVG_MIN_SCALE) */
+            const double P_min = c.avg ? GD_AVG_MIN_SCALE : 1e-9;
             double Ps = 1.0;
             for (e = b; e < n_batches;) {
                 Ps *= 1.0 - step_lr(cfg, lr_epoch, t_cur + (e - b) + 1) * cfg->l2;
                 e++;
-                if (Ps < 1e-9) break;
+                if (Ps < P_min) break;
             }
         }
         c.seg_b0 = b;
@@ -200,6 +218,10 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
                 }
             }
         }
+        if (c.avg) {             /* S = C u - D into D, before u becomes P u */
+            for (int64_t j = 0; j < K * d; j++) c.avg[j] -= c.avg_C * (double)theta[j];
+            c.avg_C = 0;
+        }
         if (kind == GD_SP_SGD) GD_SFX(sp_materialize_sgd)(cfg, theta, c.aux, d, Pl, Ql);
         t_cur += done;
         if (tau_max > t_cur) tau_max = t_cur;
@@ -217,6 +239,13 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         }
     }
     if (c.ilv) GD_SFX(ilv_out)(c.ilv, theta, state, P, K * d, n_st, c.gin);
+    if (c.avg && t_cur - cfg->average_start + 1 > 0) {
+        const double k_end = (double)(t_cur - cfg->average_start + 1);
+        for (int64_t j = 0; j < P; j++) {
+            avg_mean[j] = (GD_T)((j < K * d ? -c.avg[j] : c.avg[j]) / k_end);
+            avg_comp[j] = 0;
+        }
+    }
     *t = t_cur;
     *loss_out = total;
     return status;

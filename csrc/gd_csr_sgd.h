@@ -46,11 +46,20 @@ GD_INLINE void GD_ISFX(sp_prefetch)(const GD_ISFX(sp_ctx) *c, int64_t r, int64_t
     }
 }
 
+/* The lazy average after an averaged step that scaled the coefficients to Pn (see
+ * sp_avg_bytes): the step's scale into C, the intercepts into their sums. */
+GD_INLINE void GD_ISFX(sp_avg_step)(GD_ISFX(sp_ctx) *c, double Pn) {
+    const int64_t K = c->cfg->n_outputs, n_coef = K * c->d;
+    c->avg_C += Pn;
+    for (int64_t k = 0; k < K; k++) c->avg[n_coef + k] += (double)c->theta[n_coef + k];
+}
+
 /* Per-sample SGD (one row at position b0, one output, no clipping) fused: the dot product
  * (catching L1 up), then the update, two passes over the row (repeated indices add up in
- * both).  nth: the threads dealt batches round-robin.  Returns 1 on a non-finite loss. */
+ * both).  nth: the threads dealt batches round-robin; avg: an averaged step.  Returns 1 on a
+ * non-finite loss. */
 GD_INLINE int GD_ISFX(sgd_row)(GD_ISFX(sp_ctx) *c, GD_ISFX(sp_thr) *w, int nth, int64_t b0,
-                               double lr) {
+                               double lr, int avg) {
     const gd_config *cfg = c->cfg;
     const int64_t d = c->d;
     const double l2 = cfg->l2, l1 = cfg->l1;
@@ -85,10 +94,21 @@ GD_INLINE int GD_ISFX(sgd_row)(GD_ISFX(sp_ctx) *c, GD_ISFX(sp_thr) *w, int nth, 
     const GD_T a = wi * dz;
     const double Pn = w->Pc * (1.0 - lr * l2);
     const GD_T f = (GD_T)(lr / Pn);
-    if (a != 0)
+    if (a != 0 && avg) {
+        double *D = c->avg;
+        const double C = c->avg_C;
+        for (int64_t e = lo; e < hi; e++) {
+            const int64_t j = (int64_t)ind[e];
+            const GD_T old = th[j];
+            th[j] = old - f * (a * data[e]);
+            D[j] += ((double)th[j] - (double)old) * C;
+        }
+    } else if (a != 0) {
         for (int64_t e = lo; e < hi; e++) th[ind[e]] -= f * (a * data[e]);
+    }
     if (w->pend) w->bpend[0] -= (GD_T)lr * a;
     else if (cfg->fit_intercept) th[d] -= (GD_T)lr * a;
+    if (avg) GD_ISFX(sp_avg_step)(c, Pn);
     w->Pc = Pn;
     w->Qc += lr * l1 / Pn;
     return 0;
@@ -97,7 +117,7 @@ GD_INLINE int GD_ISFX(sgd_row)(GD_ISFX(sp_ctx) *c, GD_ISFX(sp_thr) *w, int nth, 
 /* A batch of SGD at positions b0..b1 (step tau): sp_rows, then the step on the touched
  * coefficients and the intercepts, g cleared behind.  Returns 1 on a non-finite loss. */
 GD_INLINE int GD_ISFX(sgd_batch)(GD_ISFX(sp_ctx) *c, GD_ISFX(sp_thr) *w, int64_t b0,
-                                 int64_t b1, int64_t tau, double lr) {
+                                 int64_t b1, int64_t tau, double lr, int avg) {
     const gd_config *cfg = c->cfg;
     const int64_t d = c->d, K = cfg->n_outputs, n_coef = K * d;
     const double l2 = cfg->l2, l1 = cfg->l1;
@@ -114,7 +134,13 @@ GD_INLINE int GD_ISFX(sgd_batch)(GD_ISFX(sp_ctx) *c, GD_ISFX(sp_thr) *w, int64_t
         for (int64_t k = 0; k < K; k++) {
             GD_T gv = gc[q * K + k] / fm;
             if (gscale != 1) gv *= gscale;
-            th[k * d + j] -= f * gv;
+            if (avg) {
+                const GD_T old = th[k * d + j];
+                th[k * d + j] = old - f * gv;
+                c->avg[k * d + j] += ((double)th[k * d + j] - (double)old) * c->avg_C;
+            } else {
+                th[k * d + j] -= f * gv;
+            }
         }
         w->slot[j] = 0;
     }
@@ -125,6 +151,7 @@ GD_INLINE int GD_ISFX(sgd_batch)(GD_ISFX(sp_ctx) *c, GD_ISFX(sp_thr) *w, int64_t
         else if (cfg->fit_intercept) th[n_coef + k] -= (GD_T)lr * gv;
         gb[k] = 0;
     }
+    if (avg) GD_ISFX(sp_avg_step)(c, Pn);
     w->Pc = Pn;
     w->Qc += lr * l1 / Pn;
     return 0;
@@ -142,9 +169,10 @@ GD_INLINE int GD_ISFX(sgd_step)(GD_ISFX(sp_ctx) *c, GD_ISFX(sp_thr) *w, int nth,
         w->Pc *= 1.0 - lu * cfg->l2;
         w->Qc += lu * cfg->l1 / w->Pc;
     }
+    const int avg = c->avg && tau >= cfg->average_start;
     const int stop = b1 - b0 == 1 && cfg->n_outputs == 1 && !(cfg->clip_norm > 0)
-                         ? GD_ISFX(sgd_row)(c, w, nth, b0, lr)
-                         : GD_ISFX(sgd_batch)(c, w, b0, b1, tau, lr);
+                         ? GD_ISFX(sgd_row)(c, w, nth, b0, lr, avg)
+                         : GD_ISFX(sgd_batch)(c, w, b0, b1, tau, lr, avg);
     if (!stop && w->pend && (s & (GD_HOG_FLUSH - 1)) == GD_HOG_FLUSH - 1)
         GD_ISFX(sp_flush)(c->theta + cfg->n_outputs * c->d, w->bpend, cfg->n_outputs);
     return stop;

@@ -78,6 +78,20 @@ static int64_t sp_ilv_bytes(const gd_config *cfg, int64_t d) {
     return sp_interleaves(cfg) ? gd_line_up(cfg->n_outputs * d * GD_ILV * 8) : 0;
 }
 
+/* GD_SP_SGD with averaging keeps the sum S of the parameters over the averaged steps lazily
+ * (Xu, 2011, as scikit-learn's sparse averaged SGD): the coefficients' as S = C u - D, with
+ * C the sum of the scales P of those steps and D[K d] (double) what a change du of u at a
+ * step adds, du times C before that step; the intercepts' (K, double) plainly.  A step then
+ * costs O(nnz).  C u and D grow apart from S as P falls, so segments end where P would fall
+ * below GD_AVG_MIN_SCALE, and there S is written back into D (C = 0): at most a factor 16
+ * between the scales that C sums, and between the cost of a segment's O(d) end and a plain
+ * segment's. */
+#define GD_AVG_MIN_SCALE (1.0 / 16)
+static int64_t sp_avg_bytes(const gd_config *cfg, int64_t d) {
+    return cfg->average_start > 0 && cfg->optimizer == GD_OPT_SGD
+               ? gd_line_up(cfg->n_outputs * (d + 1) * 8) : 0;
+}
+
 /* Which path an epoch takes: -1 for the block path, else a GD_SP_* kind (-2: none can give
  * the semantics asked for: lazy or hogwild with 2^31 - 1 features or more).  Depends on the
  * configuration, the learning rates, the batch size and the data, never on n_threads. */
@@ -90,7 +104,10 @@ static int csr_kind(const gd_config *cfg, int64_t n, int64_t d, int64_t nnz, int
     const int lazy_or_hog = cfg->sparse_updates == GD_SPARSE_LAZY || cfg->hogwild;
     const int adaptive = opt == GD_OPT_ADAGRAD || opt == GD_OPT_RMSPROP ||
                          opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW;
-    if (cfg->average_start > 0) return -1;   /* the average takes every coordinate's step */
+    /* averaging: plain SGD without L1 keeps its mean lazily (sp_avg_*, gd_csr_sgd.h); the
+     * others take every coordinate's step on the block path */
+    if (cfg->average_start > 0 && (opt != GD_OPT_SGD || cfg->l1 > 0 || cfg->hogwild))
+        return -1;
     if (d >= INT32_MAX)      /* the sparse path's slots are int32: the block path, if exact */
         return (cfg->hogwild || (adaptive && lazy_or_hog)) ? -2 : -1;
     if (adaptive) return lazy_or_hog ? GD_SP_LAZY : -1;

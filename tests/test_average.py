@@ -225,3 +225,73 @@ def test_early_stopping_reports_the_best_mean_and_keeps_the_iterate():
     assert not np.array_equal(state.theta, reported)
     est.set_params(warm_start=True, max_epochs=2, early_stopping=False, tol=None).fit(X, y)
     assert est._states[0].t > state.t and est._states[0].average == 1
+
+
+# --- the lazy mean of sparse SGD ------------------------------------------------------------
+# Plain sgd without L1 on CSR keeps its mean in O(nnz) a step (gd_csr_sgd.h, sp_avg_*): the
+# same steps as without averaging, and the mean of their parameters to rounding.
+
+def sparse_problem(loss, dtype, n=70, d=60, row_nnz=3, seed=0):
+    """CSR X whose batches of 1 and 16 rows take the sparse path (16 * 3 < d + 1)."""
+    rng = np.random.default_rng(seed)
+    cols = np.concatenate([rng.choice(d, row_nnz, replace=False) for _ in range(n)])
+    vals = rng.standard_normal(n * row_nnz) * rng.choice([0.1, 1.0, 5.0], n * row_nnz)
+    X = sp.csr_matrix((vals.astype(dtype), cols, np.arange(0, n * row_nnz + 1, row_nnz)),
+                      shape=(n, d))
+    z = X @ rng.standard_normal(d)
+    if loss == "multinomial":
+        y = np.digitize(z, np.quantile(z, [1 / 3, 2 / 3]))
+    elif loss == "squared":
+        y = z + 0.1 * rng.standard_normal(n)
+    else:
+        y = (z + 0.3 * rng.standard_normal(n) > 0).astype(float)
+    return X, y
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("average", [True, 10])
+@pytest.mark.parametrize("batch_size", [1, 16])
+@pytest.mark.parametrize("case", ["logistic", "multinomial", "weighted", "clipped",
+                                  "strong-l2", "invscaling"])
+def test_lazy_sparse_mean_matches_reference(case, batch_size, average, dtype):
+    loss = "multinomial" if case == "multinomial" else "logistic"
+    X, y = sparse_problem(loss, dtype)
+    kw = dict(loss=loss, optimizer="sgd", learning_rate=0.05, batch_size=batch_size,
+              max_epochs=5, tol=None, alpha=1e-3, random_state=2, average=average)
+    if case == "weighted":
+        kw["sample_weight"] = np.random.default_rng(1).uniform(0.2, 3.0, X.shape[0])
+    elif case == "clipped":
+        kw["clip_norm"] = 0.5
+    elif case == "strong-l2":
+        # lr * l2 = 0.08 a step: the scale falls below 1/16 every 34 steps, where the lazy
+        # sums are written back (several times an epoch)
+        kw.update(alpha=0.4, learning_rate=0.2)
+    elif case == "invscaling":
+        kw.update(schedule="invscaling", power_t=0.5, learning_rate=0.5, alpha=0.05)
+    a = gdfast.fit(X, y, **kw)
+    b = reference.fit(X, y, **kw)
+    assert_close(a, b, dtype, f"{case}/{batch_size}/{average}")
+    plain = gdfast.fit(X, y, **dict(kw, average=False))
+    if case != "strong-l2":
+        # the same steps, on the same (sparse) path: averaging adds sums beside them; the
+        # block path's dense step would round the steps differently
+        np.testing.assert_array_equal(a.state.theta, plain.state.theta)
+    assert rel_err(a.coef, plain.coef) > 100 * tol(dtype)
+
+
+def test_lazy_sparse_mean_continues():
+    # a mean carried across calls (epochs, warm starts) through the state's mean row: each
+    # call starts its sums from it, and the fit in one call and in four agree to rounding
+    X, y = sparse_problem("logistic", np.float64, n=200)
+    kw = dict(loss="logistic", optimizer="sgd", batch_size=1, tol=None, random_state=3,
+              learning_rate=0.1, alpha=1e-3, average=50)
+    engine = _native.NativeEngine
+    full = _api.run_fit(engine, X, y, dict(kw, max_epochs=4))
+    state = None
+    for _ in range(4):
+        part = _api.run_fit(engine, X, y, dict(kw, max_epochs=1), resume=state, horizon=4)
+        state = part.state
+    np.testing.assert_array_equal(part.state.theta, full.state.theta)
+    assert rel_err(part.coef, full.coef) <= tol(np.float64)
+    ref = reference.fit(X, y, **dict(kw, max_epochs=4))
+    assert rel_err(full.coef, ref.coef) <= tol(np.float64)
