@@ -75,8 +75,9 @@ static void GD_ISFX(sp_worker)(GD_ISFX(sp_ctx) *c, int tid, int nth) {
 }
 
 /* The sparse path of a CSR epoch, with steps of kind: its batches in segments (GD_SP_SGD: cut
- * where the scale P would fall below 1e-9), each run on one thread, or on nth under hogwild,
- * then the features caught up (gd_csr_catch_up.h). */
+ * where the scale P would fall below 1e-9, or below GD_AVG_MIN_SCALE at an averaged step,
+ * where the lazy mean's sums are written back), each run on one thread, or on nth under
+ * hogwild, then the features caught up (gd_csr_catch_up.h). */
 static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, const GD_I *ind,
                              const GD_I *ptr, int64_t d, const GD_T *y, const GD_T *sw,
                              const int64_t *order, int64_t start, int64_t stop,
@@ -144,14 +145,14 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
     while (b < n_batches && status == GD_OK) {
         int64_t e = n_batches;
         if (kind == GD_SP_SGD && cfg->l2 > 0) {
-            /* the segment ends where the scale would fall below 1e-9 (averaging: below
-             * GD_AVG_MIN_SCALE) */
-            const double P_min = c.avg ? GD_AVG_MIN_SCALE : 1e-9;
+            /* the segment ends where the scale would fall below 1e-9 (at an averaged step:
+             * below GD_AVG_MIN_SCALE) */
             double Ps = 1.0;
             for (e = b; e < n_batches;) {
-                Ps *= 1.0 - step_lr(cfg, lr_epoch, t_cur + (e - b) + 1) * cfg->l2;
+                const int64_t step = t_cur + (e - b) + 1;
+                Ps *= 1.0 - step_lr(cfg, lr_epoch, step) * cfg->l2;
                 e++;
-                if (Ps < P_min) break;
+                if (Ps < (c.avg && step >= cfg->average_start ? GD_AVG_MIN_SCALE : 1e-9)) break;
             }
         }
         c.seg_b0 = b;
@@ -239,8 +240,10 @@ static int GD_ISFX(sp_epoch)(const gd_config *cfg, int kind, const GD_T *data, c
         }
     }
     if (c.ilv) GD_SFX(ilv_out)(c.ilv, theta, state, P, K * d, n_st, c.gin);
-    if (c.avg && t_cur - cfg->average_start + 1 > 0) {
-        const double k_end = (double)(t_cur - cfg->average_start + 1);
+    /* a step whose loss was not finite is counted in t but applied nothing (nor to the sums) */
+    const int64_t t_applied = status == GD_ERR_NONFINITE ? t_cur - 1 : t_cur;
+    if (c.avg && t_applied - cfg->average_start + 1 > 0) {
+        const double k_end = (double)(t_applied - cfg->average_start + 1);
         for (int64_t j = 0; j < P; j++) {
             avg_mean[j] = (GD_T)((j < K * d ? -c.avg[j] : c.avg[j]) / k_end);
             avg_comp[j] = 0;

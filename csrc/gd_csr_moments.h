@@ -17,6 +17,22 @@ static void GD_ISFX(moments_rows)(const GD_T *data, const GD_I *ind, const GD_I 
     }
 }
 
+/* Thread tid of T: its blocks (b = tid, tid + T, ...), then, after all the blocks, the sums in
+ * block order over its share of the entries. */
+static void GD_ISFX(moments_team)(const GD_T *data, const GD_I *ind, const GD_I *ptr, int64_t n,
+                                  int64_t d, const GD_T *sw, int64_t nb, double *out,
+                                  double *work, int tid, int T) {
+    for (int64_t b = tid; b < nb; b += T)
+        GD_ISFX(moments_rows)(data, ind, ptr, d, sw, (n * b) / nb, (n * (b + 1)) / nb,
+                              b == 0 ? out : work + (b - 1) * 2 * d);
+    if (T > 1) { GD_BARRIER }
+    const int64_t j0 = (2 * d * tid) / T, j1 = (2 * d * (tid + 1)) / T;
+    for (int64_t b = 1; b < nb; b++) {
+        const double *p = work + (b - 1) * 2 * d;
+        for (int64_t j = j0; j < j1; j++) out[j] += p[j];
+    }
+}
+
 int GD_PUB(gd_csr_moments)(const GD_T *data, const GD_I *indices, const GD_I *indptr, int64_t n,
                            int64_t d, const GD_T *sw, double *out, double *work,
                            int64_t work_len, int n_threads) {
@@ -24,22 +40,14 @@ int GD_PUB(gd_csr_moments)(const GD_T *data, const GD_I *indices, const GD_I *in
     const int64_t nnz = (int64_t)indptr[n];
     const int64_t nb = gd_moments_blocks(n, nnz, d);
     if (work_len < (nb - 1) * 2 * d || (nb > 1 && !work)) return GD_ERR_ARGUMENT;
-    int nth = n_threads < nb ? n_threads : (int)nb;
-    if (!threads_pay(nth, nnz, GD_MOMENTS_MIN_PARALLEL)) nth = 1;
-    if (nth > 1) gd_mark_parallel_used();
-#pragma omp parallel num_threads(nth) if (nth > 1)
-    {
-        const int tid = gd_thread_num(), T = gd_num_threads();
-        for (int64_t b = tid; b < nb; b += T)
-            GD_ISFX(moments_rows)(data, indices, indptr, d, sw, (n * b) / nb, (n * (b + 1)) / nb,
-                                  b == 0 ? out : work + (b - 1) * 2 * d);
-        if (T > 1) { GD_BARRIER }
-        /* the blocks summed in block order, each thread over its share of the columns */
-        const int64_t j0 = (2 * d * tid) / T, j1 = (2 * d * (tid + 1)) / T;
-        for (int64_t b = 1; b < nb; b++) {
-            const double *p = work + (b - 1) * 2 * d;
-            for (int64_t j = j0; j < j1; j++) out[j] += p[j];
-        }
+    const int nth = n_threads < nb ? n_threads : (int)nb;
+    if (threads_pay(nth, nnz, GD_MOMENTS_MIN_PARALLEL)) {
+        gd_mark_parallel_used();
+#pragma omp parallel num_threads(nth)
+        GD_ISFX(moments_team)(data, indices, indptr, n, d, sw, nb, out, work, gd_thread_num(),
+                              gd_num_threads());
+    } else {
+        GD_ISFX(moments_team)(data, indices, indptr, n, d, sw, nb, out, work, 0, 1);
     }
     return GD_OK;
 }

@@ -83,9 +83,10 @@ static int64_t sp_ilv_bytes(const gd_config *cfg, int64_t d) {
  * C the sum of the scales P of those steps and D[K d] (double) what a change du of u at a
  * step adds, du times C before that step; the intercepts' (K, double) plainly.  A step then
  * costs O(nnz).  C u and D grow apart from S as P falls, so segments end where P would fall
- * below GD_AVG_MIN_SCALE, and there S is written back into D (C = 0): at most a factor 16
- * between the scales that C sums, and between the cost of a segment's O(d) end and a plain
- * segment's. */
+ * below GD_AVG_MIN_SCALE at an averaged step, and there S is written back into D (C = 0): the
+ * scales that C sums then differ by a factor of at most 32 (the step that crosses 1/16 may
+ * halve P, as 1 - lr l2 >= 1/2 on this path), at the cost of an O(d) write-back each time P
+ * falls by 16. */
 #define GD_AVG_MIN_SCALE (1.0 / 16)
 static int64_t sp_avg_bytes(const gd_config *cfg, int64_t d) {
     return cfg->average_start > 0 && cfg->optimizer == GD_OPT_SGD
@@ -106,8 +107,7 @@ static int csr_kind(const gd_config *cfg, int64_t n, int64_t d, int64_t nnz, int
                          opt == GD_OPT_ADAM || opt == GD_OPT_ADAMW;
     /* averaging: plain SGD without L1 keeps its mean lazily (sp_avg_*, gd_csr_sgd.h); the
      * others take every coordinate's step on the block path */
-    if (cfg->average_start > 0 && (opt != GD_OPT_SGD || cfg->l1 > 0 || cfg->hogwild))
-        return -1;
+    if (cfg->average_start > 0 && (opt != GD_OPT_SGD || cfg->l1 > 0)) return -1;
     if (d >= INT32_MAX)      /* the sparse path's slots are int32: the block path, if exact */
         return (cfg->hogwild || (adaptive && lazy_or_hog)) ? -2 : -1;
     if (adaptive) return lazy_or_hog ? GD_SP_LAZY : -1;

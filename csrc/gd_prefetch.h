@@ -28,9 +28,10 @@
 
 /* CSR rows whose coefficients outgrow the cache (gd_csr_block.h): from this many bytes of one
  * output's coefficients (beyond L2), the fused loop prefetches the coefficients of the row
- * GD_CSR_GATHER_AHEAD rows ahead, and a full gradient (gd_grad_csr) with a row buffer runs in
- * two passes over runs of up to GD_CSR_TWO_PASS_BYTES of loss derivatives per thread (at least
- * GD_CSR_TWO_PASS_MIN_ROWS rows; shorter runs would keep both vectors hot). */
+ * GD_CSR_GATHER_AHEAD rows ahead, and a full gradient (gd_grad_csr) with a row buffer reads
+ * each block of at least GD_CSR_TWO_PASS_MIN_ROWS rows in two passes, over runs of up to
+ * GD_CSR_TWO_PASS_BYTES of loss derivatives per thread (room for at least that many rows:
+ * shorter runs would keep both vectors hot). */
 #ifndef GD_CSR_GATHER_AHEAD
 #define GD_CSR_GATHER_AHEAD 4
 #endif

@@ -92,7 +92,9 @@ typedef struct {
     int64_t average_start; /* > 0: Polyak-Ruppert averaging from step average_start on: two
                             * more state vectors after the optimizer's, the mean of the
                             * parameters after steps average_start..t and its compensation
-                            * (the dense step only: the block path, never the sparse one) */
+                            * (the block path's dense step; on the sparse path plain SGD
+                            * without L1 keeps it lazily during a call, other kinds take
+                            * the block path) */
     /* per-step learning rate */
     int schedule;         /* GD_SCHED_* */
     double power_t;       /* invscaling */
@@ -269,7 +271,9 @@ int gd_epoch_dense_shuffled_f32(const gd_config *cfg, const float *X, int64_t n,
  * rows' loss derivatives, gd_grad_csr_rowbuf_len(cfg, d, sizeof(T), n_threads) entries (0:
  * none needed; NULL is allowed and changes nothing but the speed): where the coefficients
  * outgrow the cache, the rows of each block are then read in two passes (the derivatives,
- * then the scatter), each with one vector of P hot, the same additions in the same order. */
+ * then the scatter), each with one vector of P hot, the same additions in the same order.
+ * At all-zero coefficients the margins are taken to be the intercepts, which they are for
+ * finite data (the caller's check). */
 int64_t gd_grad_csr_rowbuf_len(const gd_config *cfg, int64_t d, int64_t itemsize,
                                int n_threads);
 #define GD_DECLARE_CSR(T, TS, I, IS)                                                          \

@@ -295,3 +295,23 @@ def test_lazy_sparse_mean_continues():
     assert rel_err(part.coef, full.coef) <= tol(np.float64)
     ref = reference.fit(X, y, **dict(kw, max_epochs=4))
     assert rel_err(full.coef, ref.coef) <= tol(np.float64)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_diverged_averaged_fit_reports_the_mean_of_the_applied_steps(sparse):
+    # the step whose loss is not finite counts in t but applies nothing: the mean that
+    # DivergenceError carries is over the steps before it, on the lazy sparse path as on the
+    # dense step and in the reference
+    X, y = sparse_problem("squared", np.float64, n=40)
+    y = 1e3 * y
+    X = X if sparse else X.toarray()
+    kw = dict(loss="squared", optimizer="sgd", learning_rate=40.0, batch_size=1,
+              max_epochs=3, tol=None, alpha=1e-3, random_state=0, average=2)
+    with pytest.raises(gdfast.DivergenceError) as native:
+        gdfast.fit(X, y, **kw)
+    with pytest.raises(gdfast.DivergenceError) as ref:
+        reference.fit(X, y, **kw)
+    a, b = native.value.result, ref.value.result
+    assert a.n_steps == b.n_steps > 2
+    assert rel_err(a.coef, b.coef) <= tol(np.float64)
+    assert rel_err(a.intercept, b.intercept) <= tol(np.float64)

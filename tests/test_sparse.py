@@ -644,16 +644,18 @@ def test_wide_csr_matches_reference(loss, dtype, itype, n_threads):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("loss", ["logistic", "multinomial"])
 def test_wide_csr_two_passes_same_bits(loss, dtype, itype, n_threads):
-    # With a row buffer, a gradient over coefficients beyond the cache reads its rows in two
-    # passes (every derivative, then every scatter); without one, fused row by row; at zero
-    # coefficients the margins are the intercepts.  The additions are the same in the same
-    # order: the same bits, for a weighted subset of rows, in runs shorter than a block.
+    # With a row buffer, a gradient over coefficients beyond the cache reads each block of
+    # rows in two passes (every derivative, then every scatter); without one, fused row by
+    # row; at zero coefficients the margins are the intercepts.  The additions are the same
+    # in the same order: the same bits, for a weighted subset of rows, and with a buffer of
+    # 1024 rows a thread, in two runs a block (2 blocks of 1250 rows).
     X, y = make_sparse_problem(loss, n=3000, d=WIDE_D, row_nnz=5, dtype=dtype, itype=itype)
     X = scramble(X, seed=3)
     y_enc, _, K = _problem.prepare_targets(y, loss, len(y), np.dtype(dtype))
     rng = np.random.default_rng(4)
     c = _validation.as_csr(X, "X")
-    cfg = _kernels.Config(**make_spec(loss=loss).kernel_config(K, WIDE_D, dtype(0).itemsize))
+    config = make_spec(loss=loss).kernel_config(K, WIDE_D, dtype(0).itemsize)
+    cfg = _kernels.Config(**dict(config, max_blocks=2))
     need = cfg.csr_rowbuf_len(WIDE_D, dtype(0).itemsize, n_threads)
     assert need >= n_threads * K * 1024
     short = np.empty(n_threads * K * 1024, dtype)      # runs of 1024 rows: several a block

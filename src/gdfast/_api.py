@@ -168,8 +168,9 @@ def fit(X: MatrixLike, y: ArrayLike, *, loss: str = "squared", optimizer: str = 
         themselves, the loss history and the stopping rule follow the un-averaged
         parameters, which a continued fit resumes from.  With ``optimizer="auto"`` it
         asks for per-batch steps (``"sgd"``) and a constant rate.  Not with ``"lbfgs"``,
-        ``parallel="hogwild"`` or ``sparse_updates="lazy"``; on sparse X every coefficient
-        takes every step (O(n_features) per step).
+        ``parallel="hogwild"`` or ``sparse_updates="lazy"``.  On sparse X plain ``"sgd"``
+        without L1 keeps the mean lazily, in O(nnz of the batch) per step; with the other
+        optimizers or with L1 every coefficient takes every step (O(n_features) per step).
     n_threads : int or None, default=None
         None: all the threads OpenMP would use (honours OMP_NUM_THREADS and threadpoolctl);
         negative: counted from the end (-1 = all).  Results do not depend on it, except
