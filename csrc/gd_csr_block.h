@@ -68,9 +68,8 @@ GD_HOT static double GD_ISFX(block_grad_csr)(const gd_config *cfg, const GD_T *d
      * theta and a random write of g.  Fused row by row, both vectors must stay in the cache
      * at once, and a row's scatter waits on its own gathers; in two passes over long runs of
      * rows (first every row's gathers into its loss derivative, then the scatters) each pass
-     * keeps one vector hot and the rows' loads overlap.  A pass over 1e6 rows of 40 entries
-     * among 2^20 features took about half the time of the fused loop, the additions being
-     * the same in the same order (same bits). */
+     * keeps one vector hot and the rows' loads overlap (benchmarks/sparse_kernels.py), the
+     * additions being the same in the same order (same bits). */
     if (big && a && arows >= GD_CSR_TWO_PASS_MIN_ROWS && r1 - r0 >= GD_CSR_TWO_PASS_MIN_ROWS) {
         for (int64_t c0 = r0; c0 < r1 && !*stopped; c0 += arows) {
             const int64_t c1 = c0 + arows < r1 ? c0 + arows : r1;

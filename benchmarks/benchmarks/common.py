@@ -76,6 +76,26 @@ def resolve(X, y, **kwargs):
     return s.problem, s.spec, s.theta
 
 
+def csr_gradient_calls(X, y, n_threads, seed=0):
+    """(two_pass, fused): the full logistic gradient of NativeEngine (an lbfgs evaluation) at
+    small random coefficients, with its row buffer (two passes where the coefficients outgrow
+    the cache) and without one (the fused loop).  Each call returns (gradient, loss sum)."""
+    problem, spec, theta = resolve(X, y, loss="logistic", alpha=1e-4, n_threads=n_threads)
+    engine = NativeEngine(problem, spec, theta.copy(), n_threads)
+    at = (0.01 * np.random.default_rng(seed).standard_normal(theta.shape)).astype(theta.dtype)
+
+    def two_pass():
+        ok, grad, loss = engine.gradient(at)
+        return grad, loss
+
+    def fused():
+        ok, grad, loss = engine._full_gradient(engine.cfg, problem.y, at, engine.work,
+                                               rowbuf=False)
+        return grad, loss
+
+    return two_pass, fused
+
+
 class KernelCall:
     """The native and the reference gradient and update of one problem, on the buffers that
     gdfast's own NativeEngine allocates (its kernel Config, optimizer state and work buffer),

@@ -133,7 +133,9 @@ class NativeEngine:
         ok, grad, _ = self._full_gradient(cfg, zeros, v, work)
         return grad
 
-    def _full_gradient(self, cfg, y, theta, work):
+    def _full_gradient(self, cfg, y, theta, work, rowbuf=True):
+        """rowbuf=False: without the row buffer (the fused loop; the same bits, for the
+        benchmarks)."""
         p = self.problem
         grad = np.empty(theta.shape[0], dtype=p.dtype)
         # as run_epoch: Ctrl-C raises KeyboardInterrupt from the kernel's call; a pass that a
@@ -145,7 +147,8 @@ class NativeEngine:
                 X = p.X
                 status, loss = _kernels.grad_csr(
                     cfg, X.data, X.indices, X.indptr, p.d, y, self._sw, self._identity, theta,
-                    grad, work, self.n_threads, interruptible, self._row_buffer(cfg))
+                    grad, work, self.n_threads, interruptible,
+                    self._row_buffer(cfg) if rowbuf else None)
             else:
                 status, loss = _kernels.grad_dense(
                     cfg, p.X, y, self._sw, self._identity, theta, grad, work, self.n_threads,
