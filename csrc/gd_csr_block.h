@@ -1,6 +1,37 @@
 /* Template over GD_T and GD_I (gd_each_index.h): the partial gradient of a block of CSR rows
  * (the dense rows' is gd_dense_block.h). */
 
+/* Row i's K margins into z (the intercepts alone when zero_w), then its loss derivatives
+ * times its weight wi in place; returns its loss (unweighted). */
+GD_INLINE GD_T GD_ISFX(csr_row_dz)(const gd_config *cfg, const GD_T *data, const GD_I *ind,
+                                   int64_t lo, int64_t hi, int64_t d, const GD_T *th,
+                                   int zero_w, GD_T yi, GD_T wi, GD_T *z) {
+    const int64_t K = cfg->n_outputs, n_coef = K * d;
+    for (int64_t k = 0; k < K; k++) {
+        const GD_T *wk = th + k * d;
+        GD_T s = 0;
+        if (!zero_w)
+            for (int64_t e = lo; e < hi; e++) s += data[e] * wk[ind[e]];
+        z[k] = s + th[n_coef + k];
+    }
+    const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, yi, (GD_T)cfg->epsilon);
+    for (int64_t k = 0; k < K; k++) z[k] = wi * z[k];
+    return li;
+}
+
+/* Row lo..hi's terms a[k] * x into g (the coefficients of output k, then its intercept). */
+GD_INLINE void GD_ISFX(csr_row_scatter)(const GD_T *data, const GD_I *ind, int64_t lo,
+                                        int64_t hi, int64_t d, int64_t K, const GD_T *a,
+                                        GD_T *g) {
+    for (int64_t k = 0; k < K; k++) {
+        const GD_T ak = a[k];
+        if (ak == 0) continue;
+        GD_T *gk = g + k * d;
+        for (int64_t e = lo; e < hi; e++) gk[ind[e]] += ak * data[e];
+        g[K * d + k] += ak;
+    }
+}
+
 /* The two passes of block_grad_csr over rows r0..r1 (see there): the rows' weighted loss
  * derivatives into a[(r - r0) * K + k], then their scatter into g, each row's terms in the
  * fused loop's order (same bits). */
@@ -10,8 +41,7 @@ GD_HOT static void GD_ISFX(block_grad_csr_2p)(const gd_config *cfg, const GD_T *
                                               const int64_t *order, int64_t r0, int64_t r1,
                                               int64_t r_first, const GD_T *th, int zero_w,
                                               GD_T *g, GD_T *a, double *lsum, int *stopped) {
-    const int64_t K = cfg->n_outputs, n_coef = K * d;
-    const GD_T eps = (GD_T)cfg->epsilon;
+    const int64_t K = cfg->n_outputs;
     for (int64_t r = r0; r < r1; r++) {
         if (cfg->interruptible && (r == r_first || (r & 1023) == 0) && gd_interrupt_pending()) {
             *stopped = 1;
@@ -19,30 +49,15 @@ GD_HOT static void GD_ISFX(block_grad_csr_2p)(const gd_config *cfg, const GD_T *
         }
         const int64_t i = order ? order[r] : r;
         const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
-        GD_T *z = a + (r - r0) * K;
-        for (int64_t k = 0; k < K; k++) {
-            const GD_T *wk = th + k * d;
-            GD_T s = 0;
-            if (!zero_w)
-                for (int64_t e = lo; e < hi; e++) s += data[e] * wk[ind[e]];
-            z[k] = s + th[n_coef + k];
-        }
         const GD_T wi = sw ? sw[i] : (GD_T)1;
-        const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
+        const GD_T li = GD_ISFX(csr_row_dz)(cfg, data, ind, lo, hi, d, th, zero_w, y[i], wi,
+                                            a + (r - r0) * K);
         *lsum += (double)(wi * li);
-        for (int64_t k = 0; k < K; k++) z[k] = wi * z[k];
     }
     for (int64_t r = r0; r < r1; r++) {
         const int64_t i = order ? order[r] : r;
-        const int64_t lo = (int64_t)ptr[i], hi = (int64_t)ptr[i + 1];
-        const GD_T *ar = a + (r - r0) * K;
-        for (int64_t k = 0; k < K; k++) {
-            const GD_T ak = ar[k];
-            if (ak == 0) continue;
-            GD_T *gk = g + k * d;
-            for (int64_t e = lo; e < hi; e++) gk[ind[e]] += ak * data[e];
-            g[n_coef + k] += ak;
-        }
+        GD_ISFX(csr_row_scatter)(data, ind, (int64_t)ptr[i], (int64_t)ptr[i + 1], d, K,
+                                 a + (r - r0) * K, g);
     }
 }
 
@@ -57,8 +72,7 @@ GD_HOT static double GD_ISFX(block_grad_csr)(const gd_config *cfg, const GD_T *d
                                              const int64_t *order, int64_t r0, int64_t r1,
                                              const GD_T *th, int zero_w, GD_T *g, GD_T *a,
                                              int64_t arows, int *stopped) {
-    const int64_t K = cfg->n_outputs, n_coef = K * d, P = n_coef + K;
-    const GD_T eps = (GD_T)cfg->epsilon;
+    const int64_t K = cfg->n_outputs, P = K * (d + 1);
     GD_T *z = g + P;
     double lsum = 0;
     for (int64_t j = 0; j < P; j++) g[j] = 0;
@@ -96,23 +110,10 @@ GD_HOT static double GD_ISFX(block_grad_csr)(const gd_config *cfg, const GD_T *d
                 GD_PREFETCH_W(g + ind[e]);
             }
         }
-        for (int64_t k = 0; k < K; k++) {
-            const GD_T *wk = th + k * d;
-            GD_T s = 0;
-            if (!zero_w)
-                for (int64_t e = lo; e < hi; e++) s += data[e] * wk[ind[e]];
-            z[k] = s + th[n_coef + k];
-        }
         const GD_T wi = sw ? sw[i] : (GD_T)1;
-        const GD_T li = GD_SFX(row_loss_dz)(cfg, z, K, y[i], eps);
+        const GD_T li = GD_ISFX(csr_row_dz)(cfg, data, ind, lo, hi, d, th, zero_w, y[i], wi, z);
         lsum += (double)(wi * li);
-        for (int64_t k = 0; k < K; k++) {
-            const GD_T a = wi * z[k];
-            if (a == 0) continue;
-            GD_T *gk = g + k * d;
-            for (int64_t e = lo; e < hi; e++) gk[ind[e]] += a * data[e];
-            g[n_coef + k] += a;
-        }
+        GD_ISFX(csr_row_scatter)(data, ind, lo, hi, d, K, z, g);
     }
     return lsum;
 }
