@@ -146,7 +146,7 @@ def test_whitening_inverts_the_curvature_bound():
     s = _api.setup(X, rng.integers(0, 2, n), dict(loss="logistic", sample_weight=sw))
     p, c, l2 = s.problem, 0.25, 1e-3
     scale, mu, var = _lbfgs.preconditioner(p, c, l2, True)
-    L, L_inv = _lbfgs.whitening(p, c, l2, var, mu)
+    L, L_inv, _ = _lbfgs.whitening(p, c, l2, var, mu)
     np.testing.assert_allclose(L @ L_inv, np.eye(d), atol=1e-10)
     w = p.sw.astype(np.float64)
     np.testing.assert_allclose(mu, w @ X / w.sum(), rtol=1e-12)

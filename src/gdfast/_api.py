@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,12 +17,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gdfast import _auto
-from gdfast._driver import drive
+from gdfast._driver import averaged_theta, drive
 from gdfast._lbfgs import LbfgsEngine
 from gdfast._native import NativeEngine
 from gdfast._options import QUASI_NEWTON
 from gdfast._problem import prepare
-from gdfast._result import FitResult, TrainingState
+from gdfast._result import DivergenceError, FitResult, TrainingState
 from gdfast._validation import MatrixLike
 
 # what fit calls after each epoch: it gets the epoch's record, and True stops the fit
@@ -284,5 +285,51 @@ def run_fit(engine_cls, X, y, options: dict[str, Any], *,
         engine.spec = spec
         s = dataclasses.replace(s, spec=spec)
     if s.spec.optimizer in QUASI_NEWTON:
-        engine = LbfgsEngine(engine, s.tol)
+        lbfgs = LbfgsEngine(engine, s.tol)
+        if s.spec.auto_optimizer and getattr(engine_cls, "can_warm_start", False):
+            rate = _auto.warm_start_plan(lbfgs, s.spec)
+            if rate is not None:
+                return warm_started(engine_cls, lbfgs, s, rate, progress)
+        engine = lbfgs
     return drive(engine, s, resume=resume, horizon=horizon)
+
+
+def warm_started(engine_cls, lbfgs, s, rate, progress):
+    """optimizer="auto"'s L-BFGS fit from one epoch of averaged SGD at `rate`, on batches of
+    _auto.WARM_BATCH rows (_auto.warm_start_plan says when and why): the epoch runs through
+    the driver like any SGD epoch (safeguard, verbose output, callback), and L-BFGS goes on
+    from its mean, or from the start where the mean is no lower."""
+    t_start = time.perf_counter()
+    f0 = lbfgs.start_value()
+    if not np.isfinite(f0):         # not finite at the start: L-BFGS's own safeguards
+        return drive(lbfgs, s)
+    lbfgs.fallback = (lbfgs._from_theta(lbfgs.theta), f0)
+    spec = dataclasses.replace(s.spec, optimizer="sgd", batch_size=_auto.WARM_BATCH,
+                               schedule="constant", learning_rate=rate, auto_lr=True,
+                               auto_schedule=False, average=1, momentum=0.0, dampening=0.0)
+    stop = []
+
+    def callback(record):
+        asked = s.callback(record) is True
+        if asked:
+            stop.append(True)
+        return asked
+
+    warm_setup = dataclasses.replace(s, spec=spec, max_epochs=1, tol=None,
+                                     callback=None if s.callback is None else callback)
+    engine = engine_cls(s.problem, spec, s.theta.copy(), s.n_threads, t=s.t)
+    if progress is not None:
+        engine.progress = progress
+    try:
+        warm = drive(engine, warm_setup, start_loss=f0)
+    except DivergenceError:         # the safeguard ran out of rates: L-BFGS from the start
+        return drive(lbfgs, s)
+    lbfgs.theta[...] = averaged_theta(engine, spec, s.problem)
+    lbfgs.t = engine.t
+    info = dict(optimizer="sgd", batch_size=spec.batch_size, learning_rate=warm.learning_rate,
+                average=True, epochs=warm.n_epochs)
+    if s.verbose:
+        print(f"gdfast: lbfgs from the mean of {warm.n_epochs} epoch of sgd (batch "
+              f"{spec.batch_size}, learning rate {warm.learning_rate:.4g})", flush=True)
+    return drive(lbfgs, dataclasses.replace(s, max_epochs=warm.n_epochs) if stop else s,
+                 warm=(warm, t_start, info))

@@ -5,7 +5,8 @@ not say, and the learning rate derived from the problem (docs/guide/auto.md says
   size, a learning rate, a schedule, Hogwild or an incremental fit (partial_fit) asks for
   first-order steps; "sgd" otherwise.  Quasi-Newton steps on the fused native gradient
   reach the optimum in tens of passes where constant-step first-order methods stall in
-  their noise ball.
+  their noise ball.  When the rows far outnumber the parameters and the loss's curvature
+  depends on the fit, it starts from one epoch of averaged SGD (warm_start_plan()).
 - batch_size="auto": the full batch for lbfgs, 32 rows otherwise.
 - schedule="auto": with a derived rate and batches smaller than the data, the plateau rule
   (the rate divided by 5 whenever the loss stops improving), which reaches the optimum rather
@@ -25,6 +26,8 @@ import math
 
 import numpy as np
 
+from gdfast._threads import one_blas_thread
+
 SMOOTH_LOSSES = ("squared", "logistic", "squared_hinge", "modified_huber", "huber", "poisson",
                  "multinomial")
 # the loss's second derivative in z, bounded (the curvature of the softmax is at most 1/2;
@@ -35,6 +38,13 @@ ADAPTIVE_RATES = {"adam": 1e-3, "adamw": 1e-3, "adagrad": 1e-2, "rmsprop": 1e-2}
 AUTO_BATCH = 32
 AUTO_PLATEAU_RANGE = 1e-4        # schedule="auto" stops once the rate is this share of its start
 AUTO_FIRST_ORDER_TOL = 1e-3      # tol="auto" for the first-order optimizers (the old default)
+# optimizer="auto"'s warm start (warm_start_plan): the losses it is for, the rows per
+# parameter it needs, its batch, and the least contraction one epoch must reach along the
+# flattest direction of the sampled curvature
+WARM_LOSSES = ("logistic", "multinomial", "squared_hinge", "modified_huber", "huber")
+WARM_ROWS_PER_PARAM = 200
+WARM_BATCH = 256
+WARM_MIN_CONTRACTION = 10.0
 POWER_ITERATIONS = 12
 POWER_RTOL = 1e-2
 
@@ -117,4 +127,63 @@ def learning_rate(engine, problem, spec):
     rate = share / (Lb + spec.l2) if Lb + spec.l2 > 0 else 1.0
     if spec.optimizer in ("momentum", "nesterov"):
         rate *= 1.0 - spec.momentum
+    return rate
+
+
+def warm_start_plan(lbfgs, spec):
+    """The learning rate of optimizer="auto"'s warm start, or None where it does not pay.
+
+    L-BFGS pays a pass over X for each iteration, and its first iterations, before the pairs
+    describe the curvature, gain little; one epoch of averaged SGD on batches of WARM_BATCH
+    rows makes n / WARM_BATCH steps for about the price of a pass, and its mean of
+    constant-step iterates is within O(P / n) of the optimum (Bach and Moulines, 2013; Vowpal
+    Wabbit starts its L-BFGS from an online pass the same way: Agarwal et al., 2014, "A
+    reliable effective terascale linear learning system").  L-BFGS then goes on from that
+    mean to the optimum.  The plan needs all of:
+
+    - a loss in WARM_LOSSES: a curvature that changes with the fit, so that the whitened
+      start of L-BFGS is not already Newton's step (for "squared" it nearly is) and a global
+      smoothness bound that makes a constant step safe ("poisson" has none);
+    - dense X whose sampled covariance was computed (lbfgs.cov: the whitening's sample, no
+      L1 penalty), and at least WARM_ROWS_PER_PARAM rows per parameter;
+    - a step that contracts the flattest sampled direction by WARM_MIN_CONTRACTION over the
+      epoch: n / b steps of rate (c lambda_min + l2) at the derived rate.  Columns on
+      different scales, or strongly correlated ones, fail this: SGD in the user's units would
+      not move them, which L-BFGS's preconditioner does.
+
+    The rate is learning_rate="auto"'s for b-row batches, with the largest eigenvalue of the
+    Gram matrix bounded from the sampled covariance and the exact column means (no power
+    iterations; Weyl's inequality bounds that of the uncentred Gram matrix)."""
+    problem = lbfgs.problem
+    cov = getattr(lbfgs, "cov", None)
+    if spec.loss not in WARM_LOSSES or cov is None or spec.l1 > 0:
+        return None
+    n, b = problem.n, WARM_BATCH
+    if n < WARM_ROWS_PER_PARAM * problem.n_params or n < 4 * b:
+        return None
+    with one_blas_thread():
+        eig = np.linalg.eigvalsh(cov)
+    if not np.isfinite(eig).all():
+        return None
+    c = smoothness(spec.loss, problem)
+    lam_min, lam_max = max(float(eig[0]), 0.0), float(eig[-1])
+    if spec.fit_intercept:
+        # the uncentred Gram matrix with the ones column is blockdiag(cov, 1) plus
+        # [[m m^T, m], [m^T, 0]], whose largest eigenvalue is (|m|^2 + sqrt(|m|^4 + 4|m|^2)) / 2
+        m2 = float(lbfgs.mu @ lbfgs.mu)
+        lam = max(lam_max, 1.0) + (m2 + math.sqrt(m2 * m2 + 4.0 * m2)) / 2.0
+    else:
+        lam = lam_max + float(lbfgs.mu @ lbfgs.mu)
+    L = c * lam
+    flat = c * lam_min + spec.l2
+    # the largest rate the rows' norms allow, first: a pass over X only where it may pass
+    if (n / b) * 0.5 * flat / (n * (b - 1) * L / (b * (n - 1)) + spec.l2) < WARM_MIN_CONTRACTION:
+        return None
+    Lmax = c * problem.max_row_norm(spec.fit_intercept)
+    Lb = (n * (b - 1) * L + (n - b) * Lmax) / (b * (n - 1))
+    if not (math.isfinite(Lb) and Lb + spec.l2 > 0):
+        return None
+    rate = 0.5 / (Lb + spec.l2)
+    if (n / b) * rate * flat < WARM_MIN_CONTRACTION:
+        return None
     return rate

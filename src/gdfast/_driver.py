@@ -44,19 +44,36 @@ def shuffled_order(rng, n):
     return Shuffle(n, int(rng.integers(0, 2**64, dtype=np.uint64)))
 
 
-def drive(engine, setup, *, resume=None, horizon=None):
+def averaged_theta(engine, spec, problem):
+    """The parameters a result reports: the averaged ones once averaging has begun."""
+    # after step `average` (a failed step is counted in t, but averages nothing; the step at
+    # t == average itself leaves the mean equal to theta)
+    if spec.average and engine.t > spec.average:
+        P, K, d = problem.n_params, problem.n_outputs, problem.d
+        row = N_STATE[spec.optimizer] * P
+        theta = engine.flat_state()[row:row + P].copy()
+        if not spec.fit_intercept:          # never stepped, so never averaged
+            theta[K * d:] = engine.theta[K * d:]
+        return theta
+    return engine.theta.copy()
+
+
+def drive(engine, setup, *, resume=None, horizon=None, start_loss=None, warm=None):
     """Run the epochs of setup (a _problem.Setup) on engine and return the FitResult.
 
     resume: the TrainingState the fit continues (its schedule and stopping-rule position);
     horizon: the epoch count that per-epoch schedules plan for (cosine), when it is not
-    max_epochs (partial_fit).  Raises DivergenceError when the loss or the parameters stop
-    being finite."""
+    max_epochs (partial_fit).  start_loss: the objective at the start when the caller has
+    it (the safeguard's reference; None: computed here).  warm: (the FitResult of a warm
+    start that this fit goes on from, the time it began): its epochs count as this fit's
+    first ones, in the history, the callbacks' numbering and max_epochs.  Raises
+    DivergenceError when the loss or the parameters stop being finite."""
     problem, spec, rng = setup.problem, setup.spec, setup.rng
     shuffle, max_epochs, tol = setup.shuffle, setup.max_epochs, setup.tol
     n_iter_no_change, verbose, callback = setup.n_iter_no_change, setup.verbose, setup.callback
     horizon = horizon or max_epochs
     n, d, K = problem.n, problem.d, problem.n_outputs
-    history = []
+    history = [] if warm is None else list(warm[0].loss_history)
     converged = False
     if resume is None:
         best_loss, no_improvement, plateau_lr, done = np.inf, 0, spec.learning_rate, 0
@@ -70,29 +87,21 @@ def drive(engine, setup, *, resume=None, horizon=None):
     # its batches, where the start is near the optimum), is undone and retried at a quarter
     # of the rate (lr_scale)
     safeguard = spec.auto_lr and not lbfgs and spec.schedule != "optimal"   # uses no rate
-    lr_scale, start_loss = 1.0, np.inf
-    if safeguard:
+    lr_scale, start_loss, given_start = 1.0, np.inf, start_loss
+    if safeguard and given_start is not None:
+        start_loss = given_start
+    elif safeguard:
         ok, _, loss_sum = engine.gradient(engine.theta)
         if ok:
             start_loss = loss_sum / n + problem.y_const + penalty(engine.theta, spec, K, d)
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() if warm is None else warm[1]
     if verbose:
         print(f"gdfast: optimizer {spec.optimizer}, batch size "
               f"{'full' if spec.batch_size >= n else spec.batch_size}, schedule "
               f"{spec.schedule}" + ("" if lbfgs else f", learning rate {lr:.4g}"), flush=True)
 
     def output():
-        """The parameters a result reports: the averaged ones once averaging has begun."""
-        # after step `average` (a failed step is counted in t, but averages nothing; the
-        # step at t == average itself leaves the mean equal to theta)
-        if spec.average and engine.t > spec.average:
-            P = problem.n_params
-            row = N_STATE[spec.optimizer] * P
-            theta = engine.flat_state()[row:row + P].copy()
-            if not spec.fit_intercept:          # never stepped, so never averaged
-                theta[K * d:] = engine.theta[K * d:]
-            return theta
-        return engine.theta.copy()
+        return averaged_theta(engine, spec, problem)
 
     def result():
         theta = engine.theta.copy()
@@ -109,7 +118,7 @@ def drive(engine, setup, *, resume=None, horizon=None):
                          n_epochs=len(history), n_steps=engine.t, converged=converged,
                          state=state, optimizer=spec.optimizer, learning_rate=base_lr,
                          batch_size=None if spec.batch_size >= n else spec.batch_size,
-                         schedule=spec.schedule)
+                         schedule=spec.schedule, warm_start=None if warm is None else warm[2])
 
     def diverged(epoch, lr):
         return DivergenceError(
@@ -122,7 +131,7 @@ def drive(engine, setup, *, resume=None, horizon=None):
     # is taken at the parameters its batches saw, so a full batch's loss judges the step of
     # the epoch before); the row orders drawn for epochs taken back, to run them again
     before = previous = None
-    redo, retries, epoch = [], 0, 0
+    redo, retries, epoch = [], 0, len(history)
     while epoch < max_epochs:
         # a full batch sums over every row whatever the order: no permutation is drawn
         if redo:

@@ -27,6 +27,8 @@ arithmetic.  So the fit never diverges.
 import numpy as np
 
 from gdfast._auto import smoothness
+from gdfast._losses import row_losses
+from gdfast._threads import one_blas_thread
 
 # stored (s, y) pairs: from scipy's and torch's 10 up to 100, as many as keep the pairs'
 # m P entries within a twentieth of X's stored entries (or 2**20): more pairs cut the
@@ -78,7 +80,7 @@ def preconditioner(problem, curvature, l2, center, n_threads=None):
 
 
 def whitening(problem, curvature, l2, var, mu):
-    """A dense preconditioner for dense X without an L1 penalty: (L, L^-1), L (d x d) with
+    """A dense preconditioner for dense X without an L1 penalty: (L, L^-1, cov), L (d x d) with
     L^T C L = I, C = c D^1/2 R D^1/2 + l2 I, where D holds the exact column variances (var),
     R the columns' correlations in an evenly spaced sample of SKETCH_ROWS_PER_FEATURE d rows
     (blended with the identity by SKETCH_BLEND), c the loss's curvature bound.  C bounds the
@@ -88,7 +90,9 @@ def whitening(problem, curvature, l2, var, mu):
     reach: the sketch of randomized preconditioners (Rokhlin and Tygert, 2008; Avron et al.,
     Blendenpik, 2010), on a sample's covariance.  None where it would not pay: sparse X, an
     L1 penalty (OWL-QN needs separable coordinates), too many features, or a sketch that
-    would cost more than a few passes over X."""
+    would cost more than a few passes over X.  cov = D^1/2 R D^1/2, the sampled estimate of
+    the weighted covariance of the columns, is what optimizer="auto"'s warm start reads
+    (_auto.warm_start_plan)."""
     n, d = problem.n, problem.d
     if problem.sparse or d < 2 or d > SKETCH_MAX_FEATURES:
         return None
@@ -122,7 +126,7 @@ def whitening(problem, curvature, l2, var, mu):
     except np.linalg.LinAlgError:
         return None
     # L = chol^-T: L^T C L = chol^-1 chol chol^T chol^-T = I; its inverse is chol^T
-    return np.linalg.inv(chol).T, chol.T
+    return np.linalg.inv(chol).T, chol.T, R * np.outer(np.sqrt(var), np.sqrt(var))
 
 
 class LbfgsEngine:
@@ -149,8 +153,9 @@ class LbfgsEngine:
         self.l2, self.l1 = spec.l2, spec.l1
         # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
         # scale is then 1 on the coefficients), else w = scale * v
-        pair = None if self.l1 else whitening(p, c, spec.l2, var, self.mu)
-        self.L, self.L_inv = (None, None) if pair is None else pair
+        with one_blas_thread():
+            pair = None if self.l1 else whitening(p, c, spec.l2, var, self.mu)
+        self.L, self.L_inv, self.cov = (None, None, None) if pair is None else pair
         if self.L is not None:
             self.scale[:self.n_coef] = 1.0
         self.l1_v = np.zeros(p.n_params)          # the L1 weight of each v coordinate
@@ -165,6 +170,7 @@ class LbfgsEngine:
         self.step = 1.0                           # the last accepted step length
         self.flat = 0                             # iterations in a row at f's rounding
         self.converged = False
+        self.fallback = None                      # (v, f) where a warm start began
 
     # -- the objective in the v coordinates ------------------------------------------------
 
@@ -212,6 +218,23 @@ class LbfgsEngine:
             return np.inf, None, theta, loss_sum
         return f, g, theta, loss_sum
 
+    def start_value(self):
+        """The objective at theta, without a pass over X where the coefficients are all zero
+        (a cold start: every row's decision values are then the intercepts)."""
+        p = self.problem
+        if self.theta[:self.n_coef].any():
+            return self._evaluate(self._from_theta(self.theta))[0]
+        K = p.n_outputs
+        b = self.theta[self.n_coef:].astype(np.float64)
+        Z = np.broadcast_to(b, (p.n, K)) if K > 1 else np.full(p.n, b[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            rows = row_losses(self.spec.loss, Z, p.y, self.spec.epsilon)
+            total = float(np.sum(rows if p.sw is None else rows * p.sw.astype(np.float64)))
+        # row_losses holds poisson's terms in y alone (y_const's share of the kernels' sum);
+        # the penalty is 0 at zero coefficients; an infinite loss is f = inf, as _evaluate's
+        y_const = 0.0 if self.spec.loss == "poisson" else p.y_const
+        return total / p.n + y_const if np.isfinite(total) else np.inf
+
     def _pseudo_gradient(self, v, g):
         """The steepest-descent direction's negative: g itself without L1; with L1, OWL-QN's
         pseudo-gradient (the one-sided derivatives of |v| where v is 0)."""
@@ -249,6 +272,13 @@ class LbfgsEngine:
         if self.v is None:
             self.v = self._from_theta(self.theta)
             self.f, self.g, _, self._loss_sum = self._evaluate(self.v)
+            if self.fallback is not None and not self.f <= self.fallback[1]:
+                # a warm start that ended above where it began (or not finite): L-BFGS goes
+                # on from the start instead
+                self.v = self.fallback[0]
+                self.f, self.g, theta, self._loss_sum = self._evaluate(self.v)
+                self.theta[...] = theta
+            self.fallback = None
             if self.g is None:
                 return False, self._loss_sum
         v, f = self.v, self.f

@@ -17,6 +17,7 @@ class NativeEngine:
     """Owns theta, the optimizer state and the kernels' work buffer; one epoch per call."""
 
     native = True
+    can_warm_start = True     # optimizer="auto" may start lbfgs from SGD steps (_api)
 
     def __init__(self, problem, spec, theta, n_threads, opt_state=None, t=0):
         self.n_threads = effective_n_threads(n_threads)

@@ -186,6 +186,7 @@ class Spec:
     plateau_floor: float = PLATEAU_MIN_LR  # the plateau rule stops below this rate
     auto_schedule: bool = False     # schedule="auto" chose the schedule
     average: int = 0                # averaging from this step on (1-based); 0: none
+    auto_optimizer: bool = False    # a fresh fit's optimizer="auto" chose the optimizer
 
     @property
     def l2(self):
@@ -277,12 +278,14 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
     average = a["average"]
     average = (int(average) if isinstance(average, (bool, np.bool_))
                else check_int(average, "average", low=0))
+    auto_optimizer = False
     if optimizer == "auto":
         # a continued fit keeps its optimizer, except that steps on a part of the data
         # (partial_fit) after a full-batch quasi-Newton fit go on by per-batch steps
         if resume is not None and not (incremental and resume.optimizer in QUASI_NEWTON):
             optimizer = resume.optimizer
         else:
+            auto_optimizer = resume is None
             optimizer = _auto.choose_optimizer(loss, batch_size, schedule, auto_lr,
                                                parallel == "hogwild", incremental,
                                                averaged=average > 0)
@@ -407,7 +410,7 @@ def prepare(X, y, a: dict, *, native: bool, resume: TrainingState | None = None,
         optimal_t0=optimal_t0(loss, alpha, epsilon) if schedule == "optimal" else 0.0,
         batch_size=batch_size, sparse_updates=sparse_updates, hogwild=parallel == "hogwild",
         auto_lr=auto_lr,
-        auto_schedule=auto_schedule, average=average,
+        auto_schedule=auto_schedule, average=average, auto_optimizer=auto_optimizer,
         plateau_floor=(learning_rate * _auto.AUTO_PLATEAU_RANGE if auto_schedule
                        else PLATEAU_MIN_LR),
     )

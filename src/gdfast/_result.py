@@ -70,6 +70,12 @@ class FitResult:
         The rows per step; None for full-batch steps.
     schedule : str
         The learning-rate schedule that ran (the choice of ``schedule="auto"``).
+    warm_start : dict or None
+        Where ``optimizer="auto"`` started its ``"lbfgs"`` fit from one epoch of averaged
+        SGD (many rows per parameter, a classification or huber loss, well-scaled dense
+        columns): that epoch's ``optimizer``, ``batch_size``, ``learning_rate``, ``average``
+        and ``epochs``.  The epoch is the fit's first (in ``loss_history``, ``n_epochs``
+        and the callbacks), and its steps count in ``n_steps``.  None otherwise.
     dtype : numpy.dtype
         The dtype of the fit and of its coefficients.
     n_features : int
@@ -100,9 +106,11 @@ class FitResult:
     learning_rate: float
     batch_size: int | None
     schedule: str
+    warm_start: dict | None
 
     def __init__(self, *, coef, intercept, classes, loss, loss_history, n_epochs, n_steps,
-                 converged, state, optimizer, learning_rate, batch_size, schedule):
+                 converged, state, optimizer, learning_rate, batch_size, schedule,
+                 warm_start=None):
         self.coef = coef
         self.intercept = intercept
         self.classes = classes
@@ -116,6 +124,7 @@ class FitResult:
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.schedule = schedule
+        self.warm_start = warm_start
 
     @property
     def dtype(self) -> np.dtype:

@@ -106,6 +106,7 @@ def _result_meta(res, w):
         "learning_rate": None if res.learning_rate is None else float(res.learning_rate),
         "batch_size": None if res.batch_size is None else int(res.batch_size),
         "schedule": res.schedule,
+        "warm_start": getattr(res, "warm_start", None),
         "state": None if res.state is None else _state_meta(res.state, w, "state."),
         # what a caller attached: JSON (the command line's columns and encoding), and a
         # validation loss per epoch
@@ -125,7 +126,8 @@ def _result_from(meta, arrays):
         n_epochs=meta["n_epochs"], n_steps=meta["n_steps"], converged=meta["converged"],
         state=None if meta["state"] is None else _state_from(meta["state"], arrays),
         optimizer=meta["optimizer"], learning_rate=meta["learning_rate"],
-        batch_size=meta["batch_size"], schedule=meta["schedule"])
+        batch_size=meta["batch_size"], schedule=meta["schedule"],
+        warm_start=meta.get("warm_start"))
     if meta.get("metadata") is not None:
         res.metadata = meta["metadata"]
     if meta.get("validation_history") is not None:

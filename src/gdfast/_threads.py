@@ -5,6 +5,7 @@ parallel="hogwild"), only the time does.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 from gdfast import _kernels
@@ -86,3 +87,16 @@ def effective_n_threads(n_threads: int | None) -> int:
     """
     n = resolve_n_threads(n_threads, _kernels.max_threads(), _kernels.openmp_enabled())
     return 1 if _kernels.in_forked_child() else n
+
+
+def one_blas_thread():
+    """A context in which numpy's BLAS runs on one thread, where threadpoolctl is installed
+    (else a context that does nothing).  For the small dense products between kernels (the
+    L-BFGS preconditioner's sketch): OpenBLAS's threads, once woken, keep spinning for a
+    while after a call, and on a machine with as many cores as kernel threads they take
+    those cores from the next kernel's threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")

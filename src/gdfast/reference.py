@@ -149,6 +149,8 @@ def average(avg, comp, theta, k, n_upd):
 class ReferenceEngine:
     """Same interface as gdfast._native.NativeEngine, one numpy batch at a time."""
 
+    can_warm_start = True     # optimizer="auto" may start lbfgs from SGD steps (_api)
+
     def __init__(self, problem, spec, theta, n_threads, opt_state=None, t=0):
         resolve_n_threads(n_threads, 1, True)     # validated, then unused: numpy decides
         self.problem, self.spec = problem, spec
