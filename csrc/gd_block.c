@@ -2,7 +2,7 @@
  * and the CSR rows of gd_epoch_csr_* and gd_grad_csr_* when they take this path), summed in
  * block order, and the optimizer step on the dense parameters.  gd_grad_dense_*, gd_update_*,
  * gd_epoch_dense_*, gd_epoch_dense_shuffled_*, and the kernels beside the fit,
- * gd_all_finite_* and gd_decision_dense_*. */
+ * gd_all_finite_*, gd_decision_dense_* and gd_dense_moments_*. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,3 +43,10 @@
 #include "gd_each_type.h"
 #define GD_TEMPLATE "gd_aux.h"
 #include "gd_each_type.h"
+#define GD_TEMPLATE "gd_dense_moments.h"
+#include "gd_each_type.h"
+
+int64_t gd_dense_moments_work_len(int64_t n, int64_t d) {
+    if (n < 1 || d < 1) return 0;
+    return (gd_dense_moments_blocks(n, d) - 1) * 2 * d;
+}

@@ -393,6 +393,35 @@ def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
     return status, loss
 
 
+def dense_moments_blocks(int64_t n, int64_t d):
+    """The row blocks dense_moments sums separately (for the tests)."""
+    return gd_dense_moments_work_len(n, d) // (2 * d) + 1
+
+
+def dense_moments(const floating[:, ::1] X, const floating[::1] sw, int n_threads):
+    """(sum_i sw_i x_ij, sum_i sw_i x_ij^2) of a C-contiguous X as two float64 arrays of d, in
+    one read on up to n_threads threads, the same bits for every n_threads
+    (gd_dense_moments).  sw: empty for all ones."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    if n < 1 or d < 1 or (sw.shape[0] != 0 and sw.shape[0] != n):
+        raise ValueError("dense_moments: inconsistent shapes")
+    cdef double[::1] out = np.zeros(2 * d)
+    cdef int64_t wlen = gd_dense_moments_work_len(n, d)
+    cdef double[::1] work = np.empty(max(wlen, 1))
+    cdef int status
+    with nogil:
+        if floating is double:
+            status = gd_dense_moments_f64(&X[0, 0], n, d, _cptr(sw), &out[0], &work[0], wlen,
+                                          n_threads)
+        else:
+            status = gd_dense_moments_f32(&X[0, 0], n, d, _cptr(sw), &out[0], &work[0], wlen,
+                                          n_threads)
+    if status != 0:
+        raise ValueError("dense_moments: the kernel rejected its arguments")
+    a = np.asarray(out)
+    return a[:d].copy(), a[d:].copy()
+
+
 def csr_moments_blocks(int64_t n, int64_t nnz, int64_t d):
     """The row blocks csr_moments sums separately (for the tests)."""
     return gd_csr_moments_work_len(n, nnz, d) // (2 * d) + 1

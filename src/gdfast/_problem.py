@@ -91,9 +91,9 @@ class Problem:
 
     def column_moments(self, n_threads=None):
         """(sum_i sw_i x_ij, sum_i sw_i x_ij^2, sum_i sw_i) in float64 (NaN or inf where a
-        column's values overflow).  n_threads: CSR X is then read once by the native kernel
-        (gd_csr_moments, the same bits for every thread count); None: by scipy, as the numpy
-        reference reads it."""
+        column's values overflow).  n_threads: X is then read once by the native kernel
+        (gd_dense_moments, gd_csr_moments: the same bits for every thread count); None: by
+        numpy and scipy, as the numpy reference reads it."""
         X, n = self.X, self.n
         weights = None if self.sw is None else self.sw.astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
@@ -101,6 +101,10 @@ class Problem:
                 s1, s2 = _kernels.csr_moments(
                     X.data, X.indices, X.indptr, self.d,
                     self.sw if self.sw is not None else np.empty(0, dtype=X.data.dtype),
+                    n_threads)
+            elif n_threads is not None:
+                s1, s2 = _kernels.dense_moments(
+                    X, self.sw if self.sw is not None else np.empty(0, dtype=X.dtype),
                     n_threads)
             elif self.sparse:
                 # two transposed products over the CSR arrays, in float64: no copy of the
