@@ -294,7 +294,11 @@ class LbfgsEngine:
         if slope >= 0:                            # not a descent direction: restart
             self.S, self.Y, self.rho = [], [], []
             p, slope = -pg, -float(pg @ pg)
-        step = 1.0 if self.S else min(1.0, 1.0 / np.sqrt(-slope))
+        # the first step, before any pair: whitened coordinates make the loss's curvature
+        # bound about the identity, so 1 is the 1 / L step (Newton's, for the squared loss);
+        # with the diagonal scaling alone the columns' correlations can make the curvature
+        # up to d times larger, and the step is the length-one step of scipy and torch
+        step = 1.0 if self.S or self.L is not None else min(1.0, 1.0 / np.sqrt(-slope))
         orthant = np.where(v != 0, np.sign(v), -np.sign(pg)) if self.l1 else None
         for _ in range(MAX_TRIALS):
             v_new = v + step * p
