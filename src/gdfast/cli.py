@@ -223,7 +223,10 @@ def train(args, error):
                        title=f"gdfast train {os.path.basename(args.data)}")
         save_figure(ax.figure, args.plot, dpi=110)
     if not args.quiet:
-        print(f"{res.optimizer}, {res.n_epochs} epochs, converged: {res.converged}"
+        warm = getattr(res, "warm_start", None)
+        print(f"{res.optimizer}"
+              + (f" from {warm['epochs']} epoch of averaged {warm['optimizer']}" if warm else "")
+              + f", {res.n_epochs} epochs, converged: {res.converged}"
               + (f"; model: {args.model}" if args.model else "")
               + (f"; plot: {args.plot}" if args.plot else ""))
     return 0
