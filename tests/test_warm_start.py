@@ -16,7 +16,7 @@ from test_auto import objective, optimum
 
 import gdfast
 from conftest import DTYPES, rel_err
-from gdfast import _api, _auto, _driver, reference
+from gdfast import _api, _auto, reference
 
 N = 20_000                    # 1000 rows per parameter; 78 batches of 256 rows
 
@@ -44,7 +44,7 @@ def test_warm_start_then_the_optimum(loss):
     assert res.optimizer == "lbfgs" and res.converged
     assert res.warm_start == dict(optimizer="sgd", batch_size=_auto.WARM_BATCH,
                                   learning_rate=res.warm_start["learning_rate"], average=True,
-                                  epochs=1)
+                                  epochs=1, from_mean=True)
     assert 0 < res.warm_start["learning_rate"] < np.inf
     # the epoch is the fit's first: its steps, its loss
     assert res.n_steps > -(-N // _auto.WARM_BATCH)
@@ -139,14 +139,15 @@ def test_lbfgs_goes_on_from_the_start_when_the_mean_is_worse(monkeypatch):
                         lambda engine, spec, problem: engine.theta + 50.0)
     res = gdfast.fit(X, y, loss="logistic", random_state=0)
     assert res.warm_start is not None and res.converged
+    assert res.warm_start["from_mean"] is False
     # the second epoch is L-BFGS's first iteration: from the start, not from theta + 50
     assert res.loss_history[1] < start
 
 
 def test_a_diverging_warm_epoch_falls_back_to_lbfgs(monkeypatch):
     X, y = isotropic("logistic")
+    # a rate that no WARM_RETRIES quarterings make finite
     monkeypatch.setattr(_auto, "warm_start_plan", lambda lbfgs, spec: 1e300)
-    monkeypatch.setattr(_driver, "SAFEGUARD_RETRIES", 1)
     res = gdfast.fit(X, y, loss="logistic", random_state=0)
     assert res.optimizer == "lbfgs" and res.warm_start is None and res.converged
     plain = gdfast.fit(X, y, loss="logistic", optimizer="lbfgs")
@@ -173,3 +174,65 @@ def test_start_value_without_a_pass_equals_the_objective(loss):
     lbfgs.theta[lbfgs.n_coef:] = 0.7                   # intercepts, coefficients zero
     direct = lbfgs._evaluate(lbfgs._from_theta(lbfgs.theta))[0]
     assert lbfgs.start_value() == pytest.approx(direct, rel=1e-13)
+
+
+def test_the_defaults_stay_deterministic():
+    # the warm epoch's rows come from a fixed seed: random_state and shuffle, which L-BFGS
+    # alone never read, do not change the defaults' result
+    X, y = isotropic("logistic")
+    runs = [gdfast.fit(X, y, loss="logistic", **kw) for kw in
+            ({}, {}, dict(random_state=1), dict(random_state=2), dict(shuffle=False),
+             dict(clip_norm=1e-3))]
+    assert runs[0].warm_start is not None
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.coef, runs[0].coef)
+        np.testing.assert_array_equal(r.loss_history, runs[0].loss_history)
+
+
+def test_no_warm_start_from_given_coefficients():
+    X, y = isotropic("logistic")
+    res = gdfast.fit(X, y, loss="logistic", coef_init=np.full(X.shape[1], 0.1))
+    assert res.optimizer == "lbfgs" and res.warm_start is None and res.converged
+    res = gdfast.fit(X, y, loss="logistic", intercept_init=0.5)      # coefficients still 0
+    assert res.warm_start is not None
+
+
+def test_the_rate_follows_the_weights_scale():
+    # the weighted Gram matrix (and the rows' norms) scale with the weights: with no penalty,
+    # weights 50 times larger give a rate 50 times smaller, the intercept's part included
+    X, y = isotropic("logistic")
+    sw = np.random.default_rng(4).uniform(0.5, 2.0, len(y))
+    a = gdfast.fit(X, y, loss="logistic", alpha=0.0, sample_weight=sw, max_epochs=1)
+    b = gdfast.fit(X, y, loss="logistic", alpha=0.0, sample_weight=50 * sw, max_epochs=1)
+    assert a.warm_start is not None and b.warm_start is not None
+    assert b.warm_start["learning_rate"] == pytest.approx(a.warm_start["learning_rate"] / 50,
+                                                          rel=1e-9)
+
+
+def test_concurrent_fits_leave_blas_threads_as_they_were():
+    # the sketch runs on one BLAS thread under a process-wide limit; fits in several Python
+    # threads (the estimators' one-vs-rest models) must each restore what they found
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+              if i["user_api"] == "blas"]
+    X, y = isotropic("logistic", n=3000, d=20)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(5):
+                gdfast.fit(X, y, loss="logistic", max_epochs=2)
+        except Exception as exc:             # reported below: a thread's exception is lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    after = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+             if i["user_api"] == "blas"]
+    assert after == before

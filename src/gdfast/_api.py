@@ -286,7 +286,11 @@ def run_fit(engine_cls, X, y, options: dict[str, Any], *,
         s = dataclasses.replace(s, spec=spec)
     if s.spec.optimizer in QUASI_NEWTON:
         lbfgs = LbfgsEngine(engine, s.tol)
-        if s.spec.auto_optimizer and getattr(engine_cls, "can_warm_start", False):
+        K, d = s.problem.n_outputs, s.problem.d
+        # not from coefficients the user gave (coef_init): a fit seeded near its optimum
+        # would pay the epoch, and then most likely go on from the seed
+        if (s.spec.auto_optimizer and getattr(engine_cls, "can_warm_start", False)
+                and not s.theta[:K * d].any()):
             rate = _auto.warm_start_plan(lbfgs, s.spec)
             if rate is not None:
                 return warm_started(engine_cls, lbfgs, s, rate, progress)
@@ -298,15 +302,21 @@ def warm_started(engine_cls, lbfgs, s, rate, progress):
     """optimizer="auto"'s L-BFGS fit from one epoch of averaged SGD at `rate`, on batches of
     _auto.WARM_BATCH rows (_auto.warm_start_plan says when and why): the epoch runs through
     the driver like any SGD epoch (safeguard, verbose output, callback), and L-BFGS goes on
-    from its mean, or from the start where the mean is no lower."""
+    from its mean, or from the start where the mean is no lower (res.warm_start's
+    from_mean).  An epoch that the safeguard cannot keep finite within _auto.WARM_RETRIES
+    reductions leaves L-BFGS to run alone."""
     t_start = time.perf_counter()
     f0 = lbfgs.start_value()
     if not np.isfinite(f0):         # not finite at the start: L-BFGS's own safeguards
         return drive(lbfgs, s)
     lbfgs.fallback = (lbfgs._from_theta(lbfgs.theta), f0)
+    # plain averaged SGD whatever first-order options came with the call (L-BFGS reads none
+    # of them): no clipping; rows shuffled from a fixed seed, so that the defaults stay as
+    # deterministic as L-BFGS alone, whatever random_state and shuffle say
     spec = dataclasses.replace(s.spec, optimizer="sgd", batch_size=_auto.WARM_BATCH,
                                schedule="constant", learning_rate=rate, auto_lr=True,
-                               auto_schedule=False, average=1, momentum=0.0, dampening=0.0)
+                               auto_schedule=False, average=1, momentum=0.0, dampening=0.0,
+                               clip_norm=0.0)
     stop = []
 
     def callback(record):
@@ -315,14 +325,16 @@ def warm_started(engine_cls, lbfgs, s, rate, progress):
             stop.append(True)
         return asked
 
-    warm_setup = dataclasses.replace(s, spec=spec, max_epochs=1, tol=None,
+    warm_setup = dataclasses.replace(s, spec=spec, max_epochs=1, tol=None, shuffle=True,
+                                     rng=np.random.default_rng(_auto.WARM_SEED),
                                      callback=None if s.callback is None else callback)
     engine = engine_cls(s.problem, spec, s.theta.copy(), s.n_threads, t=s.t)
     if progress is not None:
         engine.progress = progress
     try:
-        warm = drive(engine, warm_setup, start_loss=f0)
+        warm = drive(engine, warm_setup, start_loss=f0, max_retries=_auto.WARM_RETRIES)
     except DivergenceError:         # the safeguard ran out of rates: L-BFGS from the start
+        lbfgs.fallback = None
         return drive(lbfgs, s)
     lbfgs.theta[...] = averaged_theta(engine, spec, s.problem)
     lbfgs.t = engine.t
@@ -331,5 +343,7 @@ def warm_started(engine_cls, lbfgs, s, rate, progress):
     if s.verbose:
         print(f"gdfast: lbfgs from the mean of {warm.n_epochs} epoch of sgd (batch "
               f"{spec.batch_size}, learning rate {warm.learning_rate:.4g})", flush=True)
-    return drive(lbfgs, dataclasses.replace(s, max_epochs=warm.n_epochs) if stop else s,
-                 warm=(warm, t_start, info))
+    res = drive(lbfgs, dataclasses.replace(s, max_epochs=warm.n_epochs) if stop else s,
+                warm=(warm, t_start, info))
+    res.warm_start = dict(info, from_mean=not lbfgs.warm_discarded)
+    return res

@@ -45,6 +45,8 @@ WARM_LOSSES = ("logistic", "multinomial", "squared_hinge", "modified_huber", "hu
 WARM_ROWS_PER_PARAM = 200
 WARM_BATCH = 256
 WARM_MIN_CONTRACTION = 10.0
+WARM_RETRIES = 3           # the safeguard's reductions before the warm epoch is given up
+WARM_SEED = 0              # its row order: the defaults stay deterministic, as L-BFGS is
 POWER_ITERATIONS = 12
 POWER_RTOL = 1e-2
 
@@ -147,35 +149,39 @@ def warm_start_plan(lbfgs, spec):
     - dense X whose sampled covariance was computed (lbfgs.cov: the whitening's sample, no
       L1 penalty), and at least WARM_ROWS_PER_PARAM rows per parameter;
     - a step that contracts the flattest sampled direction by WARM_MIN_CONTRACTION over the
-      epoch: n / b steps of rate (c lambda_min + l2) at the derived rate.  Columns on
+      epoch: n / b steps of rate times that direction's curvature, at the derived rate.  Columns on
       different scales, or strongly correlated ones, fail this: SGD in the user's units would
       not move them, which L-BFGS's preconditioner does.
 
-    The rate is learning_rate="auto"'s for b-row batches, with the largest eigenvalue of the
-    Gram matrix bounded from the sampled covariance and the exact column means (no power
-    iterations; Weyl's inequality bounds that of the uncentred Gram matrix)."""
+    The rate is learning_rate="auto"'s for b-row batches.  The curvature comes from the
+    weighted Gram matrix of (x, 1) built from the sampled covariance, the exact column means
+    and the weights' mean W, [[cov + W m m^T, W m], [W m^T, W]] (no power iterations): its
+    largest eigenvalue sets the rate, and the smallest of c times it plus the penalty (the
+    intercept's direction included: offset columns make it flat) the contraction."""
     problem = lbfgs.problem
     cov = getattr(lbfgs, "cov", None)
     if spec.loss not in WARM_LOSSES or cov is None or spec.l1 > 0:
         return None
-    n, b = problem.n, WARM_BATCH
+    n, b, d = problem.n, WARM_BATCH, problem.d
     if n < WARM_ROWS_PER_PARAM * problem.n_params or n < 4 * b:
         return None
-    with one_blas_thread():
-        eig = np.linalg.eigvalsh(cov)
-    if not np.isfinite(eig).all():
-        return None
     c = smoothness(spec.loss, problem)
-    lam_min, lam_max = max(float(eig[0]), 0.0), float(eig[-1])
+    W = 1.0 if problem.sw is None else float(np.sum(problem.sw, dtype=np.float64)) / n
     if spec.fit_intercept:
-        # the uncentred Gram matrix with the ones column is blockdiag(cov, 1) plus
-        # [[m m^T, m], [m^T, 0]], whose largest eigenvalue is (|m|^2 + sqrt(|m|^4 + 4|m|^2)) / 2
-        m2 = float(lbfgs.mu @ lbfgs.mu)
-        lam = max(lam_max, 1.0) + (m2 + math.sqrt(m2 * m2 + 4.0 * m2)) / 2.0
-    else:
-        lam = lam_max + float(lbfgs.mu @ lbfgs.mu)
+        m = lbfgs.mu
+        G = np.empty((d + 1, d + 1))
+        G[:d, :d] = cov + W * np.outer(m, m)
+        G[:d, d] = G[d, :d] = W * m
+        G[d, d] = W
+        penalty = np.append(np.full(d, spec.l2), 0.0)     # the intercept is not penalized
+    else:                  # cov is then the uncentred one (the preconditioner's mu is 0)
+        G, penalty = cov, np.full(d, spec.l2)
+    if not np.isfinite(G).all():
+        return None
+    with one_blas_thread():
+        lam = float(np.linalg.eigvalsh(G)[-1])
+        flat = float(np.linalg.eigvalsh(c * G + np.diag(penalty))[0])
     L = c * lam
-    flat = c * lam_min + spec.l2
     # the largest rate the rows' norms allow, first: a pass over X only where it may pass
     if (n / b) * 0.5 * flat / (n * (b - 1) * L / (b * (n - 1)) + spec.l2) < WARM_MIN_CONTRACTION:
         return None

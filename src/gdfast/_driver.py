@@ -58,20 +58,24 @@ def averaged_theta(engine, spec, problem):
     return engine.theta.copy()
 
 
-def drive(engine, setup, *, resume=None, horizon=None, start_loss=None, warm=None):
+def drive(engine, setup, *, resume=None, horizon=None, start_loss=None, warm=None,
+          max_retries=None):
     """Run the epochs of setup (a _problem.Setup) on engine and return the FitResult.
 
     resume: the TrainingState the fit continues (its schedule and stopping-rule position);
     horizon: the epoch count that per-epoch schedules plan for (cosine), when it is not
     max_epochs (partial_fit).  start_loss: the objective at the start when the caller has
     it (the safeguard's reference; None: computed here).  warm: (the FitResult of a warm
-    start that this fit goes on from, the time it began): its epochs count as this fit's
-    first ones, in the history, the callbacks' numbering and max_epochs.  Raises
-    DivergenceError when the loss or the parameters stop being finite."""
+    start that this fit goes on from, the time it began, what the result reports as its
+    warm_start): its epochs count as this fit's first ones, in the history, the callbacks'
+    numbering and max_epochs.  max_retries: the safeguard's reductions of the rate before
+    the fit has diverged (None: SAFEGUARD_RETRIES).  Raises DivergenceError when the loss
+    or the parameters stop being finite."""
     problem, spec, rng = setup.problem, setup.spec, setup.rng
     shuffle, max_epochs, tol = setup.shuffle, setup.max_epochs, setup.tol
     n_iter_no_change, verbose, callback = setup.n_iter_no_change, setup.verbose, setup.callback
     horizon = horizon or max_epochs
+    max_retries = SAFEGUARD_RETRIES if max_retries is None else max_retries
     n, d, K = problem.n, problem.d, problem.n_outputs
     history = [] if warm is None else list(warm[0].loss_history)
     converged = False
@@ -148,7 +152,7 @@ def drive(engine, setup, *, resume=None, horizon=None, start_loss=None, warm=Non
                 if ok else np.nan)
         if safeguard and not (ok and loss <= 2 * start_loss):
             retries += 1
-            if retries >= SAFEGUARD_RETRIES:
+            if retries >= max_retries:
                 raise diverged(epoch, lr)
             # take this epoch back, and the one before it when there is one, and run them
             # again at a quarter of the rate (the epoch taken back is reported again)

@@ -395,6 +395,8 @@ def grad_csr(Config cfg, const floating[::1] data, const index_t[::1] indices,
 
 def dense_moments_blocks(int64_t n, int64_t d):
     """The row blocks dense_moments sums separately (for the tests)."""
+    if n < 1 or d < 1:
+        raise ValueError("dense_moments_blocks: n and d must be >= 1")
     return gd_dense_moments_work_len(n, d) // (2 * d) + 1
 
 

@@ -101,6 +101,12 @@ def whitening(problem, curvature, l2, var, mu):
         return None
     rows = (np.arange(m, dtype=np.int64) * n) // m
     Z, sw = problem.sample_rows(rows)
+    with one_blas_thread():
+        return _whitening_from_sample(Z, sw, d, curvature, l2, var, mu)
+
+
+def _whitening_from_sample(Z, sw, d, curvature, l2, var, mu):
+    """whitening() on its sample Z of rows (float64, changed in place) and their weights."""
     with np.errstate(over="ignore", invalid="ignore"):
         Z -= mu
         if sw is not None:
@@ -153,8 +159,7 @@ class LbfgsEngine:
         self.l2, self.l1 = spec.l2, spec.l1
         # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
         # scale is then 1 on the coefficients), else w = scale * v
-        with one_blas_thread():
-            pair = None if self.l1 else whitening(p, c, spec.l2, var, self.mu)
+        pair = None if self.l1 else whitening(p, c, spec.l2, var, self.mu)
         self.L, self.L_inv, self.cov = (None, None, None) if pair is None else pair
         if self.L is not None:
             self.scale[:self.n_coef] = 1.0
@@ -171,6 +176,7 @@ class LbfgsEngine:
         self.flat = 0                             # iterations in a row at f's rounding
         self.converged = False
         self.fallback = None                      # (v, f) where a warm start began
+        self.warm_discarded = False               # whether L-BFGS went on from there
 
     # -- the objective in the v coordinates ------------------------------------------------
 
@@ -275,6 +281,7 @@ class LbfgsEngine:
             if self.fallback is not None and not self.f <= self.fallback[1]:
                 # a warm start that ended above where it began (or not finite): L-BFGS goes
                 # on from the start instead
+                self.warm_discarded = True
                 self.v = self.fallback[0]
                 self.f, self.g, theta, self._loss_sum = self._evaluate(self.v)
                 self.theta[...] = theta

@@ -74,8 +74,10 @@ class FitResult:
         Where ``optimizer="auto"`` started its ``"lbfgs"`` fit from one epoch of averaged
         SGD (many rows per parameter, a classification or huber loss, well-scaled dense
         columns): that epoch's ``optimizer``, ``batch_size``, ``learning_rate``, ``average``
-        and ``epochs``.  The epoch is the fit's first (in ``loss_history``, ``n_epochs``
-        and the callbacks), and its steps count in ``n_steps``.  None otherwise.
+        and ``epochs``, and ``from_mean``: whether L-BFGS went on from the epoch's mean
+        (False where the mean was above the start, and L-BFGS began at the start).  The
+        epoch is the fit's first (in ``loss_history``, ``n_epochs`` and the callbacks), and
+        its steps count in ``n_steps``.  None otherwise.
     dtype : numpy.dtype
         The dtype of the fit and of its coefficients.
     n_features : int
@@ -106,7 +108,7 @@ class FitResult:
     learning_rate: float
     batch_size: int | None
     schedule: str
-    warm_start: dict | None
+    warm_start: dict | None = None     # (a class default: results pickled before it existed)
 
     def __init__(self, *, coef, intercept, classes, loss, loss_history, n_epochs, n_steps,
                  converged, state, optimizer, learning_rate, batch_size, schedule,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 from gdfast import _kernels
 from gdfast._validation import check_int
@@ -89,14 +90,27 @@ def effective_n_threads(n_threads: int | None) -> int:
     return 1 if _kernels.in_forked_child() else n
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_CONTROLLER = []      # threadpoolctl's ThreadpoolController, made once
+
+
+@contextlib.contextmanager
 def one_blas_thread():
     """A context in which numpy's BLAS runs on one thread, where threadpoolctl is installed
     (else a context that does nothing).  For the small dense products between kernels (the
     L-BFGS preconditioner's sketch): OpenBLAS's threads, once woken, keep spinning for a
     while after a call, and on a machine with as many cores as kernel threads they take
-    those cores from the next kernel's threads."""
+    those cores from the next kernel's threads.  The limit is process-wide, so the contexts
+    of fits in several Python threads (the estimators' one-vs-rest models) run one at a
+    time under a lock: each restores what the one before it set, never a limit that
+    another context set."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+        yield
+        return
+    with _BLAS_LOCK:
+        if not _BLAS_CONTROLLER:
+            _BLAS_CONTROLLER.append(ThreadpoolController())
+        with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
+            yield
