@@ -95,7 +95,10 @@ def gap_or_none(value, optimum):
 
 
 def gdfast_row(name, kind, run, optimum):
-    chosen = ", ".join(f"{k}={v}" for k, v in (run.get("chosen") or {}).items() if v is not None)
+    chosen = run.get("chosen") or {}
+    warm = chosen.get("warm_start")
+    chosen = ", ".join(f"{k}={v}" for k, v in chosen.items()
+                       if v is not None and k != "warm_start")
     outcome = ("error" if run["error"] and not run["error"].startswith("DivergenceError")
                else "diverged" if run["error"] else "reached" if run["reached"]
                else "pruned" if run.get("pruned") else "capped" if run["capped"]
@@ -104,6 +107,9 @@ def gdfast_row(name, kind, run, optimum):
            f"{run['total_seconds']:.3g} s"
     if chosen:
         note += f"; chose {chosen}"
+    if warm:
+        note += (f", from {warm['epochs']} epoch of averaged {warm['optimizer']} (batch "
+                 f"{warm['batch_size']}, lr {warm['learning_rate']:.3g})")
     if run["error"] and outcome == "error":
         note += f"; {run['error'][:120]}"
     return dict(name=name, library="gdfast", kind=kind, seconds=run["seconds"],

@@ -99,7 +99,8 @@ def gdfast_run(problem, alpha, options, target, cap, stop_at_target):
         value = objective(problem, alpha, res.coef, res.intercept)
         out |= dict(objective=value if np.isfinite(value) else None, n_epochs=res.n_epochs,
                     chosen={name: getattr(res, name, None) for name in
-                            ("optimizer", "learning_rate", "batch_size", "schedule")})
+                            ("optimizer", "learning_rate", "batch_size", "schedule",
+                             "warm_start")})
     return out
 
 
