@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "gdfast.h"
+#include "gd_block_sums.h"
 #include "gd_compiler.h"
 #include "gd_config.h"
 #include "gd_layout.h"

@@ -26,11 +26,7 @@ static void GD_ISFX(moments_team)(const GD_T *data, const GD_I *ind, const GD_I 
         GD_ISFX(moments_rows)(data, ind, ptr, d, sw, (n * b) / nb, (n * (b + 1)) / nb,
                               b == 0 ? out : work + (b - 1) * 2 * d);
     if (T > 1) { GD_BARRIER }
-    const int64_t j0 = (2 * d * tid) / T, j1 = (2 * d * (tid + 1)) / T;
-    for (int64_t b = 1; b < nb; b++) {
-        const double *p = work + (b - 1) * 2 * d;
-        for (int64_t j = j0; j < j1; j++) out[j] += p[j];
-    }
+    gd_add_block_sums(out, work, nb, 2 * d, tid, T);
 }
 
 int GD_PUB(gd_csr_moments)(const GD_T *data, const GD_I *indices, const GD_I *indptr, int64_t n,

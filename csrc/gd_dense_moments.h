@@ -45,11 +45,7 @@ static void GD_SFX(dense_moments_team)(const GD_T *X, int64_t n, int64_t d, cons
         GD_SFX(dense_moments_rows)(X, d, sw, (n * b) / nb, (n * (b + 1)) / nb,
                                    b == 0 ? out : work + (b - 1) * 2 * d);
     if (T > 1) { GD_BARRIER }
-    const int64_t j0 = (2 * d * tid) / T, j1 = (2 * d * (tid + 1)) / T;
-    for (int64_t b = 1; b < nb; b++) {
-        const double *p = work + (b - 1) * 2 * d;
-        for (int64_t j = j0; j < j1; j++) out[j] += p[j];
-    }
+    gd_add_block_sums(out, work, nb, 2 * d, tid, T);
 }
 
 int GD_SFX(gd_dense_moments)(const GD_T *X, int64_t n, int64_t d, const GD_T *sw, double *out,
