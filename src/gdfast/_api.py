@@ -338,12 +338,12 @@ def warm_started(engine_cls, lbfgs, s, rate, progress):
         return drive(lbfgs, s)
     lbfgs.theta[...] = averaged_theta(engine, spec, s.problem)
     lbfgs.t = engine.t
-    info = dict(optimizer="sgd", batch_size=spec.batch_size, learning_rate=warm.learning_rate,
-                average=True, epochs=warm.n_epochs)
     if s.verbose:
         print(f"gdfast: lbfgs from the mean of {warm.n_epochs} epoch of sgd (batch "
               f"{spec.batch_size}, learning rate {warm.learning_rate:.4g})", flush=True)
     res = drive(lbfgs, dataclasses.replace(s, max_epochs=warm.n_epochs) if stop else s,
-                warm=(warm, t_start, info))
-    res.warm_start = dict(info, from_mean=not lbfgs.warm_discarded)
+                warm=(warm, t_start))
+    res.warm_start = dict(optimizer="sgd", batch_size=spec.batch_size,
+                          learning_rate=warm.learning_rate, average=True,
+                          epochs=warm.n_epochs, from_mean=not lbfgs.warm_discarded)
     return res

@@ -66,9 +66,9 @@ def drive(engine, setup, *, resume=None, horizon=None, start_loss=None, warm=Non
     horizon: the epoch count that per-epoch schedules plan for (cosine), when it is not
     max_epochs (partial_fit).  start_loss: the objective at the start when the caller has
     it (the safeguard's reference; None: computed here).  warm: (the FitResult of a warm
-    start that this fit goes on from, the time it began, what the result reports as its
-    warm_start): its epochs count as this fit's first ones, in the history, the callbacks'
-    numbering and max_epochs.  max_retries: the safeguard's reductions of the rate before
+    start that this fit goes on from, the time it began): its epochs count as this fit's
+    first ones, in the history, the callbacks' numbering and max_epochs (the caller reports
+    the warm start on the result).  max_retries: the safeguard's reductions of the rate before
     the fit has diverged (None: SAFEGUARD_RETRIES).  Raises DivergenceError when the loss
     or the parameters stop being finite."""
     problem, spec, rng = setup.problem, setup.spec, setup.rng
@@ -122,7 +122,7 @@ def drive(engine, setup, *, resume=None, horizon=None, start_loss=None, warm=Non
                          n_epochs=len(history), n_steps=engine.t, converged=converged,
                          state=state, optimizer=spec.optimizer, learning_rate=base_lr,
                          batch_size=None if spec.batch_size >= n else spec.batch_size,
-                         schedule=spec.schedule, warm_start=None if warm is None else warm[2])
+                         schedule=spec.schedule)
 
     def diverged(epoch, lr):
         return DivergenceError(
