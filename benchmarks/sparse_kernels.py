@@ -4,7 +4,9 @@
   row buffer, against the fused row-by-row loop (no buffer): the same bits, checked here;
 - the lazy Polyak-Ruppert mean of averaged per-sample SGD on sparse X, against the same epoch
   without averaging (before the lazy mean, averaging took the block path's dense step: O(d)
-  a step, hours for an epoch of the full problem).
+  a step, hours for an epoch of the full problem);
+- the column moments of the L-BFGS preconditioner (gd_csr_moments), against the floor: run
+  with two builds on the path in turn to compare them.
 
     python benchmarks/sparse_kernels.py                 # 1 000 000 x 2^20, 40 a row
     python benchmarks/sparse_kernels.py --n 100000 --d 262144 --repeats 3
@@ -24,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gdfast  # noqa: E402
 from benchmarks.common import csr_gradient_calls, make_sparse_data  # noqa: E402
+from gdfast import _kernels  # noqa: E402
 
 
 def best_alternated(calls, repeats):
@@ -44,6 +47,13 @@ def gradient_passes(X, y, repeats, n_threads):
     same = (np.array_equal(out["fused"][0], out["two"][0])
             and out["fused"][1] == out["two"][1])
     return t_fused, t_two, same
+
+
+def moments_pass(X, repeats, n_threads):
+    none = np.empty(0, dtype=X.dtype)
+    return best_alternated([lambda: _kernels.csr_moments(X.data, X.indices, X.indptr,
+                                                         X.shape[1], none, n_threads)],
+                           repeats)[0]
 
 
 def averaged_epochs(X, y, repeats, n_threads):
@@ -71,6 +81,9 @@ def main(argv=None):
         fused, two, same = gradient_passes(X, y, args.repeats, nt)
         print(f"full gradient, {nt} thread(s): fused {fused:.3f} s, two passes {two:.3f} s, "
               f"ratio {two / fused:.2f}; same bits: {'yes' if same else 'NO'}")
+    for nt in sorted({1, args.n_threads}):
+        t = moments_pass(X, args.repeats, nt)
+        print(f"column moments, {nt} thread(s): {t:.3f} s, {t / floor:.2f} x the floor")
     plain, avg = averaged_epochs(X, y, args.repeats, 1)
     print(f"per-sample sgd epoch: plain {plain:.3f} s, averaged (lazy mean) {avg:.3f} s, "
           f"ratio {avg / plain:.2f}")

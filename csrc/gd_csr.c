@@ -29,7 +29,7 @@ int64_t gd_csr_work_bytes(const gd_config *cfg, int64_t d, int64_t batch_size, i
 /* gd_csr_moments: fixed blocks of rows (never a function of the thread count, so neither are
  * the sums), a power of two so that 2, 4 or 8 threads share them evenly: one per 2^16 stored
  * entries, at most GD_MOMENTS_MAX_BLOCKS, and at most GD_MOMENTS_WORK_BYTES of partial sums
- * beside the first block's (which sums into the output): so 2 blocks at 2^20 features, where
+ * beside the first block's (which sums into the output): so 4 blocks at 2^20 features, where
  * more threads would not run. */
 #define GD_MOMENTS_MAX_BLOCKS 8
 #define GD_MOMENTS_BLOCK_NNZ (1 << 16)
