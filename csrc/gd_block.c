@@ -47,7 +47,11 @@
 #define GD_TEMPLATE "gd_dense_moments.h"
 #include "gd_each_type.h"
 
-int64_t gd_dense_moments_work_len(int64_t n, int64_t d) {
-    if (n < 1 || d < 1) return 0;
-    return (gd_dense_moments_blocks(n, d) - 1) * 2 * d;
+int64_t gd_dense_moments_blocks(int64_t n, int64_t d) {
+    return n < 1 || d < 1 ? 0 : dense_moments_nb(n, d);
+}
+
+int64_t gd_dense_moments_work_len(int64_t n, int64_t d, int64_t K) {
+    if (n < 1 || d < 1 || K < 0) return 0;
+    return (dense_moments_nb(n, d) - 1) * (2 + K) * d;
 }

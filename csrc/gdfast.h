@@ -165,16 +165,22 @@ void gd_interrupt_clear(void);
 int gd_all_finite_f64(const double *x, int64_t n, int n_threads);
 int gd_all_finite_f32(const float *x, int64_t n, int n_threads);
 
-/* The weighted column moments of the n rows of a C-contiguous X (n x d), in float64:
- * out[j] = sum_i sw_i x_ij and out[d + j] = sum_i sw_i x_ij^2 (sw NULL: all ones), each summed
- * over fixed blocks of rows (row order within a block, then block order), so the same bits for
- * every n_threads.  One read of X; work: gd_dense_moments_work_len(n, d) doubles (partial sums
- * of the blocks after the first), NULL when that is 0. */
-int64_t gd_dense_moments_work_len(int64_t n, int64_t d);
-int gd_dense_moments_f64(const double *X, int64_t n, int64_t d, const double *sw, double *out,
-                         double *work, int64_t work_len, int n_threads);
-int gd_dense_moments_f32(const float *X, int64_t n, int64_t d, const float *sw, double *out,
-                         double *work, int64_t work_len, int n_threads);
+/* The weighted column moments of the n rows of a C-contiguous X (n x d) and, beside them, the
+ * sums of the columns weighted by K given values a row, in float64, as P = 2 + K planes of d:
+ * out[j] = sum_i sw_i x_ij, out[d + j] = sum_i sw_i x_ij^2 (sw NULL: all ones) and
+ * out[(2 + k) d + j] = sum_i R[i K + k] x_ij (R: n x K, row-major; NULL when K is 0; with
+ * the loss derivatives at coefficients zero, n times the gradient there).  Each sum runs over
+ * fixed blocks of rows (row order within a block, then block order), so the same bits for
+ * every n_threads and every K.  One read of X; work: gd_dense_moments_work_len(n, d, K)
+ * doubles (partial sums of the blocks after the first), NULL when that is 0. */
+int64_t gd_dense_moments_blocks(int64_t n, int64_t d);
+int64_t gd_dense_moments_work_len(int64_t n, int64_t d, int64_t K);
+int gd_dense_moments_f64(const double *X, int64_t n, int64_t d, const double *sw,
+                         const double *R, int64_t K, double *out, double *work,
+                         int64_t work_len, int n_threads);
+int gd_dense_moments_f32(const float *X, int64_t n, int64_t d, const float *sw,
+                         const double *R, int64_t K, double *out, double *work,
+                         int64_t work_len, int n_threads);
 
 /* Decision values z[i * K + k] = X[i] . theta[k*d .. k*d + d) + theta[K*d + k] of the n rows of
  * a C-contiguous X, rows split over up to n_threads threads (each value is one dot product in

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gdfast
-from conftest import DTYPES, make_problem, rel_err
+from conftest import DTYPES, LOSSES, make_problem, rel_err
 from gdfast import _api, _auto, reference
 from gdfast._native import NativeEngine
 
@@ -135,6 +135,77 @@ def test_defaults_reach_the_optimum_of_every_smooth_loss(loss, layout):
     assert got - best <= 1e-6 * abs(best), (got, best)
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_intercept_rows_give_the_gradient_at_zero_coefficients(loss, weighted):
+    # _losses.intercept_rows, from y alone: the loss sum and, through X^T R / n and R's
+    # column sums / n, the reference's batch gradient at coefficients zero and intercepts b
+    from gdfast._losses import intercept_rows
+    X, y = make_problem(loss, n=90, d=4)
+    rng = np.random.default_rng(3)
+    sw = rng.uniform(0.2, 3.0, len(y)) if weighted else None
+    s = _api.setup(X, y, dict(loss=loss, sample_weight=sw))
+    p, eps = s.problem, s.spec.epsilon
+    K, d = p.n_outputs, p.d
+    b = rng.uniform(-1.0, 1.0, K)
+    theta = np.concatenate([np.zeros(K * d), b])
+    grad, loss_sum = reference.batch_gradient(loss, K, eps, p.X, p.y, p.sw, None, theta)
+    total, R = intercept_rows(loss, K, eps, p.y, p.sw, b)
+    assert R.shape == (p.n, K) and R.dtype == np.float64 and R.flags.c_contiguous
+    assert total == pytest.approx(loss_sum, rel=1e-13)
+    mine = np.concatenate([(R.T @ p.X).reshape(-1), R.sum(axis=0)]) / p.n
+    np.testing.assert_allclose(mine, grad, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("engine", ["native", "reference"])
+@pytest.mark.parametrize("loss", ["logistic", "multinomial", "squared", "poisson"])
+def test_lbfgs_first_gradient_comes_with_the_moments(loss, engine, dtype, n_threads):
+    # from coefficients zero on dense X, L-BFGS reads its first gradient with the
+    # preconditioner's moments (one read of X): it equals the engine's own pass there within
+    # the dtype's rounding, and the first iteration then makes one pass fewer and the same
+    # step
+    from gdfast._lbfgs import LbfgsEngine
+    X, y = make_problem(loss, n=400, d=6, dtype=dtype)
+    s = _api.setup(X, y, dict(loss=loss, alpha=1e-3))
+    cls = NativeEngine if engine == "native" else reference.ReferenceEngine
+
+    def first_iteration(first_gradient):
+        base = cls(s.problem, s.spec, s.theta.copy(), n_threads)
+        passes = []
+        gradient = base.gradient
+        base.gradient = lambda theta: passes.append(1) or gradient(theta)
+        lbfgs = LbfgsEngine(base, "auto", first_gradient=first_gradient)
+        fused = lbfgs._first
+        assert lbfgs.run_epoch(None, 1.0)[0]
+        return fused, len(passes), lbfgs.theta.astype(np.float64), base, lbfgs
+
+    fused, n_fused, theta_fused, base, lbfgs = first_iteration(True)
+    plain, n_plain, theta_plain, _, _ = first_iteration(False)
+    assert plain is None and fused is not None and n_fused == n_plain - 1
+    tol = 64 * float(np.finfo(dtype).eps)
+    ok0, loss0, g0 = fused
+    assert ok0
+    ok, grad, loss_sum = base.gradient(s.theta)            # a pass at the start, as it was
+    assert ok and loss0 == pytest.approx(loss_sum, rel=tol)
+    np.testing.assert_allclose(g0, grad.astype(np.float64), rtol=tol,
+                               atol=tol * np.abs(g0).max())
+    np.testing.assert_allclose(theta_fused, theta_plain, rtol=1e3 * tol,
+                               atol=1e3 * tol * np.abs(theta_plain).max())
+    assert lbfgs._first is None                             # used once
+
+
+def test_lbfgs_first_gradient_is_a_pass_on_sparse_x():
+    # CSR: the moments kernel scatters each plane of sums at random, and a third plane
+    # costs what the gradient's own pass does; L-BFGS then keeps that pass
+    from gdfast._lbfgs import LbfgsEngine
+    X, y = make_problem("logistic", n=300, d=8)
+    s = _api.setup(sp.csr_matrix(X), y, dict(loss="logistic"))
+    lbfgs = LbfgsEngine(NativeEngine(s.problem, s.spec, s.theta.copy(), 2), "auto")
+    assert lbfgs._first is None
+
+
 def test_whitening_inverts_the_curvature_bound():
     # with fewer rows than the sketch takes, it is the whole weighted covariance:
     # L^T C L = I for C = c D^1/2 R D^1/2 + l2 I, R the blended correlations
@@ -145,7 +216,7 @@ def test_whitening_inverts_the_curvature_bound():
     sw = rng.uniform(0.5, 2.0, n)
     s = _api.setup(X, rng.integers(0, 2, n), dict(loss="logistic", sample_weight=sw))
     p, c, l2 = s.problem, 0.25, 1e-3
-    scale, mu, var = _lbfgs.preconditioner(p, c, l2, True)
+    scale, mu, var, _ = _lbfgs.preconditioner(p, c, l2, True)
     L, L_inv, _ = _lbfgs.whitening(p, c, l2, var, mu)
     np.testing.assert_allclose(L @ L_inv, np.eye(d), atol=1e-10)
     w = p.sw.astype(np.float64)

@@ -423,35 +423,48 @@ def test_shuffle_state_drawn_in_pieces_is_the_permutation_and_is_checked():
         _kernels.shuffle_advance(bad, order, 10)
 
 
+@pytest.mark.parametrize("K", [0, 1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("shape", [(70, 5), (9000, 40), (3, 1)])
-def test_dense_moments_kernel(shape, dtype, weighted):
-    # the preconditioner's column moments of dense X (gd_dense_moments, fixed row blocks):
-    # the same bits for 1, 2 and 3 threads, and equal to float64 sums written out here (an
-    # oracle independent of the kernel) and to the numpy form the reference reads
+def test_dense_moments_kernel(shape, dtype, weighted, K):
+    # the preconditioner's column moments of dense X and, beside them, X^T R for K columns
+    # of residuals (gd_dense_moments, fixed row blocks): the same bits for 1, 2 and 3 threads
+    # and with or without R, and equal to float64 sums written out here (an oracle
+    # independent of the kernel) and to the numpy form the reference reads
     n, d = shape
     rng = np.random.default_rng(11)
     X = (rng.standard_normal((n, d)) * np.logspace(-1, 1, d) + 2.0).astype(dtype)
     sw = rng.uniform(0.1, 3.0, n).astype(dtype) if weighted else None
+    R = rng.standard_normal((n, K)) if K else None
     p = _problem.Problem(X=X, y=np.zeros(n, dtype), sw=sw, n_outputs=1, classes=None,
                          y_const=0.0)
     assert _kernels.dense_moments_blocks(n, d) == {70: 1, 9000: 4, 3: 1}[n]
-    got = [p.column_moments(n_threads) for n_threads in (1, 2, 3)]
-    for s1, s2, total in got[1:]:
+    got = [p.column_moments(n_threads, R) for n_threads in (1, 2, 3)]
+    plain = p.column_moments(2)
+    for s1, s2, total, _ in got[1:] + [plain]:
         assert np.array_equal(s1, got[0][0]) and np.array_equal(s2, got[0][1])
         assert total == got[0][2]
+    for G in (g[3] for g in got[1:]):
+        assert (G is None) if R is None else np.array_equal(G, got[0][3])
     A = X.astype(np.float64)
     w = np.ones(n) if sw is None else sw.astype(np.float64)
-    s1, s2, total = got[0]
+    s1, s2, total, G = got[0]
     assert s1.dtype == s2.dtype == np.float64 and s1.shape == s2.shape == (d,)
     # each column's products summed exactly (math.fsum), then rounded once
     oracle1 = np.array([math.fsum(w * A[:, j]) for j in range(d)])
     oracle2 = np.array([math.fsum(w * A[:, j] * A[:, j]) for j in range(d)])
     bound = 4 * n * np.finfo(np.float64).eps           # any order of n float64 additions
     assert rel_err(s1, oracle1) <= bound and rel_err(s2, oracle2) <= bound
-    r1, r2, r_total = p.column_moments()
+    r1, r2, r_total, rG = p.column_moments(None, R)
     assert rel_err(s1, r1) <= bound and rel_err(s2, r2) <= bound and total == r_total
+    if K:
+        oracleG = np.array([[math.fsum(R[:, k] * A[:, j]) for j in range(d)]
+                            for k in range(K)])
+        assert G.shape == (K, d) and G.dtype == np.float64
+        scale = np.abs(R).T @ np.abs(A)                 # sums of magnitudes: the bound's base
+        assert np.all(np.abs(G - oracleG) <= bound * scale)
+        assert np.all(np.abs(rG - oracleG) <= bound * scale)
 
 
 def test_dense_moments_kernel_rejects_bad_arguments():
@@ -460,3 +473,7 @@ def test_dense_moments_kernel_rejects_bad_arguments():
         _kernels.dense_moments(X, np.ones(3), 1)
     with pytest.raises(ValueError, match="inconsistent shapes"):
         _kernels.dense_moments(np.ones((0, 3)), np.empty(0), 1)
+    with pytest.raises(ValueError, match="one row per row"):
+        _kernels.dense_moments(X, np.empty(0), 1, np.ones((3, 1)))
+    with pytest.raises(ValueError):                 # R must be float64 and C-contiguous
+        _kernels.dense_moments(X, np.empty(0), 1, np.ones((4, 2), dtype=np.float32))

@@ -697,21 +697,27 @@ def test_csr_moments_kernel(shape, weighted, dtype, itype):
                          y_const=0.0)
     assert _kernels.csr_moments_blocks(n, X.nnz, d) == {70: 1, 8000: 4, 600: 1}[n]
     got = [p.column_moments(n_threads) for n_threads in (1, 2, 3)]
-    for s1, s2, total in got[1:]:
+    for s1, s2, total, G in got[1:]:
         assert np.array_equal(s1, got[0][0]) and np.array_equal(s2, got[0][1])
-        assert total == got[0][2]
+        assert total == got[0][2] and G is None
     A = X.toarray().astype(np.float64)
     w = np.ones(n) if sw is None else sw.astype(np.float64)
-    s1, s2, total = got[0]
+    s1, s2, total, _ = got[0]
     assert s1.dtype == s2.dtype == np.float64
     # (no repeated columns in a row here: the kernel squares stored entries, as the scipy
     # form does, where X.toarray() would square their sum)
     bound = 64 * np.finfo(np.float64).eps
     assert rel_err(s1, w @ A) <= bound and rel_err(s2, w @ (A * A)) <= bound
     # the scipy form squares in the dtype (rounded once in float32), the kernel in float64
-    r1, r2, r_total = p.column_moments()
+    r1, r2, r_total, _ = p.column_moments()
     assert rel_err(s1, r1) <= bound
     assert rel_err(s2, r2) <= bound + 2 * np.finfo(dtype).eps and total == r_total
+    # with residuals (both engines' X^T R by scipy on CSR): the moments unchanged
+    R = np.random.default_rng(8).standard_normal((n, 2))
+    for n_threads in (2, None):
+        m1, m2, m_total, G = p.column_moments(n_threads, R)
+        assert np.array_equal(m1, got[0][0] if n_threads else r1) and m_total == total
+        assert G.shape == (2, d) and rel_err(G, R.T @ A) <= bound
 
 
 def test_grad_kernel_rejects_bad_arguments():

@@ -285,12 +285,13 @@ def run_fit(engine_cls, X, y, options: dict[str, Any], *,
         engine.spec = spec
         s = dataclasses.replace(s, spec=spec)
     if s.spec.optimizer in QUASI_NEWTON:
-        lbfgs = LbfgsEngine(engine, s.tol)
         K, d = s.problem.n_outputs, s.problem.d
         # not from coefficients the user gave (coef_init): a fit seeded near its optimum
         # would pay the epoch, and then most likely go on from the seed
-        if (s.spec.auto_optimizer and getattr(engine_cls, "can_warm_start", False)
-                and not s.theta[:K * d].any()):
+        warm = (s.spec.auto_optimizer and getattr(engine_cls, "can_warm_start", False)
+                and not s.theta[:K * d].any() and _auto.may_warm_start(s.problem, s.spec))
+        lbfgs = LbfgsEngine(engine, s.tol, first_gradient=not warm)
+        if warm:
             rate = _auto.warm_start_plan(lbfgs, s.spec)
             if rate is not None:
                 return warm_started(engine_cls, lbfgs, s, rate, progress)

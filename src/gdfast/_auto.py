@@ -132,6 +132,14 @@ def learning_rate(engine, problem, spec):
     return rate
 
 
+def may_warm_start(problem, spec):
+    """Whether warm_start_plan may start L-BFGS from an SGD epoch, before the moments and the
+    sample it reads are known (L-BFGS then leaves its first gradient to a pass of its own):
+    its conditions on the loss, the penalty, the rows and dense X."""
+    return (spec.loss in WARM_LOSSES and spec.l1 == 0 and not problem.sparse
+            and problem.n >= max(WARM_ROWS_PER_PARAM * problem.n_params, 4 * WARM_BATCH))
+
+
 def warm_start_plan(lbfgs, spec):
     """The learning rate of optimizer="auto"'s warm start, or None where it does not pay.
 
@@ -160,11 +168,9 @@ def warm_start_plan(lbfgs, spec):
     intercept's direction included: offset columns make it flat) the contraction."""
     problem = lbfgs.problem
     cov = getattr(lbfgs, "cov", None)
-    if spec.loss not in WARM_LOSSES or cov is None or spec.l1 > 0:
+    if not may_warm_start(problem, spec) or cov is None:
         return None
     n, b, d = problem.n, WARM_BATCH, problem.d
-    if n < WARM_ROWS_PER_PARAM * problem.n_params or n < 4 * b:
-        return None
     c = smoothness(spec.loss, problem)
     W = 1.0 if problem.sw is None else float(np.sum(problem.sw, dtype=np.float64)) / n
     if spec.fit_intercept:

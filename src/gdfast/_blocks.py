@@ -71,11 +71,12 @@ class BlockProblem:
         return self.run(calls, combine, result_bytes)
 
     def column_moments(self, n_threads=None):
-        # each block's on its worker (tasks.column_moments), summed in the fixed tree
+        # each block's on its worker (tasks.column_moments), summed in the fixed tree; the
+        # gradient at coefficients zero (Problem's residuals) is left to the first pass
         out = self.reduce(tasks.column_moments, tasks.combine_moments,
                           result_bytes=16 * self.d)
         s1, s2, total = out
-        return s1, s2, float(total)
+        return s1, s2, float(total), None
 
     def max_row_norm(self, fit_intercept):
         return float(self.reduce(tasks.max_row_norm, max, fit_intercept))

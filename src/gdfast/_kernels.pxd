@@ -88,11 +88,14 @@ cdef extern from "gdfast.h" nogil:
 
     int gd_all_finite_f64(const double *x, int64_t n, int n_threads)
     int gd_all_finite_f32(const float *x, int64_t n, int n_threads)
-    int64_t gd_dense_moments_work_len(int64_t n, int64_t d)
+    int64_t gd_dense_moments_blocks(int64_t n, int64_t d)
+    int64_t gd_dense_moments_work_len(int64_t n, int64_t d, int64_t K)
     int gd_dense_moments_f64(const double *X, int64_t n, int64_t d, const double *sw,
-                             double *out, double *work, int64_t work_len, int n_threads)
+                             const double *R, int64_t K, double *out, double *work,
+                             int64_t work_len, int n_threads)
     int gd_dense_moments_f32(const float *X, int64_t n, int64_t d, const float *sw,
-                             double *out, double *work, int64_t work_len, int n_threads)
+                             const double *R, int64_t K, double *out, double *work,
+                             int64_t work_len, int n_threads)
     int gd_decision_dense_f64(const double *X, int64_t n, int64_t d, int64_t K,
                               const double *theta, double *z, int n_threads)
     int gd_decision_dense_f32(const float *X, int64_t n, int64_t d, int64_t K,

@@ -397,31 +397,45 @@ def dense_moments_blocks(int64_t n, int64_t d):
     """The row blocks dense_moments sums separately (for the tests)."""
     if n < 1 or d < 1:
         raise ValueError("dense_moments_blocks: n and d must be >= 1")
-    return gd_dense_moments_work_len(n, d) // (2 * d) + 1
+    return gd_dense_moments_blocks(n, d)
 
 
-def dense_moments(const floating[:, ::1] X, const floating[::1] sw, int n_threads):
-    """(sum_i sw_i x_ij, sum_i sw_i x_ij^2) of a C-contiguous X as two float64 arrays of d, in
-    one read on up to n_threads threads, the same bits for every n_threads
-    (gd_dense_moments).  sw: empty for all ones."""
-    cdef int64_t n = X.shape[0], d = X.shape[1]
+cdef const double* _residuals(R, int64_t n, int64_t *K, str name) except? NULL:
+    """The row-major float64 residuals R (n x K) of a moments kernel, or NULL (K = 0)."""
+    if R is None:
+        K[0] = 0
+        return NULL
+    cdef const double[:, ::1] Rv = R
+    if Rv.shape[0] != n or Rv.shape[1] < 1:
+        raise ValueError(f"{name}: R must have one row per row of X")
+    K[0] = Rv.shape[1]
+    return &Rv[0, 0]
+
+
+def dense_moments(const floating[:, ::1] X, const floating[::1] sw, int n_threads, R=None):
+    """The float64 array (2 + K, d) of sum_i sw_i x_ij, sum_i sw_i x_ij^2 and, for each
+    column k of R (float64, n x K, C-contiguous; None: K = 0), sum_i R_ik x_ij, of a
+    C-contiguous X in one read on up to n_threads threads, the same bits for every n_threads
+    and K (gd_dense_moments).  sw: empty for all ones."""
+    cdef int64_t n = X.shape[0], d = X.shape[1], K
     if n < 1 or d < 1 or (sw.shape[0] != 0 and sw.shape[0] != n):
         raise ValueError("dense_moments: inconsistent shapes")
-    cdef double[::1] out = np.zeros(2 * d)
-    cdef int64_t wlen = gd_dense_moments_work_len(n, d)
+    cdef const double *r = _residuals(R, n, &K, "dense_moments")
+    out = np.zeros((2 + K, d))
+    cdef double[:, ::1] o = out
+    cdef int64_t wlen = gd_dense_moments_work_len(n, d, K)
     cdef double[::1] work = np.empty(max(wlen, 1))
     cdef int status
     with nogil:
         if floating is double:
-            status = gd_dense_moments_f64(&X[0, 0], n, d, _cptr(sw), &out[0], &work[0], wlen,
-                                          n_threads)
+            status = gd_dense_moments_f64(&X[0, 0], n, d, _cptr(sw), r, K, &o[0, 0], &work[0],
+                                          wlen, n_threads)
         else:
-            status = gd_dense_moments_f32(&X[0, 0], n, d, _cptr(sw), &out[0], &work[0], wlen,
-                                          n_threads)
+            status = gd_dense_moments_f32(&X[0, 0], n, d, _cptr(sw), r, K, &o[0, 0], &work[0],
+                                          wlen, n_threads)
     if status != 0:
         raise ValueError("dense_moments: the kernel rejected its arguments")
-    a = np.asarray(out)
-    return a[:d].copy(), a[d:].copy()
+    return out
 
 
 def csr_moments_blocks(int64_t n, int64_t nnz, int64_t d):

@@ -27,7 +27,8 @@ arithmetic.  So the fit never diverges.
 import numpy as np
 
 from gdfast._auto import smoothness
-from gdfast._losses import row_losses
+from gdfast._losses import intercept_rows
+from gdfast._problem import Problem
 from gdfast._threads import one_blas_thread
 
 # stored (s, y) pairs: from scipy's and torch's 10 up to 100, as many as keep the pairs'
@@ -51,20 +52,25 @@ SKETCH_PASSES = 8         # the sketch's multiply-adds at most 8 passes' worth (
 SKETCH_BUDGET = 2 ** 27   # them several times faster than a pass), or 2**27 on small data
 
 
-def preconditioner(problem, curvature, l2, center, n_threads=None):
+def preconditioner(problem, curvature, l2, center, n_threads=None, residuals=None):
     """The change of coordinates theta = T v (float64): per column j the mean mu_j (with
     center, when the intercept is fitted: the sw-weighted mean; else 0) and the scale
     s_j = 1 / sqrt(c var_j + l2), var_j = mean_i sw_i (x_ij - mu_j)^2, c the loss's curvature
     bound: the inverse square root of the Hessian's diagonal at its largest (Jacobi) for
     centred columns; 1 / sqrt(c mean_i sw_i) for the intercepts, 1 for a constant column
-    without penalty.  Returns (scale in theta's layout, mu, var).  Scaling by the columns
+    without penalty.  Returns (scale in theta's layout, mu, var, G), G = X^T residuals
+    (K x d) from the same read of X where residuals are given (Problem.column_moments), else
+    None.  Scaling by the columns
     alone would make a strong L2 penalty on small columns the ill-conditioned part; centring
     removes the coupling of a column's offset with the intercept (glmnet standardizes the
     same way)."""
     n = problem.n
     # Huge or non-finite columns get the identity here: the kernel's own check then names
     # the row, or the line search backs off.
-    s1, s2, total = problem.column_moments(n_threads)
+    if residuals is None:
+        s1, s2, total, G = problem.column_moments(n_threads)
+    else:
+        s1, s2, total, G = problem.column_moments(n_threads, residuals)
     with np.errstate(invalid="ignore", over="ignore"):
         # the objective is a mean over the n rows of sw_i loss_i: its curvature in w_j is
         # sum_i sw_i (x_ij - mu_j)^2 / n about the weighted mean mu_j, and in b sum_i sw_i / n
@@ -76,7 +82,7 @@ def preconditioner(problem, curvature, l2, center, n_threads=None):
         scale = np.where((diag > 0) & np.isfinite(diag), 1.0 / np.sqrt(diag), 1.0)
     K = problem.n_outputs
     b_scale = 1.0 / np.sqrt(curvature * total / n)
-    return np.concatenate([np.tile(scale, K), np.full(K, b_scale)]), mu, var
+    return np.concatenate([np.tile(scale, K), np.full(K, b_scale)]), mu, var, G
 
 
 def whitening(problem, curvature, l2, var, mu):
@@ -141,7 +147,7 @@ class LbfgsEngine:
 
     native = False
 
-    def __init__(self, base, tol):
+    def __init__(self, base, tol, first_gradient=True):
         self.base = base
         p, spec = base.problem, base.spec
         self.problem, self.spec = p, spec
@@ -153,9 +159,31 @@ class LbfgsEngine:
         if not spec.fit_intercept:
             self.free[self.n_coef:] = False
         c = smoothness(spec.loss, p)
-        # the native engine reads CSR moments by its kernel, the reference by scipy
-        self.scale, self.mu, var = preconditioner(p, c, spec.l2, spec.fit_intercept,
-                                                  getattr(base, "n_threads", None))
+        # A fit from coefficients zero (the usual start) begins with the gradient there: X^T R
+        # for the loss derivatives R of every row at the intercepts alone, which depend on y
+        # only.  Read with the preconditioner's moments of dense X, it saves the first pass
+        # over X.  Not for sparse X: there each plane of sums is a random write an entry, and
+        # three planes in one pass cost what two passes do (benchmarks/RESULTS.md); nor for a
+        # distributed problem (its rows are on the workers), nor where the caller starts
+        # elsewhere (a warm start).
+        residuals, self._first = None, None
+        if (first_gradient and isinstance(p, Problem) and not p.sparse
+                and not self.theta[:self.n_coef].any()):
+            loss0, residuals = intercept_rows(spec.loss, K, spec.epsilon, p.y, p.sw,
+                                              self.theta[self.n_coef:].astype(np.float64))
+        # the native engine reads the moments by its kernel, the reference by numpy and scipy
+        self.scale, self.mu, var, G = preconditioner(p, c, spec.l2, spec.fit_intercept,
+                                                     getattr(base, "n_threads", None),
+                                                     residuals)
+        if G is not None:
+            # the data gradient as the engines give it: sum_i sw_i dloss_i/dz x_i / n.  The
+            # native kernels add the rows' terms in X's dtype: sums beyond its range are the
+            # overflow that pass would have met (X near float32's largest values, say), and
+            # the start is then not finite, as it was with the pass
+            sums = np.concatenate([G.reshape(-1), residuals.sum(axis=0)])
+            with np.errstate(over="ignore", invalid="ignore"):
+                ok = bool(np.isfinite(sums.astype(p.dtype)).all()) and np.isfinite(loss0)
+            self._first = (ok, loss0, sums / p.n)
         self.l2, self.l1 = spec.l2, spec.l1
         # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
         # scale is then 1 on the coefficients), else w = scale * v
@@ -199,11 +227,17 @@ class LbfgsEngine:
                                    @ self.L_inv.T).reshape(-1)
         return theta / self.scale
 
-    def _evaluate(self, v):
-        """(f, smooth gradient in v) at v; f is inf where the loss is not finite."""
+    def _evaluate(self, v, start=False):
+        """(f, smooth gradient in v, theta, the loss sum) at v; f is inf where the loss is not
+        finite.  start: v is the fit's start, where the moments' pass may have given the
+        gradient (__init__), used once."""
         theta64 = self._to_theta(v)
         theta = theta64.astype(self.theta.dtype)
-        ok, grad, loss_sum = self.base.gradient(theta)
+        first, self._first = self._first, None
+        if start and first is not None:
+            ok, loss_sum, grad = first
+        else:
+            ok, grad, loss_sum = self.base.gradient(theta)
         if not ok or not np.isfinite(loss_sum):
             return np.inf, None, theta, loss_sum
         p = self.problem
@@ -230,16 +264,11 @@ class LbfgsEngine:
         p = self.problem
         if self.theta[:self.n_coef].any():
             return self._evaluate(self._from_theta(self.theta))[0]
-        K = p.n_outputs
-        b = self.theta[self.n_coef:].astype(np.float64)
-        Z = np.broadcast_to(b, (p.n, K)) if K > 1 else np.full(p.n, b[0])
-        with np.errstate(over="ignore", invalid="ignore"):
-            rows = row_losses(self.spec.loss, Z, p.y, self.spec.epsilon)
-            total = float(np.sum(rows if p.sw is None else rows * p.sw.astype(np.float64)))
-        # row_losses holds poisson's terms in y alone (y_const's share of the kernels' sum);
-        # the penalty is 0 at zero coefficients; an infinite loss is f = inf, as _evaluate's
-        y_const = 0.0 if self.spec.loss == "poisson" else p.y_const
-        return total / p.n + y_const if np.isfinite(total) else np.inf
+        loss_sum, _ = intercept_rows(self.spec.loss, p.n_outputs, self.spec.epsilon, p.y, p.sw,
+                                     self.theta[self.n_coef:].astype(np.float64))
+        # as _evaluate's f: the penalty is 0 at zero coefficients
+        f = loss_sum / p.n + p.y_const
+        return f if np.isfinite(f) else np.inf
 
     def _pseudo_gradient(self, v, g):
         """The steepest-descent direction's negative: g itself without L1; with L1, OWL-QN's
@@ -277,13 +306,14 @@ class LbfgsEngine:
         """One iteration; returns (ok, the data loss sum at the new parameters)."""
         if self.v is None:
             self.v = self._from_theta(self.theta)
-            self.f, self.g, _, self._loss_sum = self._evaluate(self.v)
+            self.f, self.g, _, self._loss_sum = self._evaluate(self.v,
+                                                              start=self.fallback is None)
             if self.fallback is not None and not self.f <= self.fallback[1]:
                 # a warm start that ended above where it began (or not finite): L-BFGS goes
                 # on from the start instead
                 self.warm_discarded = True
                 self.v = self.fallback[0]
-                self.f, self.g, theta, self._loss_sum = self._evaluate(self.v)
+                self.f, self.g, theta, self._loss_sum = self._evaluate(self.v, start=True)
                 self.theta[...] = theta
             self.fallback = None
             if self.g is None:

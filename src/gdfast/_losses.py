@@ -1,11 +1,14 @@
 """The objective in numpy: each loss's row values and derivatives dloss/dz, the softmax
-cross-entropy, the y-only term of the Poisson deviance, and the penalty.
+cross-entropy, the y-only term of the Poisson deviance, the rows at coefficients zero, and
+the penalty.
 
 The reference engine computes its gradients from these, the driver adds the penalty to the
 epoch loss, the 'optimal' schedule takes its t0 from row_loss_dz, and the estimators their
 validation loss.  The native kernels compute the same functions in C (csrc/).
 """
 import numpy as np
+
+from gdfast._options import BINARY_LOSSES
 
 
 def row_loss_dz(loss, p, y, epsilon):
@@ -80,6 +83,31 @@ def row_losses(loss, Z, target, epsilon):
     if loss == "poisson":
         out = out + poisson_ylogy(target) - target
     return out
+
+
+def intercept_rows(loss, K, epsilon, y, sw, b):
+    """(sum_i sw_i loss_i, R) where every row's decision values are the intercepts b (float64,
+    K entries; coefficients zero): R (n x K, float64, C order) = sw_i dloss_i/dz_k, both as the
+    kernels sum them (poisson without its terms in y alone).  L-BFGS's first gradient is
+    X^T R / n and R's column sums / n (Problem.column_moments reads X^T R with the moments).
+    Classification targets take two values (+1 / -1) or K (the class index): each one's loss
+    and derivatives are computed once, and gathered."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if loss == "multinomial":
+            labels = np.asarray(y).astype(np.intp)
+            val, dZ = softmax_loss_dz(np.tile(b, (K, 1)), np.arange(K))    # row c: label c
+            rows, R = val[labels], dZ[labels]
+        elif loss in BINARY_LOSSES:
+            positive = (np.asarray(y) > 0).astype(np.intp)
+            val, dz = row_loss_dz(loss, np.full(2, b[0]), np.array([-1.0, 1.0]), epsilon)
+            rows, R = val[positive], dz[positive][:, None]
+        else:
+            rows, dz = row_loss_dz(loss, b[0], np.asarray(y, dtype=np.float64), epsilon)
+            R = dz[:, None]
+        if sw is not None:
+            w = sw.astype(np.float64)
+            rows, R = rows * w, R * w[:, None]
+        return float(np.sum(rows)), np.ascontiguousarray(R)
 
 
 def penalty(theta, spec, K, d):

@@ -89,23 +89,31 @@ class Problem:
     # -- the statistics of the data that the "auto" options read (a distributed problem,
     # gdfast.dask, computes the same ones block by block) ---------------------------------
 
-    def column_moments(self, n_threads=None):
-        """(sum_i sw_i x_ij, sum_i sw_i x_ij^2, sum_i sw_i) in float64 (NaN or inf where a
-        column's values overflow).  n_threads: X is then read once by the native kernel
-        (gd_dense_moments, gd_csr_moments: the same bits for every thread count); None: by
-        numpy and scipy, as the numpy reference reads it."""
+    def column_moments(self, n_threads=None, residuals=None):
+        """(sum_i sw_i x_ij, sum_i sw_i x_ij^2, sum_i sw_i, G) in float64 (NaN or inf where a
+        column's values overflow), G (K x d) = sum_i R_ik x_ij for residuals R (n x K, float64:
+        with the loss derivatives at coefficients zero, sw included, n times the gradient
+        there), None without them.  n_threads: X is then read by the native kernel
+        (gd_dense_moments: the moments and G in one read; gd_csr_moments: the moments, G by
+        scipy; the same bits for every thread count); None: by numpy and scipy, as the numpy
+        reference reads it."""
         X, n = self.X, self.n
         weights = None if self.sw is None else self.sw.astype(np.float64)
+        R = None if residuals is None else np.ascontiguousarray(residuals, dtype=np.float64)
+        G = None
         with np.errstate(invalid="ignore", over="ignore"):
-            if self.sparse and n_threads is not None:
+            if n_threads is not None and self.sparse:
                 s1, s2 = _kernels.csr_moments(
                     X.data, X.indices, X.indptr, self.d,
                     self.sw if self.sw is not None else np.empty(0, dtype=X.data.dtype),
                     n_threads)
+                if R is not None:
+                    G = np.asarray(X.matrix.T @ R, dtype=np.float64).T
             elif n_threads is not None:
-                s1, s2 = _kernels.dense_moments(
+                out = _kernels.dense_moments(
                     X, self.sw if self.sw is not None else np.empty(0, dtype=X.dtype),
-                    n_threads)
+                    n_threads, R)
+                s1, s2, G = out[0], out[1], None if R is None else out[2:]
             elif self.sparse:
                 # two transposed products over the CSR arrays, in float64: no copy of the
                 # indices (np.bincount would widen int32 ones), one of the data (its squares)
@@ -115,13 +123,18 @@ class Problem:
                 squares = type(M)((np.square(X.data[:nnz]), X.indices[:nnz], X.indptr),
                                   shape=M.shape)
                 s2 = np.asarray(squares.T @ w, dtype=np.float64)
-            elif weights is None:
-                s1 = X.sum(axis=0, dtype=np.float64)
-                s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
+                if R is not None:
+                    G = np.asarray(M.T @ R, dtype=np.float64).T
             else:
-                s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
-                s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
-        return s1, s2, float(n if weights is None else weights.sum())
+                if weights is None:
+                    s1 = X.sum(axis=0, dtype=np.float64)
+                    s2 = np.einsum("ij,ij->j", X, X, dtype=np.float64)
+                else:
+                    s1 = weights @ X if X.dtype == np.float64 else weights @ X.astype(np.float64)
+                    s2 = np.einsum("ij,ij,i->j", X, X, weights, dtype=np.float64)
+                if R is not None:
+                    G = R.T @ (X if X.dtype == np.float64 else X.astype(np.float64))
+        return s1, s2, float(n if weights is None else weights.sum()), G
 
     def sample_rows(self, rows):
         """(X[rows] as a dense float64 array, sw[rows] in float64 or None) for sorted row
