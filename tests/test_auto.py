@@ -157,53 +157,84 @@ def test_intercept_rows_give_the_gradient_at_zero_coefficients(loss, weighted):
     np.testing.assert_allclose(mine, grad, rtol=1e-12, atol=1e-15)
 
 
+def _first_iteration(s, cls, n_threads, first_gradient, before=None):
+    """(the first gradient LbfgsEngine read with the moments, the passes of its first
+    iteration, theta after it, the base engine): before(lbfgs) runs ahead of the iteration."""
+    from gdfast._lbfgs import LbfgsEngine
+    base = cls(s.problem, s.spec, s.theta.copy(), n_threads)
+    passes = []
+    gradient = base.gradient
+    base.gradient = lambda theta: passes.append(1) or gradient(theta)
+    lbfgs = LbfgsEngine(base, "auto", first_gradient=first_gradient)
+    fused = lbfgs._first
+    if before is not None:
+        before(lbfgs)
+    assert lbfgs.run_epoch(None, 1.0)[0]
+    assert lbfgs._first is None                             # used once, or dropped
+    return fused, len(passes), lbfgs.theta.astype(np.float64), lbfgs
+
+
+FIRST_CASES = {"plain": {}, "weighted": {}, "intercept": dict(intercept_init=0.4),
+               "no-intercept": dict(fit_intercept=False), "blocks": {}}
+
+
+@pytest.mark.parametrize("case", FIRST_CASES)
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("engine", ["native", "reference"])
 @pytest.mark.parametrize("loss", ["logistic", "multinomial", "squared", "poisson"])
-def test_lbfgs_first_gradient_comes_with_the_moments(loss, engine, dtype, n_threads):
+def test_lbfgs_first_gradient_comes_with_the_moments(loss, engine, dtype, n_threads, case):
     # from coefficients zero on dense X, L-BFGS reads its first gradient with the
     # preconditioner's moments (one read of X): it equals the engine's own pass there within
-    # the dtype's rounding, and the first iteration then makes one pass fewer and the same
-    # step
-    from gdfast._lbfgs import LbfgsEngine
-    X, y = make_problem(loss, n=400, d=6, dtype=dtype)
-    s = _api.setup(X, y, dict(loss=loss, alpha=1e-3))
+    # the dtype's rounding (with weights, intercepts not zero, no intercept, and X in several
+    # of the kernel's row blocks), and the first iteration then makes one pass fewer and the
+    # same step
+    n, d = (4000, 40) if case == "blocks" else (400, 6)     # 160 000 entries: 2 blocks
+    X, y = make_problem(loss, n=n, d=d, dtype=dtype)
+    kw = dict(FIRST_CASES[case], loss=loss, alpha=1e-3)
+    if case == "weighted":
+        kw["sample_weight"] = np.random.default_rng(4).uniform(0.2, 3.0, n)
+    if case == "intercept" and loss == "multinomial":
+        kw["intercept_init"] = np.array([-0.4, 0.1, 0.4])  # make_problem's 3 classes
+    s = _api.setup(X, y, kw)
     cls = NativeEngine if engine == "native" else reference.ReferenceEngine
-
-    def first_iteration(first_gradient):
-        base = cls(s.problem, s.spec, s.theta.copy(), n_threads)
-        passes = []
-        gradient = base.gradient
-        base.gradient = lambda theta: passes.append(1) or gradient(theta)
-        lbfgs = LbfgsEngine(base, "auto", first_gradient=first_gradient)
-        fused = lbfgs._first
-        assert lbfgs.run_epoch(None, 1.0)[0]
-        return fused, len(passes), lbfgs.theta.astype(np.float64), base, lbfgs
-
-    fused, n_fused, theta_fused, base, lbfgs = first_iteration(True)
-    plain, n_plain, theta_plain, _, _ = first_iteration(False)
+    fused, n_fused, theta_fused, _ = _first_iteration(s, cls, n_threads, True)
+    plain, n_plain, theta_plain, _ = _first_iteration(s, cls, n_threads, False)
     assert plain is None and fused is not None and n_fused == n_plain - 1
+    start, ok0, loss0, g0 = fused
+    np.testing.assert_array_equal(start, s.theta)
+    assert ok0 and g0.dtype == dtype
     tol = 64 * float(np.finfo(dtype).eps)
-    ok0, loss0, g0 = fused
-    assert ok0
-    ok, grad, loss_sum = base.gradient(s.theta)            # a pass at the start, as it was
+    ok, grad, loss_sum = cls(s.problem, s.spec, s.theta.copy(), n_threads).gradient(s.theta)
     assert ok and loss0 == pytest.approx(loss_sum, rel=tol)
-    np.testing.assert_allclose(g0, grad.astype(np.float64), rtol=tol,
-                               atol=tol * np.abs(g0).max())
+    np.testing.assert_allclose(g0, grad, rtol=tol, atol=tol * float(np.abs(grad).max()))
     np.testing.assert_allclose(theta_fused, theta_plain, rtol=1e3 * tol,
                                atol=1e3 * tol * np.abs(theta_plain).max())
-    assert lbfgs._first is None                             # used once
+
+
+def test_lbfgs_first_gradient_is_not_used_once_theta_moved():
+    # the gradient read with the moments belongs to the start: an engine whose theta moved
+    # before its first iteration (as a warm start moves it) evaluates with a pass, and its
+    # objective is the one at the new theta
+    X, y = make_problem("logistic", n=400, d=6)
+    s = _api.setup(X, y, dict(loss="logistic", alpha=1e-3))
+
+    def move(lbfgs):
+        lbfgs.theta[lbfgs.n_coef:] = 0.7
+
+    fused, n_moved, _, lbfgs = _first_iteration(s, NativeEngine, 2, True, before=move)
+    _, n_plain, _, _ = _first_iteration(s, NativeEngine, 2, False)
+    assert fused is not None and n_moved == n_plain
 
 
 def test_lbfgs_first_gradient_is_a_pass_on_sparse_x():
     # CSR: the moments kernel scatters each plane of sums at random, and a third plane
-    # costs what the gradient's own pass does; L-BFGS then keeps that pass
-    from gdfast._lbfgs import LbfgsEngine
+    # costs what the gradient's own pass does: the first iteration makes the same passes
     X, y = make_problem("logistic", n=300, d=8)
     s = _api.setup(sp.csr_matrix(X), y, dict(loss="logistic"))
-    lbfgs = LbfgsEngine(NativeEngine(s.problem, s.spec, s.theta.copy(), 2), "auto")
-    assert lbfgs._first is None
+    fused, n_first, _, _ = _first_iteration(s, NativeEngine, 2, True)
+    _, n_plain, _, _ = _first_iteration(s, NativeEngine, 2, False)
+    assert fused is None and n_first == n_plain
 
 
 def test_whitening_inverts_the_curvature_bound():

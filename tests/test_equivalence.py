@@ -473,7 +473,9 @@ def test_dense_moments_kernel_rejects_bad_arguments():
         _kernels.dense_moments(X, np.ones(3), 1)
     with pytest.raises(ValueError, match="inconsistent shapes"):
         _kernels.dense_moments(np.ones((0, 3)), np.empty(0), 1)
-    with pytest.raises(ValueError, match="one row per row"):
+    with pytest.raises(ValueError, match="R must have X's 4 rows"):
         _kernels.dense_moments(X, np.empty(0), 1, np.ones((3, 1)))
+    with pytest.raises(ValueError, match="at least one column"):
+        _kernels.dense_moments(X, np.empty(0), 1, np.ones((4, 0)))
     with pytest.raises(ValueError):                 # R must be float64 and C-contiguous
         _kernels.dense_moments(X, np.empty(0), 1, np.ones((4, 2), dtype=np.float32))

@@ -135,8 +135,13 @@ def learning_rate(engine, problem, spec):
 def may_warm_start(problem, spec):
     """Whether warm_start_plan may start L-BFGS from an SGD epoch, before the moments and the
     sample it reads are known (L-BFGS then leaves its first gradient to a pass of its own):
-    its conditions on the loss, the penalty, the rows and dense X."""
+    its conditions on the loss, the penalty, the rows, and X dense with the whitening's
+    number of features."""
+    # (a late import: _lbfgs imports this module)
+    from gdfast._lbfgs import SKETCH_MAX_FEATURES
+
     return (spec.loss in WARM_LOSSES and spec.l1 == 0 and not problem.sparse
+            and 2 <= problem.d <= SKETCH_MAX_FEATURES
             and problem.n >= max(WARM_ROWS_PER_PARAM * problem.n_params, 4 * WARM_BATCH))
 
 

@@ -400,27 +400,20 @@ def dense_moments_blocks(int64_t n, int64_t d):
     return gd_dense_moments_blocks(n, d)
 
 
-cdef const double* _residuals(R, int64_t n, int64_t *K, str name) except? NULL:
-    """The row-major float64 residuals R (n x K) of a moments kernel, or NULL (K = 0)."""
-    if R is None:
-        K[0] = 0
-        return NULL
-    cdef const double[:, ::1] Rv = R
-    if Rv.shape[0] != n or Rv.shape[1] < 1:
-        raise ValueError(f"{name}: R must have one row per row of X")
-    K[0] = Rv.shape[1]
-    return &Rv[0, 0]
-
-
-def dense_moments(const floating[:, ::1] X, const floating[::1] sw, int n_threads, R=None):
+def dense_moments(const floating[:, ::1] X, const floating[::1] sw, int n_threads,
+                  const double[:, ::1] R=None):
     """The float64 array (2 + K, d) of sum_i sw_i x_ij, sum_i sw_i x_ij^2 and, for each
     column k of R (float64, n x K, C-contiguous; None: K = 0), sum_i R_ik x_ij, of a
     C-contiguous X in one read on up to n_threads threads, the same bits for every n_threads
     and K (gd_dense_moments).  sw: empty for all ones."""
-    cdef int64_t n = X.shape[0], d = X.shape[1], K
+    cdef int64_t n = X.shape[0], d = X.shape[1]
     if n < 1 or d < 1 or (sw.shape[0] != 0 and sw.shape[0] != n):
         raise ValueError("dense_moments: inconsistent shapes")
-    cdef const double *r = _residuals(R, n, &K, "dense_moments")
+    if R is not None and (R.shape[0] != n or R.shape[1] < 1):
+        raise ValueError(f"dense_moments: R must have X's {n} rows and at least one column, "
+                         f"got shape ({R.shape[0]}, {R.shape[1]})")
+    cdef int64_t K = 0 if R is None else R.shape[1]
+    cdef const double *r = NULL if R is None else &R[0, 0]
     out = np.zeros((2 + K, d))
     cdef double[:, ::1] o = out
     cdef int64_t wlen = gd_dense_moments_work_len(n, d, K)

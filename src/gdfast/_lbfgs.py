@@ -50,6 +50,10 @@ SKETCH_BLEND = 0.01
 SKETCH_MAX_FEATURES = 1024
 SKETCH_PASSES = 8         # the sketch's multiply-adds at most 8 passes' worth (BLAS runs
 SKETCH_BUDGET = 2 ** 27   # them several times faster than a pass), or 2**27 on small data
+# the first gradient read with the moments (LbfgsEngine): while its K planes of sums stay in
+# a core's cache beside the moments' (the kernel adds each row to every plane), and its
+# residuals, n x K in float64, take no more memory than X
+FIRST_GRADIENT_BYTES = 2 ** 20
 
 
 def preconditioner(problem, curvature, l2, center, n_threads=None, residuals=None):
@@ -163,11 +167,13 @@ class LbfgsEngine:
         # for the loss derivatives R of every row at the intercepts alone, which depend on y
         # only.  Read with the preconditioner's moments of dense X, it saves the first pass
         # over X.  Not for sparse X: there each plane of sums is a random write an entry, and
-        # three planes in one pass cost what two passes do (benchmarks/RESULTS.md); nor for a
-        # distributed problem (its rows are on the workers), nor where the caller starts
-        # elsewhere (a warm start).
+        # three planes in one pass cost what two passes do (docs/design/sparse.md); nor for a
+        # distributed problem (its rows are on the workers), nor for planes or residuals
+        # beyond FIRST_GRADIENT_BYTES' rule, nor where the caller starts elsewhere (a warm
+        # start).
         residuals, self._first = None, None
         if (first_gradient and isinstance(p, Problem) and not p.sparse
+                and K * d * 8 <= FIRST_GRADIENT_BYTES and K * 8 <= d * p.dtype.itemsize
                 and not self.theta[:self.n_coef].any()):
             loss0, residuals = intercept_rows(spec.loss, K, spec.epsilon, p.y, p.sw,
                                               self.theta[self.n_coef:].astype(np.float64))
@@ -183,7 +189,9 @@ class LbfgsEngine:
             sums = np.concatenate([G.reshape(-1), residuals.sum(axis=0)])
             with np.errstate(over="ignore", invalid="ignore"):
                 ok = bool(np.isfinite(sums.astype(p.dtype)).all()) and np.isfinite(loss0)
-            self._first = (ok, loss0, sums / p.n)
+                grad = (sums / p.n).astype(p.dtype)
+            # with the start it belongs to: used only while theta is still there
+            self._first = (self.theta.copy(), ok, loss0, grad)
         self.l2, self.l1 = spec.l2, spec.l1
         # w_k = L v_k for each output k when the dense preconditioner applies (the diagonal
         # scale is then 1 on the coefficients), else w = scale * v
@@ -229,13 +237,14 @@ class LbfgsEngine:
 
     def _evaluate(self, v, start=False):
         """(f, smooth gradient in v, theta, the loss sum) at v; f is inf where the loss is not
-        finite.  start: v is the fit's start, where the moments' pass may have given the
-        gradient (__init__), used once."""
+        finite.  start: v = T^-1 self.theta, where the moments' read of X may have given the
+        gradient already (__init__: when self.theta is still the start it was computed at);
+        that gradient serves once, and any evaluation drops it."""
         theta64 = self._to_theta(v)
         theta = theta64.astype(self.theta.dtype)
         first, self._first = self._first, None
-        if start and first is not None:
-            ok, loss_sum, grad = first
+        if start and first is not None and np.array_equal(first[0], self.theta):
+            _, ok, loss_sum, grad = first
         else:
             ok, grad, loss_sum = self.base.gradient(theta)
         if not ok or not np.isfinite(loss_sum):
@@ -306,14 +315,14 @@ class LbfgsEngine:
         """One iteration; returns (ok, the data loss sum at the new parameters)."""
         if self.v is None:
             self.v = self._from_theta(self.theta)
-            self.f, self.g, _, self._loss_sum = self._evaluate(self.v,
-                                                              start=self.fallback is None)
+            self.f, self.g, _, self._loss_sum = self._evaluate(self.v, start=True)
             if self.fallback is not None and not self.f <= self.fallback[1]:
                 # a warm start that ended above where it began (or not finite): L-BFGS goes
-                # on from the start instead
+                # on from the start instead (a pass: the warm start's L-BFGS has no first
+                # gradient from the moments)
                 self.warm_discarded = True
                 self.v = self.fallback[0]
-                self.f, self.g, theta, self._loss_sum = self._evaluate(self.v, start=True)
+                self.f, self.g, theta, self._loss_sum = self._evaluate(self.v)
                 self.theta[...] = theta
             self.fallback = None
             if self.g is None:
