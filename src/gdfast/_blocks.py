@@ -70,9 +70,12 @@ class BlockProblem:
         calls = [(fn, i, args, kwargs) for i in range(self.n_blocks)]
         return self.run(calls, combine, result_bytes)
 
-    def column_moments(self, n_threads=None):
+    def column_moments(self, n_threads=None, residuals=None):
         # each block's on its worker (tasks.column_moments), summed in the fixed tree; the
-        # gradient at coefficients zero (Problem's residuals) is left to the first pass
+        # gradient at coefficients zero (Problem's residuals, n rows here on the client) is
+        # left to the first pass
+        if residuals is not None:
+            raise ValueError("column_moments: residuals need the rows in memory")
         out = self.reduce(tasks.column_moments, tasks.combine_moments,
                           result_bytes=16 * self.d)
         s1, s2, total = out

@@ -64,17 +64,13 @@ def preconditioner(problem, curvature, l2, center, n_threads=None, residuals=Non
     centred columns; 1 / sqrt(c mean_i sw_i) for the intercepts, 1 for a constant column
     without penalty.  Returns (scale in theta's layout, mu, var, G), G = X^T residuals
     (K x d) from the same read of X where residuals are given (Problem.column_moments), else
-    None.  Scaling by the columns
-    alone would make a strong L2 penalty on small columns the ill-conditioned part; centring
-    removes the coupling of a column's offset with the intercept (glmnet standardizes the
-    same way)."""
+    None.  Scaling by the columns alone would make a strong L2 penalty on small columns the
+    ill-conditioned part; centring removes the coupling of a column's offset with the
+    intercept (glmnet standardizes the same way)."""
     n = problem.n
     # Huge or non-finite columns get the identity here: the kernel's own check then names
     # the row, or the line search backs off.
-    if residuals is None:
-        s1, s2, total, G = problem.column_moments(n_threads)
-    else:
-        s1, s2, total, G = problem.column_moments(n_threads, residuals)
+    s1, s2, total, G = problem.column_moments(n_threads, residuals)
     with np.errstate(invalid="ignore", over="ignore"):
         # the objective is a mean over the n rows of sw_i loss_i: its curvature in w_j is
         # sum_i sw_i (x_ij - mu_j)^2 / n about the weighted mean mu_j, and in b sum_i sw_i / n
