@@ -2,9 +2,8 @@
  * gd_csr_moments_* (see gdfast.h), for the L-BFGS preconditioner (src/gdfast/_lbfgs.py). */
 
 /* A block's sums beyond this many bytes outgrow a core's share of the cache: moments_rows
- * then prefetches.  (On the 2-core development host, 1 000 000 rows of 40 entries: a third
- * of the pass saved at 2^19 and 2^20 features, a tenth lost at 2^16 and 2^18, where the sums
- * stay in the cache and the prefetches are only more instructions.) */
+ * then prefetches.  Below it the sums stay in the cache and the prefetches are only more
+ * instructions (the measurements: benchmarks/RESULTS.md, the column moments' prefetch). */
 #ifndef GD_MOMENTS_PREFETCH_BYTES
 #define GD_MOMENTS_PREFETCH_BYTES ((int64_t)4 << 20)
 #endif
